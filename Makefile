@@ -1,0 +1,33 @@
+# netprior — everything a fresh machine needs goes through these targets.
+#   make demo   create/reuse .venv, install, restore the bundled image, write outputs and a report to demo-out/
+#   make test   create/reuse .venv, install, run the test suite
+#   make bench  run the benchmarks (slow; see benchmarks/README.md for budgets)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.netprior-installed
+
+.PHONY: install demo test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/netprior demo --output-dir demo-out
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python benchmarks/dip.py
+
+clean:
+	rm -rf demo-out benchmarks/out .pytest_cache

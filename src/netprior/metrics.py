@@ -1,0 +1,38 @@
+"""Image quality metrics (thin wrappers over scikit-image) on tensors or arrays in [0, 1]."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from .io import to_numpy
+
+
+def _arr(x) -> np.ndarray:
+    return to_numpy(x) if isinstance(x, torch.Tensor) else np.clip(np.asarray(x, dtype=np.float32), 0, 1)
+
+
+def psnr(x, ref) -> float:
+    """PSNR = 10 log10(1 / MSE(x, ref)) in dB, images clipped to [0, 1] (as the DIP code's ``compare_psnr``)."""
+    return float(peak_signal_noise_ratio(_arr(ref), _arr(x), data_range=1.0))
+
+
+def ssim(x, ref) -> float:
+    """Mean SSIM (Wang et al. 2004), 7×7 window, over colour channels."""
+    a, b = _arr(x), _arr(ref)
+    return float(structural_similarity(b, a, data_range=1.0, channel_axis=2 if b.shape[2] > 1 else None))
+
+
+def center_crop_border(x: torch.Tensor, border: int) -> torch.Tensor:
+    """Drop ``border`` pixels on each side (SR papers measure PSNR on such centre crops)."""
+    return x[..., border:x.shape[-2] - border, border:x.shape[-1] - border] if border > 0 else x
+
+
+def estimate_noise_sigma(y: torch.Tensor) -> float:
+    """Blind estimate of Gaussian noise std on the [0, 1] scale (Donoho's wavelet MAD, ``skimage.restoration``),
+    averaged over channels."""
+    from skimage.restoration import estimate_sigma
+
+    a = to_numpy(y)
+    return float(np.mean(estimate_sigma(a, channel_axis=2, average_sigmas=False)))

@@ -1,0 +1,283 @@
+"""Deep Image Prior restoration (Ulyanov, Vedaldi, Lempitsky, CVPR 2018; thesis ch. 7).
+
+    θ* = argmin_θ ||A(f_θ(z)) − y||²,   x* = f_θ*(z)                                    (eqs. 7.2–7.6)
+
+with A the degradation operator of the task (identity for denoising/JPEG, Lanczos downsampling d for
+super-resolution, a mask m for inpainting).  Every task here is the same recipe — build the preset's network,
+the input z, the operator and the data term, and hand them to :func:`netprior.solve.solve` — with a stopping rule
+that needs no clean image (see :mod:`netprior.stopping`).
+
+Presets (all from the authors' reference notebooks, which fix the thesis' unstated details):
+
+=================  =========================================================================================
+``denoise``        skip, 5 scales × 128 channels, 4 skip channels, bilinear up, reflection pad, z: 32 ch noise,
+                   Adam lr 0.01, 3000 steps, reg-noise 1/30 (denoising.ipynb, F16; thesis §7.3.1)
+``denoise-sigma50``as ``denoise`` with reg-noise 1/20 (σ = 50 in the same notebook)
+``jpeg``           skip, channels 8,16,32,64,128, skips 0,0,0,4,4, z: 3 channels, 2400 steps, reg-noise 1/30
+                   (denoising.ipynb, snail.jpg; thesis Fig. 7.3)
+``sr4`` / ``sr8``  skip 5×128, skip 4, bilinear, z: 32 ch; 2000 steps, reg-noise 0.03 (×4) / 4000 steps, 0.05
+                   (×8); Lanczos-2 downsampler (super-resolution.ipynb; thesis §7.3.2)
+``inpaint``        skip 5×128 with 128 skip channels, nearest up, z: 32 ch, 6000 steps, reg-noise 0.03
+                   (inpainting.ipynb, kate.png/peppers: text and Bernoulli masks)
+``inpaint-vase``   skip 5×128 without skips, nearest up, z: 2-channel meshgrid, 5000 steps, reg-noise 0.03
+``inpaint-large``  skip 6 scales 16,32,64,128,128,128 without skips, 5×5 down / 3×3 up filters, no 1×1 up
+                   convs, nearest up, z: 1 channel, 3000 steps, no reg-noise (inpainting.ipynb, library.png)
+``flash``          skip 5×128, skip 4, nearest×2 then bilinear up, z = the flash image, lr 0.1, 600 steps,
+                   no reg-noise (flash-no-flash.ipynb; thesis §7.3.5)
+``hourglass``, ``unet``, ``resnet``
+                   the architecture comparison of Fig. 7.8 (inpainting setting: z 32 ch, lr 0.01, reg-noise 0.03)
+=================  =========================================================================================
+
+The reference's ``param_noise`` option (library.png) rebinds a loop variable and so never perturbs the weights;
+it is not reproduced.  Images whose sides are not multiples of 2^scales are handled by the network's centre
+cropping; the restore commands crop them to a multiple of 32 first, as the reference does (``crop_image(d=32)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import torch
+
+from .. import nets
+from ..errors import InputError
+from ..metrics import estimate_noise_sigma, psnr, ssim
+from ..operators import Downsample, GaussianNoise, Identity, Mask, Operator
+from ..parametrize import DeepPrior, make_input
+from ..solve import SolveResult, solve
+from ..stopping import Discrepancy, StoppingRule, WindowedVariance
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A DIP configuration: network architecture and its options, input code, optimiser settings, source."""
+
+    name: str
+    source: str
+    arch: str = "skip"
+    net: dict = field(default_factory=dict)
+    input: str = "noise"  # noise | meshgrid | guide
+    input_depth: int = 32
+    lr: float = 0.01
+    iters: int = 3000
+    reg_noise_std: float = 1.0 / 30
+    ema: float = 0.99
+
+
+_SKIP128 = {"channels_down": (128,) * 5, "channels_skip": 4, "upsample": "bilinear", "pad": "reflection"}
+_INPAINT = {"channels_down": (128,) * 5, "channels_skip": 128, "upsample": "nearest", "pad": "reflection"}
+
+PRESETS: dict[str, Preset] = {p.name: p for p in [
+    Preset("denoise", "denoising.ipynb (F16, sigma=25); thesis 7.3.1", net=_SKIP128),
+    Preset("denoise-sigma50", "denoising.ipynb (sigma=50)", net=_SKIP128, reg_noise_std=1.0 / 20),
+    Preset("jpeg", "denoising.ipynb (snail.jpg); thesis Fig. 7.3", input_depth=3, iters=2400,
+           net={"channels_down": (8, 16, 32, 64, 128), "channels_skip": (0, 0, 0, 4, 4), "upsample": "bilinear",
+                "pad": "reflection"}),
+    Preset("sr4", "super-resolution.ipynb (x4); thesis 7.3.2", net=_SKIP128, iters=2000, reg_noise_std=0.03),
+    Preset("sr8", "super-resolution.ipynb (x8)", net=_SKIP128, iters=4000, reg_noise_std=0.05),
+    Preset("inpaint", "inpainting.ipynb (kate.png, peppers.png); thesis 7.3.3", net=_INPAINT, iters=6000,
+           reg_noise_std=0.03),
+    Preset("inpaint-vase", "inpainting.ipynb (vase.png)", input="meshgrid", input_depth=2, iters=5000,
+           reg_noise_std=0.03, net={**_INPAINT, "channels_skip": 0}),
+    Preset("inpaint-large", "inpainting.ipynb (library.png, skip_depth6)", input_depth=1, iters=3000,
+           reg_noise_std=0.0,
+           net={"channels_down": (16, 32, 64, 128, 128, 128), "channels_skip": 0, "kernel_down": 5,
+                "kernel_up": 3, "need_1x1_up": False, "upsample": "nearest", "pad": "reflection"}),
+    Preset("flash", "flash-no-flash.ipynb; thesis 7.3.5", input="guide", input_depth=3, lr=0.1, iters=600,
+           reg_noise_std=0.0,
+           net={**_SKIP128, "upsample": ("nearest", "nearest", "bilinear", "bilinear", "bilinear")}),
+    Preset("hourglass", "thesis Fig. 7.8 (hourglass, no skips)", arch="hourglass", iters=6000, reg_noise_std=0.03,
+           net={"channels_down": (128,) * 5, "upsample": "nearest", "pad": "reflection"}),
+    Preset("unet", "thesis Fig. 7.8 (U-Net); inpainting.ipynb UNET", arch="unet", iters=6000, reg_noise_std=0.03,
+           net={"feature_scale": 8, "levels": 4, "upsample": "deconv", "pad": "zero"}),
+    Preset("resnet", "thesis Fig. 7.8 (ResNet); inpainting.ipynb ResNet(8 blocks, 32 ch)", arch="resnet",
+           iters=6000, reg_noise_std=0.03, net={"blocks": 8, "channels": 32}),
+]}
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise InputError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+@dataclass
+class Restoration:
+    """A restored image with the run that made it: ``image`` (the result), ``result`` (the solver's record),
+    ``config`` (everything needed to reproduce the run) and ``metrics`` (PSNR/SSIM when a reference was given)."""
+
+    image: torch.Tensor
+    result: SolveResult
+    config: dict
+    metrics: dict
+
+
+def make_stopping(rule: str, sigma: float | None, *, window: int = 100, patience: int = 300) -> StoppingRule | None:
+    """``auto``: the discrepancy rule when the noise level σ (on [0, 1]) is known or estimated, else ES-WMV;
+    ``wmv``, ``discrepancy`` or ``none`` explicitly."""
+    if rule == "none":
+        return None
+    if rule == "discrepancy" or (rule == "auto" and sigma):
+        if not sigma:
+            raise InputError("the discrepancy rule needs a noise level: pass --sigma")
+        return Discrepancy(sigma)
+    if rule in ("auto", "wmv"):
+        return WindowedVariance(window=window, patience=patience)
+    raise InputError(f"unknown stopping rule {rule!r}; use auto, wmv, discrepancy or none")
+
+
+def crop_to_multiple(x: torch.Tensor, d: int = 32) -> torch.Tensor:
+    """Centre-crop H and W down to multiples of ``d`` (the reference's ``crop_image``)."""
+    h, w = x.shape[-2] - x.shape[-2] % d, x.shape[-1] - x.shape[-1] % d
+    if h == 0 or w == 0:
+        raise InputError(f"image {x.shape[-1]}x{x.shape[-2]} is smaller than {d} pixels on a side")
+    top, left = (x.shape[-2] - h) // 2, (x.shape[-1] - w) // 2
+    return x[..., top:top + h, left:left + w]
+
+
+def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_size: tuple[int, int] | None = None,
+            out_channels: int = 3, guide: torch.Tensor | None = None, iters: int | None = None,
+            lr: float | None = None, reg_noise_std: float | None = None, seed: int = 0, device: str = "cpu",
+            stopping: str | StoppingRule | None = "auto", sigma: float | None = None,
+            reference: torch.Tensor | None = None, metrics_every: int = 10, snapshot_every: int = 0,
+            checkpoint: str | None = None, progress: bool = True) -> Restoration:
+    """Solve min_θ ||A(f_θ(z)) − y||² for observation ``y`` (1, C, h, w) in [0, 1].
+
+    ``out_size`` is the restored image's (H, W) (default: y's size); ``guide`` replaces z (flash/no-flash);
+    ``sigma`` (on [0, 1]) feeds the discrepancy rule; ``reference`` adds PSNR/SSIM curves and final metrics.
+    ``iters``, ``lr``, ``reg_noise_std`` override the preset; the preset's iteration count is the cap when a
+    stopping rule is active."""
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    preset = replace(preset, **{k: v for k, v in
+                                {"iters": iters, "lr": lr, "reg_noise_std": reg_noise_std}.items() if v is not None})
+    size = out_size or tuple(y.shape[-2:])
+    dev = torch.device(device)
+    torch.manual_seed(seed)
+    if preset.input == "guide":
+        if guide is None:
+            raise InputError(f"preset {preset.name!r} takes a guide image as network input")
+        z = guide
+    else:
+        z = make_input(preset.input, preset.input_depth, size)
+    net = nets.build(preset.arch, z.shape[1], out_channels, **preset.net)
+    param = DeepPrior(net, z, reg_noise_std=preset.reg_noise_std).to(dev)
+    op = operator.to(dev)
+    y = y.to(dev)
+
+    def objective(x):
+        data = torch.mean((op(x) - y) ** 2)
+        return data, {"data": data}
+
+    rule = make_stopping(stopping, sigma) if isinstance(stopping, str) else stopping
+    metrics = {}
+    if reference is not None:
+        ref = reference.to(dev)
+        if tuple(ref.shape[-2:]) != tuple(size):
+            raise InputError(f"reference is {ref.shape[-1]}x{ref.shape[-2]} but the output is {size[1]}x{size[0]}")
+        metrics["psnr"] = lambda x: psnr(x, ref)
+    result = solve(param, objective, iters=preset.iters, lr=preset.lr, ema=preset.ema, stopping=rule,
+                   metrics=metrics, metrics_every=metrics_every, snapshot_every=snapshot_every,
+                   checkpoint=checkpoint, seed=seed, progress=progress, desc=f"dip/{preset.name}")
+    final = {}
+    if reference is not None:
+        final = {"psnr": psnr(result.image, reference), "ssim": ssim(result.image, reference),
+                 "psnr_output": psnr(result.output, reference)}
+        if "psnr_avg" in result.history:
+            curve = result.history["psnr_avg"]
+            best = int(np.argmax(curve))
+            final["oracle_peak_psnr"] = curve[best]
+            final["oracle_peak_step"] = result.history["psnr_step"][best]
+    config = {"method": "deep-image-prior", "preset": asdict(preset), "seed": seed, "device": str(dev),
+              "observation_shape": list(y.shape), "output_shape": [1, out_channels, *size],
+              **op.describe(), **param.describe(),
+              "noise_sigma255": None if sigma is None else round(sigma * 255, 3)}
+    return Restoration(image=result.image, result=result, config=config, metrics=final)
+
+
+def denoise(y: torch.Tensor, *, sigma255: float | None = None, preset: str | None = None, **kw) -> Restoration:
+    """Blind denoising (eq. 7.4, A = identity).  ``sigma255`` only chooses the preset (σ ≥ 40 → reg-noise 1/20) and
+    the stopping level; when absent σ is estimated from the image (wavelet MAD) for the discrepancy rule."""
+    sigma = sigma255 / 255 if sigma255 is not None else estimate_noise_sigma(y)
+    preset = preset or ("denoise-sigma50" if sigma * 255 >= 40 else "denoise")
+    r = restore(y, GaussianNoise(sigma * 255), preset, sigma=sigma, **kw)
+    r.config["task"] = "denoise"
+    r.config["sigma_source"] = "given" if sigma255 is not None else "estimated"
+    return r
+
+
+def deblock_jpeg(y: torch.Tensor, *, preset: str = "jpeg", **kw) -> Restoration:
+    """Blind removal of JPEG artefacts (thesis Fig. 7.3): A = identity, stopped by ES-WMV."""
+    kw.setdefault("stopping", "wmv")
+    r = restore(y, Identity(), preset, **kw)
+    r.config["task"] = "jpeg"
+    return r
+
+
+def super_resolve(y: torch.Tensor, factor: int, *, preset: str | None = None, kernel: str = "lanczos2",
+                  **kw) -> Restoration:
+    """×t super-resolution, E = ||d(x) − y||² with the Lanczos downsampler d (eq. 7.5); output is t× larger."""
+    if factor not in (2, 3, 4, 8):
+        raise InputError(f"super-resolution factor must be 2, 3, 4 or 8, got {factor}")
+    kw.setdefault("stopping", "wmv")
+    preset = preset or ("sr8" if factor == 8 else "sr4")
+    size = (y.shape[-2] * factor, y.shape[-1] * factor)
+    r = restore(y, Downsample(factor, kernel), preset, out_size=size, **kw)
+    r.config["task"] = "super-resolve"
+    return r
+
+
+def inpaint(y: torch.Tensor, mask: torch.Tensor, *, preset: str = "inpaint", **kw) -> Restoration:
+    """Inpainting, E = ||(x − y) ⊙ m||² (eq. 7.6); m = 1 on known pixels."""
+    if tuple(mask.shape[-2:]) != tuple(y.shape[-2:]):
+        raise InputError(f"mask is {mask.shape[-1]}x{mask.shape[-2]} but the image is {y.shape[-1]}x{y.shape[-2]}")
+    kw.setdefault("stopping", "wmv")
+    op = Mask(mask)
+    r = restore(y * op.mask, op, preset, **kw)
+    r.config["task"] = "inpaint"
+    return r
+
+
+def flash_no_flash(flash: torch.Tensor, noflash: torch.Tensor, *, preset: str = "flash", **kw) -> Restoration:
+    """Flash/no-flash restoration (thesis §7.3.5): the flash image replaces z, the data term is the denoising
+    term on the no-flash image."""
+    if flash.shape != noflash.shape:
+        raise InputError(f"flash image {tuple(flash.shape[-2:])} and no-flash image {tuple(noflash.shape[-2:])} "
+                         "must have the same size")
+    kw.setdefault("stopping", "wmv")
+    r = restore(noflash, Identity(), preset, guide=flash, **kw)
+    r.config["task"] = "flash-no-flash"
+    return r
+
+
+def fit(x: torch.Tensor, *, preset: str = "denoise", **kw) -> Restoration:
+    """Plain reconstruction min_θ ||f_θ(z) − x||² (eq. 7.4) for the full budget (no stopping rule)."""
+    kw.setdefault("stopping", "none")
+    r = restore(x, Identity(), preset, **kw)
+    r.config["task"] = "fit"
+    return r
+
+
+def impedance_targets(x: torch.Tensor, *, sigma255: float = 25.0, seed: int = 0) -> dict[str, torch.Tensor]:
+    """The four targets of the noise-impedance experiment (thesis Fig. 7.2): the image, the image + N(0, σ²)
+    noise, the image's pixels randomly permuted, and U(0, 1) white noise."""
+    g = torch.Generator().manual_seed(seed)
+    c, h, w = x.shape[1:]
+    perm = torch.randperm(h * w, generator=g)
+    return {
+        "image": x,
+        "image + noise": GaussianNoise(sigma255).simulate(x, g),
+        "image shuffled": x.reshape(1, c, h * w)[..., perm].reshape_as(x),
+        "U(0,1) noise": torch.rand(x.shape, generator=g),
+    }
+
+
+def noise_impedance(x: torch.Tensor, *, iters: int = 2400, preset: str = "denoise", seed: int = 0,
+                    **kw) -> dict[str, list[float]]:
+    """Learning curves MSE(f_θ_t(z), target) per step for the four targets of :func:`impedance_targets`, with
+    the same network initialisation and input for each (reg-noise off, as eq. 7.4 has none)."""
+    curves = {}
+    for name, target in impedance_targets(x, seed=seed).items():
+        r = fit(target, preset=preset, iters=iters, seed=seed, reg_noise_std=0.0, metrics_every=iters, **kw)
+        curves[name] = r.result.history["loss"]
+    return curves

@@ -1,0 +1,217 @@
+"""The one optimisation loop every method uses.
+
+    for t = 1 … T:   x_t = P_θ()                     (the parametrization: pixels, f_θ(z), G(z), …)
+                     L_t = objective(x_t)            (data term through an operator, feature/statistics terms…)
+                     θ ← optimiser step on ∇_θ L_t
+                     x̄_t = λ x̄_{t−1} + (1 − λ) x_t    (exponential average, λ = ``ema``, 0.99 in the DIP code)
+                     stop if the stopping rule says so
+
+with metric callbacks, snapshots, a progress bar, and checkpoints from which a resumed run continues exactly as
+the uninterrupted one would (parameters, optimiser state, average, history, stopping rule and RNG state are saved).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import torch
+from torch import nn
+
+from .errors import InputError
+from .io import _atomic_write
+from .stopping import StoppingRule
+
+Objective = Callable[[torch.Tensor], "torch.Tensor | tuple[torch.Tensor, dict[str, float]]"]
+Metric = Callable[[torch.Tensor], float]
+OPTIMIZERS = ("adam", "lbfgs", "sgd")
+
+
+@dataclass
+class SolveResult:
+    """What a run produced.
+
+    ``output`` is x_T at the last step run, ``averaged`` the exponential average x̄_T (None without ``ema``),
+    ``image`` the result to use: the stopping rule's selection when it has one, else ``averaged`` when kept,
+    else ``output``.  ``history`` maps "step", "loss", each objective term and each metric to per-step lists."""
+
+    output: torch.Tensor
+    averaged: torch.Tensor | None
+    image: torch.Tensor
+    history: dict[str, list[float]]
+    steps: int
+    seconds: float
+    peak_memory_mb: float
+    stop: dict | None = None
+    snapshots: list[tuple[int, torch.Tensor]] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """Scalars for a sidecar: steps, seconds, peak memory, stopping rule, last value of each history series."""
+        last = {k: v[-1] for k, v in self.history.items() if v and k != "step"}
+        return {"steps": self.steps, "seconds": round(self.seconds, 3), "peak_memory_mb": round(self.peak_memory_mb, 1),
+                "stopping": self.stop, "final": last}
+
+
+def peak_memory_mb(device: torch.device | str = "cpu") -> float:
+    """Peak resident memory of this process (CPU) or peak allocated CUDA memory, in MiB."""
+    if torch.device(device).type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _make_optimizer(name: str, params: list[torch.Tensor], lr: float) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    if name == "lbfgs":
+        return torch.optim.LBFGS(params, lr=lr, max_iter=1, history_size=100, line_search_fn="strong_wolfe")
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9)
+    raise InputError(f"unknown optimizer {name!r}; use one of {OPTIMIZERS}")
+
+
+def _split(value) -> tuple[torch.Tensor, dict[str, float]]:
+    if isinstance(value, tuple):
+        loss, terms = value
+        return loss, {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for k, v in terms.items()}
+    return value, {}
+
+
+def _fingerprint(param: nn.Module, optimizer: str) -> str:
+    shapes = ";".join(f"{k}:{tuple(v.shape)}" for k, v in param.state_dict().items())
+    return hashlib.sha1(f"{type(param).__name__}|{optimizer}|{shapes}".encode()).hexdigest()[:16]
+
+
+def solve(param: nn.Module, objective: Objective, *, iters: int, lr: float = 0.01, optimizer: str = "adam",
+          ema: float | None = None, stopping: StoppingRule | None = None,
+          metrics: dict[str, Metric] | None = None, metrics_every: int = 1, snapshot_every: int = 0,
+          checkpoint: str | Path | None = None, checkpoint_every: int = 100, seed: int | None = None,
+          progress: bool = True, desc: str = "optimising", extra_params: Iterable[torch.Tensor] = (),
+          lr_schedule: Callable[[int], float] | None = None,
+          callback: Callable[[int, torch.Tensor], None] | None = None) -> SolveResult:
+    """Minimise ``objective(param())`` over the parameters of ``param`` (and ``extra_params``).
+
+    ``objective`` returns the loss, or (loss, {term name: value}) for logging; a data term named ``"data"`` is what
+    stopping rules watch (else the total loss).  ``metrics`` are evaluated on x_t (key ``name``) and on x̄_t
+    (``name_avg``) every ``metrics_every`` steps — e.g. PSNR to a reference.  ``lr_schedule(step)`` multiplies the
+    learning rate.  ``checkpoint`` is a file: saved every ``checkpoint_every`` steps and at the end, and resumed from
+    when it exists.  ``seed`` calls ``torch.manual_seed`` before the first step.
+    """
+    if iters < 1:
+        raise InputError(f"the iteration budget must be >= 1, got {iters}")
+    if ema is not None and not 0.0 <= ema < 1.0:
+        raise InputError(f"ema must be in [0, 1), got {ema}")
+    if seed is not None:
+        torch.manual_seed(seed)
+    params = [p for p in param.parameters() if p.requires_grad] + list(extra_params)
+    if not params:
+        raise InputError("nothing to optimise: the parametrization has no trainable parameters")
+    opt = _make_optimizer(optimizer, params, lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_schedule) if lr_schedule else None
+    metrics = metrics or {}
+    history: dict[str, list[float]] = {"step": [], "loss": []}
+    avg: torch.Tensor | None = None
+    snapshots: list[tuple[int, torch.Tensor]] = []
+    start, elapsed = 0, 0.0
+    ckpt_path = Path(checkpoint) if checkpoint else None
+    fp = _fingerprint(param, optimizer)
+
+    if ckpt_path is not None and ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        if state.get("fingerprint") != fp:
+            raise InputError(f"{ckpt_path}: checkpoint belongs to a different model or optimizer; "
+                             "delete it or choose another --checkpoint path")
+        param.load_state_dict(state["param"])
+        opt.load_state_dict(state["optimizer"])
+        if sched is not None and state.get("scheduler"):
+            sched.load_state_dict(state["scheduler"])
+        if isinstance(objective, nn.Module) and state.get("objective") is not None:
+            objective.load_state_dict(state["objective"])
+        start, elapsed, history, snapshots = state["step"], state["seconds"], state["history"], state["snapshots"]
+        avg = None if state["avg"] is None else state["avg"].to(params[0].device)
+        if stopping is not None and state.get("stopping") is not None:
+            stopping.__dict__.update(state["stopping"].__dict__)
+        torch.set_rng_state(state["rng"])
+        if torch.cuda.is_available() and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+    def save_checkpoint(step: int) -> None:
+        state = {"fingerprint": fp, "step": step, "seconds": elapsed + time.perf_counter() - t0,
+                 "param": param.state_dict(), "optimizer": opt.state_dict(),
+                 "scheduler": sched.state_dict() if sched else None,
+                 "objective": objective.state_dict() if isinstance(objective, nn.Module) else None,
+                 "avg": avg, "history": history, "snapshots": snapshots, "stopping": stopping,
+                 "rng": torch.get_rng_state(),
+                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+        _atomic_write(ckpt_path, lambda tmp: torch.save(state, tmp))
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=iters, initial=start, desc=desc, disable=not progress, leave=False, dynamic_ncols=True)
+    t0 = time.perf_counter()
+    x = param().detach() if start >= iters else None
+    stopped = stopping is not None and stopping.stopped_at is not None
+    step = start
+    while step < iters and not stopped:
+        step += 1
+        cache: dict = {}
+
+        def closure():
+            opt.zero_grad(set_to_none=True)
+            out = param()
+            loss, terms = _split(objective(out))
+            loss.backward()
+            cache.update(out=out, loss=loss, terms=terms)
+            return loss
+
+        opt.step(closure)
+        if sched is not None:
+            sched.step()
+        x = cache["out"].detach()
+        loss_value = float(cache["loss"])
+        if ema is not None:
+            avg = x.clone() if avg is None else avg.mul_(ema).add_(x, alpha=1 - ema)
+        history["step"].append(step)
+        history["loss"].append(loss_value)
+        for k, v in cache["terms"].items():
+            history.setdefault(k, []).append(v)
+        if metrics and (step % metrics_every == 0 or step == iters):
+            for name, fn in metrics.items():
+                history.setdefault(name, []).append(fn(x))
+                history.setdefault(f"{name}_step", []).append(step)
+                if avg is not None:
+                    history.setdefault(f"{name}_avg", []).append(fn(avg))
+        if snapshot_every and step % snapshot_every == 0:
+            snapshots.append((step, (avg if avg is not None else x).cpu().clone()))
+        if callback is not None:
+            callback(step, x)
+        if stopping is not None:
+            stopped = stopping.update(step, x, avg, cache["terms"].get("data", loss_value))
+        if progress and step % 10 == 0:
+            post = {"loss": f"{loss_value:.4g}"}
+            for name in metrics:
+                if history.get(name):
+                    post[name] = f"{history[name][-1]:.2f}"
+            bar.set_postfix(post, refresh=False)
+        bar.update(1)
+        if ckpt_path is not None and (step % checkpoint_every == 0 or step == iters or stopped):
+            save_checkpoint(step)
+    bar.close()
+    seconds = elapsed + time.perf_counter() - t0
+    if x is None:
+        x = param().detach()
+    image = avg if avg is not None else x
+    stop_info = None
+    if stopping is not None:
+        stop_info = stopping.describe()
+        sel = stopping.selected()
+        if sel is not None:
+            image = sel[1]
+        if stopping.stopped_at is None:
+            stop_info["note"] = "the budget ran out before the rule fired; returned the rule's best step so far"
+    device = params[0].device
+    return SolveResult(output=x, averaged=avg, image=image, history=history, steps=step, seconds=seconds,
+                       peak_memory_mb=peak_memory_mb(device), stop=stop_info, snapshots=snapshots)

@@ -1,0 +1,110 @@
+"""Stopping rules that need no clean reference image.
+
+A rule sees every step's raw output x_t, the exponential average x̄_t and the data-term value, says when to stop,
+and selects the image to return.  DIP fits the noise if run too long (thesis §7.2.1), so restoration commands stop
+by one of these rules, with the iteration budget as a cap.
+
+* :class:`WindowedVariance` – ES-WMV of Wang, Li, Zhuang, Chen, Liang, Sun, "Early Stopping for Deep Image Prior"
+  (TMLR 2023): VAR_t = 1/W Σ_{w=0}^{W−1} ||x_{t−w} − x̃_t||² / n with x̃_t the mean of the window; stop once VAR
+  has not reached a new minimum for ``patience`` steps and return the image at the minimising step t*.
+* :class:`Discrepancy` – Morozov's discrepancy principle: stop at the first step where the (smoothed) data-term
+  MSE ||A(x_t) − y||²/n falls to τ·σ² (σ on the [0, 1] scale, given or estimated from the image).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import deque
+
+import torch
+
+
+class StoppingRule(ABC):
+    """Base class.  ``update`` returns True to stop; ``selected`` is the (step, image) to return, or None."""
+
+    name = "none"
+
+    def __init__(self) -> None:
+        self.best_step: int | None = None
+        self.best_image: torch.Tensor | None = None
+        self.stopped_at: int | None = None
+
+    @abstractmethod
+    def update(self, step: int, x: torch.Tensor, x_avg: torch.Tensor | None, data_loss: float) -> bool:
+        """Record step ``step``; return True when the run should stop."""
+
+    def selected(self) -> tuple[int, torch.Tensor] | None:
+        return None if self.best_image is None else (self.best_step, self.best_image)
+
+    def describe(self) -> dict:
+        return {"rule": self.name, "selected_step": self.best_step, "stopped_at": self.stopped_at}
+
+
+class WindowedVariance(StoppingRule):
+    """ES-WMV.  The running sums S1 = Σ x, S2 = Σ ||x||² over the window give VAR = S2/W − ||S1/W||² in O(n) per
+    step.  The returned image is the averaged output x̄ at t* (or the window mean when no average is kept)."""
+
+    name = "windowed-variance"
+
+    def __init__(self, window: int = 100, patience: int = 300, min_steps: int = 0):
+        super().__init__()
+        self.window, self.patience, self.min_steps = int(window), int(patience), int(min_steps)
+        self._buf: deque[torch.Tensor] = deque()
+        self._s1: torch.Tensor | None = None
+        self._s2 = 0.0
+        self.best_var = float("inf")
+        self.variance: list[tuple[int, float]] = []
+
+    def update(self, step, x, x_avg, data_loss):
+        v = x.detach().reshape(-1).to(torch.float64)
+        if self._s1 is None:
+            self._s1 = torch.zeros_like(v)
+        self._buf.append(v)
+        self._s1 += v
+        self._s2 += float(v @ v)
+        if len(self._buf) > self.window:
+            old = self._buf.popleft()
+            self._s1 -= old
+            self._s2 -= float(old @ old)
+        if len(self._buf) < self.window:
+            return False
+        mean = self._s1 / self.window
+        var = max(self._s2 / self.window - float(mean @ mean), 0.0) / v.numel()
+        self.variance.append((step, var))
+        if var < self.best_var and step >= self.min_steps:
+            self.best_var, self.best_step = var, step
+            src = x_avg if x_avg is not None else mean.to(x.dtype).view_as(x)
+            self.best_image = src.detach().clone()
+        if self.best_step is not None and step - self.best_step >= self.patience:
+            self.stopped_at = step
+            return True
+        return False
+
+    def describe(self):
+        return {**super().describe(), "window": self.window, "patience": self.patience,
+                "min_variance": None if self.best_step is None else self.best_var}
+
+
+class Discrepancy(StoppingRule):
+    """Stop when the data-term MSE, smoothed by an EMA with factor ``smoothing``, reaches τ·σ²."""
+
+    name = "discrepancy"
+
+    def __init__(self, sigma: float, tau: float = 1.0, smoothing: float = 0.9, min_steps: int = 50):
+        super().__init__()
+        if sigma <= 0:
+            raise ValueError("the discrepancy rule needs a noise level sigma > 0")
+        self.sigma, self.tau, self.smoothing, self.min_steps = float(sigma), float(tau), float(smoothing), min_steps
+        self._smooth: float | None = None
+
+    def update(self, step, x, x_avg, data_loss):
+        s = self.smoothing
+        self._smooth = data_loss if self._smooth is None else s * self._smooth + (1 - s) * data_loss
+        if step >= self.min_steps and self._smooth <= self.tau * self.sigma ** 2:
+            self.best_step = self.stopped_at = step
+            self.best_image = (x_avg if x_avg is not None else x).detach().clone()
+            return True
+        return False
+
+    def describe(self):
+        return {**super().describe(), "sigma255": self.sigma * 255, "tau": self.tau}
