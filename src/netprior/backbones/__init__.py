@@ -1,0 +1,49 @@
+"""Registry of frozen ImageNet classifiers with named layer taps.
+
+>>> bb = get_backbone("lite0")                 # EfficientNet-Lite0, weights from a pip package
+>>> feats = bb(x, ["stage2", "stage4"])        # x: (B,3,H,W) RGB in [0, 1]; one forward pass
+>>> bb.logits(x).argmax(1)
+
+Names: ``lite0`` (default, offline), ``vgg16``, ``vgg19``, ``resnet50``, ``alexnet``,
+``inception_v3``. Tap names are listed in :mod:`netprior.backbones.lite0` and
+:mod:`netprior.backbones.torchvision_nets`, and at run time in ``Backbone.layer_names``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from netprior.backbones.base import Backbone, BackboneInputError, BNInput
+from netprior.backbones.lite0 import build_lite0
+from netprior.backbones.torchvision_nets import BUILDERS
+
+WEIGHTS = ("pretrained", "random")
+
+__all__ = ["Backbone", "BackboneInputError", "BNInput", "get_backbone", "list_backbones", "WEIGHTS"]
+
+
+def list_backbones() -> list[str]:
+    """Names accepted by :func:`get_backbone`."""
+    return ["lite0", *BUILDERS]
+
+
+def get_backbone(
+    name: str, weights: str = "pretrained", *, avg_pool: bool = False, device: str | torch.device = "cpu"
+) -> Backbone:
+    """Build backbone ``name`` with ``weights`` "pretrained" (ImageNet) or "random" (fresh init).
+
+    Pretrained weights are never replaced by random ones silently: if they are not available
+    offline, :class:`~netprior.errors.WeightsNotFoundError` says which file to put where.
+    ``avg_pool`` swaps max- for average pooling (VGG, AlexNet, ResNet-50).
+    """
+    if name not in list_backbones():
+        raise BackboneInputError(f"unknown backbone {name!r}; available: {', '.join(list_backbones())}")
+    if weights not in WEIGHTS:
+        raise BackboneInputError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
+    if name == "lite0":
+        if avg_pool:
+            raise BackboneInputError("avg_pool does not apply to lite0, which has no max-pooling")
+        backbone = build_lite0(weights)
+    else:
+        backbone = BUILDERS[name](weights, avg_pool)
+    return backbone.to(device)

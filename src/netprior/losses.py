@@ -1,0 +1,199 @@
+"""Loss terms and image priors for network inversion.
+
+Feature arguments are ``{layer: tensor}`` mappings as returned by ``Backbone.forward``; the layers
+compared are the keys of the *target* mapping, each weighted by ``weights[layer]`` (default 1).
+Batches broadcast: a target of batch size 1 is compared with every sample of ``x̂``. Every term
+returns a scalar tensor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from netprior.backbones.base import BNInput
+
+Features = Mapping[str, Tensor]
+Reduction = Literal["mean", "sum"]
+
+
+def _layers(feats: Features, targets: Features, weights: Mapping[str, float] | None) -> list[tuple[str, float]]:
+    """(layer, weight) pairs for the target layers; every one must be present in ``feats``."""
+    missing = [layer for layer in targets if layer not in feats]
+    if missing:
+        raise ValueError(f"features lack target layer(s): {', '.join(missing)}")
+    if not targets:
+        raise ValueError("no target layer given")
+    weights = weights or {}
+    return [(layer, float(weights.get(layer, 1.0))) for layer in targets]
+
+
+def _reduce(values: Tensor, reduction: Reduction) -> Tensor:
+    if reduction == "mean":
+        return values.mean()
+    if reduction == "sum":
+        return values.sum()
+    raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+
+
+def feature_mse(feats: Features, targets: Features, weights: Mapping[str, float] | None = None) -> Tensor:
+    """Content / feature reconstruction loss (Mahendran & Vedaldi 2015; Gatys et al. 2016).
+
+    L = Σ_l w_l · (1/N_l) ||Φ_l(x̂) − Φ_l(x0)||²₂, with N_l the number of elements of Φ_l(x̂).
+    """
+    return sum(w * (feats[l] - targets[l]).pow(2).mean() for l, w in _layers(feats, targets, weights))
+
+
+def gram_matrix(f: Tensor) -> Tensor:
+    """Normalised Gram matrix of feature maps (B,C,H,W): G = F Fᵀ / (C·H·W), F = f reshaped (B,C,HW)."""
+    b, c, h, w = f.shape
+    flat = f.reshape(b, c, h * w)
+    return flat @ flat.transpose(1, 2) / (c * h * w)
+
+
+def gram_loss(feats: Features, target_grams: Features, weights: Mapping[str, float] | None = None) -> Tensor:
+    """Texture loss of Gatys et al. (2015, "Texture synthesis using CNNs") on normalised Gram matrices.
+
+    L = Σ_l w_l · ¼ ||G_l(x̂) − A_l||²_F (mean over the batch), A_l = ``gram_matrix`` of the
+    texture's features. With G = F Fᵀ/(N_l M_l) this equals Gatys' E_l = Σ(G−A)²/(4 N_l² M_l²).
+    """
+    total = 0.0
+    for layer, w in _layers(feats, target_grams, weights):
+        diff = gram_matrix(feats[layer]) - target_grams[layer]
+        total = total + w * 0.25 * diff.pow(2).sum(dim=(-2, -1)).mean()
+    return total
+
+
+def channel_stats(f: Tensor, eps: float = 1e-8) -> tuple[Tensor, Tensor]:
+    """Per-sample, per-channel spatial mean μ and standard deviation σ = sqrt(Var + eps), each (B,C)."""
+    flat = f.flatten(2)
+    mu = flat.mean(dim=2)
+    var = flat.var(dim=2, unbiased=False)
+    return mu, torch.sqrt(var + eps)
+
+
+def distribution_matching(
+    feats: Features, targets: Features, weights: Mapping[str, float] | None = None, eps: float = 1e-8
+) -> Tensor:
+    """Feature distribution matching, IMAGINE (Wang et al. 2021) eq. 5.
+
+    R_dm = Σ_l w_l (||μ_l(x̂) − μ_l(x0)||₂ + ||σ_l(x̂) − σ_l(x0)||₂), μ_l, σ_l the per-channel
+    spatial mean and standard deviation of layer l (norms over channels, mean over the batch).
+    """
+    total = 0.0
+    for layer, w in _layers(feats, targets, weights):
+        mu, sigma = channel_stats(feats[layer], eps)
+        mu0, sigma0 = channel_stats(targets[layer], eps)
+        total = total + w * ((mu - mu0).norm(dim=1) + (sigma - sigma0).norm(dim=1)).mean()
+    return total
+
+
+def bn_statistics_prior(captured: Sequence[BNInput]) -> Tensor:
+    """BatchNorm-statistics prior of DeepInversion (Yin et al. 2020, R_feature; IMAGINE eq. 3).
+
+    R_feat = Σ_l ||μ_l(x) − E[μ_l]||₂ + ||σ²_l(x) − E[σ²_l]||₂, where μ_l, σ²_l are the batch
+    mean and (biased) variance over (N,H,W) of the input of BN layer l and E[·] its running
+    statistics. ``captured`` comes from ``Backbone.capture_bn_inputs()``. (IMAGINE writes the norms
+    squared; this is DeepInversion's form.)
+    """
+    if not captured:
+        raise ValueError("no BatchNorm input captured: run the backbone inside capture_bn_inputs()")
+    total = 0.0
+    for item in captured:
+        x = item.input.transpose(0, 1).flatten(1)
+        mean = x.mean(dim=1)
+        var = x.var(dim=1, unbiased=False)
+        total = total + (mean - item.bn.running_mean).norm() + (var - item.bn.running_var).norm()
+    return total
+
+
+def total_variation(x: Tensor, beta: float = 2.0, eps: float = 1e-8, reduction: Reduction = "mean") -> Tensor:
+    """Total variation prior R_V^β of Mahendran & Vedaldi (2015) for images (B,C,H,W).
+
+    R = Σ_{b,c,i,j} ((x_{i,j+1} − x_{ij})² + (x_{i+1,j} − x_{ij})² + eps)^{β/2}, over i < H−1,
+    j < W−1; ``reduction="mean"`` divides by the number of terms. ``eps`` keeps the gradient
+    finite for β < 2 on flat regions.
+    """
+    corner = x[..., :-1, :-1]
+    dx = x[..., :-1, 1:] - corner
+    dy = x[..., 1:, :-1] - corner
+    return _reduce((dx.pow(2) + dy.pow(2) + eps).pow(beta / 2), reduction)
+
+
+def alpha_norm(x: Tensor, alpha: float = 6.0, reduction: Reduction = "mean") -> Tensor:
+    """α-norm prior ||x||_α^α = Σ |x|^α (Mahendran & Vedaldi 2015); "mean" divides by numel.
+
+    Apply it to a centred image (e.g. x − 0.5) to penalise values far from mid-grey.
+    """
+    return _reduce(x.abs().pow(alpha), reduction)
+
+
+def perceptual_l1(feats: Features, targets: Features, weights: Mapping[str, float] | None = None) -> Tensor:
+    """Perceptual L1 distance over taps: L = Σ_l w_l · (1/N_l) ||Φ_l(x̂) − Φ_l(x0)||₁."""
+    return sum(w * (feats[l] - targets[l]).abs().mean() for l, w in _layers(feats, targets, weights))
+
+
+def masked_feature_l1(
+    feats: Features,
+    targets: Features,
+    masks: Tensor | Features,
+    weights: Mapping[str, float] | None = None,
+    eps: float = 1e-8,
+) -> Tensor:
+    """Masked semantic reconstruction loss of Semantic Pyramid (Shocher et al. 2020, eq. 3).
+
+    L = Σ_l w_l · (1/N_l) ||(C*_l(x0) − C*_l(x̂)) · m_l||₁, where C*_l is the 2×2 max-pooled
+    feature map of layer l, the pooled maps of x0 and x̂ being normalised together by their joint
+    mean absolute value s_l (per sample; invariant to a common scaling), and m_l the mask
+    max-pooled to the pooled map's size (a window passes if any of its pixels passes).
+    ``masks`` is one (B|1,1,h,w) mask (1 = compare) for all layers or ``{layer: mask}``.
+    """
+    total = 0.0
+    for layer, w in _layers(feats, targets, weights):
+        f, f0 = feats[layer], targets[layer]
+        if f.dim() != 4:
+            raise ValueError(f"masked_feature_l1 needs spatial maps; layer {layer!r} has shape {tuple(f.shape)}")
+        a = F.max_pool2d(f, 2, ceil_mode=True)
+        a0 = F.max_pool2d(f0, 2, ceil_mode=True).expand_as(a)
+        scale = (a.abs().mean(dim=(1, 2, 3)) + a0.abs().mean(dim=(1, 2, 3))) / 2 + eps
+        m = masks[layer] if isinstance(masks, Mapping) else masks
+        m = F.adaptive_max_pool2d(m.to(a.dtype), a.shape[-2:])
+        diff = (a - a0).abs() / scale.view(-1, 1, 1, 1)
+        total = total + w * (diff * m).mean()
+    return total
+
+
+def class_cross_entropy(logits: Tensor, target: int | Tensor) -> Tensor:
+    """Cross-entropy towards class ``target`` (int or (B,) tensor): L = −log softmax(logits)_y, batch mean."""
+    if isinstance(target, int):
+        target = torch.full((logits.shape[0],), target, dtype=torch.long, device=logits.device)
+    return F.cross_entropy(logits, target)
+
+
+class WeightedSum:
+    """Weighted sum of named terms, ``WeightedSum({"tv": (1e-4, tv_fn), ...})``.
+
+    Calling it with any arguments calls every term with non-zero weight with those arguments and
+    returns ``(Σ_k w_k · term_k, {k: float(term_k)})``: the total to optimise and the unweighted
+    term values for logging.
+    """
+
+    def __init__(self, terms: Mapping[str, tuple[float, Callable[..., Tensor]]]) -> None:
+        self.terms = dict(terms)
+
+    def __call__(self, *args: object, **kwargs: object) -> tuple[Tensor, dict[str, float]]:
+        total: Tensor | None = None
+        values: dict[str, float] = {}
+        for name, (weight, fn) in self.terms.items():
+            if weight == 0:
+                continue
+            value = fn(*args, **kwargs)
+            values[name] = float(value.detach())
+            total = weight * value if total is None else total + weight * value
+        if total is None:
+            raise ValueError("WeightedSum has no term with a non-zero weight")
+        return total, values
