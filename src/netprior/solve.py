@@ -171,7 +171,7 @@ def solve(param: nn.Module, objective: Objective, *, iters: int, lr: float = 0.0
         if sched is not None:
             sched.step()
         x = cache["out"].detach()
-        loss_value = float(cache["loss"])
+        loss_value = float(cache["loss"].detach())
         if ema is not None:
             avg = x.clone() if avg is None else avg.mul_(ema).add_(x, alpha=1 - ema)
         history["step"].append(step)

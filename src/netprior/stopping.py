@@ -98,6 +98,8 @@ class Discrepancy(StoppingRule):
         self._smooth: float | None = None
 
     def update(self, step, x, x_avg, data_loss):
+        if self.stopped_at is not None:
+            return True
         s = self.smoothing
         self._smooth = data_loss if self._smooth is None else s * self._smooth + (1 - s) * data_loss
         if step >= self.min_steps and self._smooth <= self.tau * self.sigma ** 2:

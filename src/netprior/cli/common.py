@@ -1,0 +1,100 @@
+"""Options and helpers shared by every command group (uniform flags across tasks)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import InputError
+
+# Options shared by every restore command (uniform flags).
+Output = Annotated[Optional[Path], typer.Option("-o", "--output", help="Output PNG (default: ./<input>-<task>.png).")]
+Iters = Annotated[Optional[int], typer.Option("--iters", help="Iteration cap (default: the preset's).")]
+Lr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: the preset's).")]
+PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="Network/optimiser preset (see `netprior presets`).")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed (network init, input code, perturbations).")]
+Device = Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")]
+MaxSide = Annotated[int, typer.Option("--max-side", help="Refuse images whose longer side exceeds this.")]
+Reference = Annotated[Optional[Path], typer.Option("--reference", help="Clean image: adds PSNR/SSIM to the sidecar.")]
+Report = Annotated[bool, typer.Option("--report", help="Also write <output>.report.png (snapshots, curves).")]
+Stopping = Annotated[str, typer.Option("--stopping", help="auto, wmv, discrepancy or none.")]
+Checkpoint = Annotated[Optional[Path], typer.Option("--checkpoint", help="Checkpoint file: saved periodically, "
+                                                                          "resumed from when it exists.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+# Peak memory per output pixel of the 5x128 skip network (forward + backward, float32), measured at 256x256.
+BYTES_PER_PIXEL = 12_000
+
+
+def check_device(name: str) -> str:
+    import torch
+
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+    if not (name == "cpu" or name.startswith("cuda")):
+        raise InputError(f"--device must be cpu, cuda or cuda:N, got {name!r}")
+    return name
+
+
+def output_path(output: Optional[Path], image: Path, task: str, inputs: list) -> Path:
+    from ..io import check_output_path
+
+    out = output or Path.cwd() / f"{image.stem}-{task}.png"
+    return check_output_path(out, inputs)
+
+
+def load_for_dip(path: Path, max_side: int, scale: int = 1):
+    from ..io import check_size, load_image
+    from ..recipes.dip import crop_to_multiple
+
+    x = load_image(path)
+    check_size(x.shape[-2] * scale, x.shape[-1] * scale, max_side, what=str(path), bytes_per_pixel=BYTES_PER_PIXEL)
+    cropped = crop_to_multiple(x, 32 // scale if scale < 32 else 1)
+    if cropped.shape != x.shape:
+        typer.echo(f"note: {path.name} cropped from {x.shape[-1]}x{x.shape[-2]} to "
+                   f"{cropped.shape[-1]}x{cropped.shape[-2]} (a multiple of {32 // scale} for the network)", err=True)
+    return cropped
+
+
+def finish_restoration(r, out: Path, *, inputs: dict, report: bool, observation=None) -> None:
+    from ..io import save_image
+    from ..report import write_report, write_sidecar
+
+    metrics = r.metrics
+    save_image(r.image, out)
+    write_sidecar(out, config=r.config, result=r.result, metrics=metrics, inputs=inputs)
+    typer.echo(f"wrote {out}  ({r.result.steps} steps, {r.result.seconds:.1f} s"
+               + (f", stopped by {r.result.stop['rule']} at step {r.result.stop['selected_step']}"
+                  if r.result.stop and r.result.stop.get("selected_step") else "")
+               + "".join(f", {k} {v:.2f}" for k, v in metrics.items() if k in ("psnr", "ssim")) + ")")
+    typer.echo(f"wrote {out.with_suffix('.json')}")
+    if report:
+        rp = out.with_suffix(".report.png")
+        write_report(rp, r.result, title=f"{r.config.get('task')} — preset {r.config['preset']['name']}",
+                     observation=observation)
+        typer.echo(f"wrote {rp}")
+
+
+def reference_tensor(reference: Optional[Path], shape):
+    if reference is None:
+        return None
+    from ..io import load_image
+    from ..recipes.dip import crop_to_multiple
+
+    ref = load_image(reference)
+    if tuple(ref.shape[-2:]) != tuple(shape[-2:]):
+        ref = crop_to_multiple(ref, 32)
+    if tuple(ref.shape[-2:]) != tuple(shape[-2:]):
+        raise InputError(f"--reference {reference}: {ref.shape[-1]}x{ref.shape[-2]} does not match the output "
+                         f"size {shape[-1]}x{shape[-2]}")
+    return ref
+
+
+def common_kwargs(iters, lr, seed, device, stopping, checkpoint, quiet, report) -> dict:
+    return {"iters": iters, "lr": lr, "seed": seed, "device": check_device(device), "stopping": stopping,
+            "checkpoint": str(checkpoint) if checkpoint else None, "progress": not quiet,
+            "snapshot_every": 50 if report else 0}
+
+
