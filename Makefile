@@ -15,6 +15,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q --no-deps "gan-face-generate>=1.1"
 	touch $(STAMP)
 
 install: $(STAMP)
