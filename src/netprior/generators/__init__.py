@@ -26,8 +26,16 @@ GENERATORS = {
     "biggan": "BigGAN-deep, pytorch-pretrained-biggan files (--weights FOLDER|pytorch_model.bin [--config])",
 }
 
-__all__ = ["AttentionMap", "BigGAN", "GENERATORS", "LatentPrior", "PGGAN", "SequentialGenerator", "SplitGenerator",
-           "get_generator"]
+__all__ = [
+    "GENERATORS",
+    "PGGAN",
+    "AttentionMap",
+    "BigGAN",
+    "LatentPrior",
+    "SequentialGenerator",
+    "SplitGenerator",
+    "get_generator",
+]
 
 
 def get_generator(name: str, weights: str | Path | None = None, *, config: str | Path | None = None,

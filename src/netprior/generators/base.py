@@ -130,7 +130,7 @@ class SplitGenerator(nn.Module):
         self.requires_grad_(False)
         super().train(False)
 
-    def train(self, mode: bool = True) -> "SplitGenerator":
+    def train(self, mode: bool = True) -> SplitGenerator:
         """Generators stay in eval mode (frozen batch-norm statistics)."""
         return super().train(False)
 
@@ -262,7 +262,7 @@ def load_torch_file(path: str | Path, what: str) -> dict:
         raise InputError(f"{path}: not a readable PyTorch checkpoint ({exc})") from None
     try:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_tolerant_pickle)
-    except Exception as exc:  # any failure here means the file is not a checkpoint we can read
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, AttributeError, TypeError, ValueError) as exc:
         raise InputError(f"{path}: not a readable PyTorch checkpoint ({exc})") from None
 
 

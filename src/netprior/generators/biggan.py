@@ -54,7 +54,7 @@ class BigGANConfig:
     n_stats: int = 51
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "BigGANConfig":
+    def from_json(cls, path: str | Path) -> BigGANConfig:
         try:
             data = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as exc:

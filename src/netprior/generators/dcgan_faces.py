@@ -22,7 +22,14 @@ import torch
 from torch import nn
 
 from ..errors import InputError, WeightsNotFoundError
-from .base import LatentPrior, Plain, Reshape, SplitGenerator, load_state, load_torch_file
+from .base import (
+    LatentPrior,
+    Plain,
+    Reshape,
+    SplitGenerator,
+    load_state,
+    load_torch_file,
+)
 
 Z_DIM, NGF, IMAGE = 100, 64, 64
 

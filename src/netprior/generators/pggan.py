@@ -20,6 +20,7 @@ resolution, which is unambiguous.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from pathlib import Path
@@ -59,7 +60,7 @@ class _GNet(nn.Module):
         self.scaleLayers = nn.ModuleList(
             nn.ModuleList([Equalized(nn.Conv2d(d_in, d_out, 3, padding=1)),
                            Equalized(nn.Conv2d(d_out, d_out, 3, padding=1))])
-            for d_in, d_out in zip(depths[:-1], depths[1:]))
+            for d_in, d_out in itertools.pairwise(depths))
         self.toRGBLayers = nn.ModuleList(Equalized(nn.Conv2d(d, dim_output, 1)) for d in depths)
 
 
