@@ -197,3 +197,44 @@ class WeightedSum:
         if total is None:
             raise ValueError("WeightedSum has no term with a non-zero weight")
         return total, values
+
+
+def gradient_penalty(
+    critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, *, generator: torch.Generator | None = None
+) -> Tensor:
+    """WGAN-GP gradient penalty (Gulrajani et al. 2017, eq. 3), as used for IMAGINE's patch critic.
+
+    GP = E_x̃ (||∇_x̃ D(x̃)||₂ − 1)², x̃ = ε·real + (1 − ε)·fake, ε ~ U(0, 1) per sample (batch mean). For a
+    critic whose output is a map of patch scores, D(x̃) is the sum of the map (``grad_outputs`` of ones, as in
+    SinGAN's critic). The graph is kept (``create_graph``) so the penalty trains the critic. ``real`` and ``fake``
+    must have the same shape (a batch-1 ``real`` broadcasts); ``fake`` should be detached by the caller.
+    """
+    if real.shape[1:] != fake.shape[1:]:
+        raise ValueError(f"real {tuple(real.shape)} and fake {tuple(fake.shape)} must have the same image shape")
+    eps = torch.rand((fake.shape[0],) + (1,) * (fake.dim() - 1), generator=generator, device=fake.device)
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    scores = critic(mixed)
+    (grad,) = torch.autograd.grad(scores, mixed, grad_outputs=torch.ones_like(scores), create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def julesz_diversity(samples: Tensor, eps: float = 1e-8) -> Tensor:
+    """Diversity term of the Julesz generator objective (Ulyanov et al. 2017; thesis ch. 3, eqs. 3.8–3.10).
+
+    D = −(1/N) Σ_i ln ρ_i,  ρ_i = min_{j≠i} ||x_i − x_j||₂ (Euclidean distance between whole samples), the
+    Kozachenko–Leonenko nearest-neighbour estimate of the negative entropy −H(q) up to the factor D = 3WH and a
+    constant (eq. 3.9). The learning objective is E(g) = (1/N) Σ_i L(g(z_i))/T + λ·D (eq. 3.10). The nearest
+    neighbour j*_i is found without gradient and ρ_i recomputed from the pair, which gives exactly the gradient of
+    eq. 3.11 in O(N·D) memory. ``eps`` is added under the square root so identical samples give a finite value
+    and gradient. Needs N ≥ 2.
+    """
+    n = samples.shape[0]
+    if n < 2:
+        raise ValueError(f"the diversity term needs a batch of at least 2 samples, got {n}")
+    flat = samples.reshape(n, -1)
+    with torch.no_grad():
+        dist = torch.cdist(flat, flat)
+        dist.fill_diagonal_(float("inf"))
+        nearest = dist.argmin(dim=1)
+    rho = torch.sqrt((flat - flat[nearest]).pow(2).sum(dim=1) + eps)
+    return -rho.log().mean()
