@@ -17,11 +17,13 @@ import typer
 
 from ..errors import InputError, NetpriorError
 from .common import Quiet, Seed, output_path
+from .gan import gan_app
 from .restore import restore_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Image restoration and synthesis by inverting deep networks.")
 app.add_typer(restore_app, name="restore")
+app.add_typer(gan_app, name="gan")
 
 
 @app.command("degrade")

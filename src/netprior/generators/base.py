@@ -53,14 +53,18 @@ class LatentPrior:
             raise InputError(f"unknown latent prior {self.kind!r}; use one of {', '.join(PRIOR_KINDS)}")
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n codes (n, dim) on the CPU."""
+        """n codes (n, dim) on the CPU, drawn one after the other, so that code i does not depend on n (PyTorch's
+        CPU sampler otherwise changes algorithm with the tensor size)."""
+        return torch.stack([self._one(generator) for _ in range(n)]) if n else torch.zeros(0, self.dim)
+
+    def _one(self, generator: torch.Generator | None) -> Tensor:
         if self.kind == "uniform":
-            return (torch.rand((n, self.dim), generator=generator) * 2 - 1) * self.scale
-        z = torch.randn((n, self.dim), generator=generator)
+            return (torch.rand(self.dim, generator=generator) * 2 - 1) * self.scale
+        z = torch.randn(self.dim, generator=generator)
         if self.truncation is not None:
             out = z.abs() > self.truncation
             while out.any():
-                z[out] = torch.randn((int(out.sum()),), generator=generator)
+                z[out] = torch.randn(int(out.sum()), generator=generator)
                 out = z.abs() > self.truncation
         return z * self.scale
 
@@ -144,12 +148,26 @@ class SplitGenerator(nn.Module):
         return self.stage_names[:-1]
 
     def check_layer(self, layer: str | None) -> str:
-        """``None`` → the dense layer; an unknown name raises :class:`InputError` listing the valid ones."""
-        layer = self.dense if layer is None else layer
+        """``None`` and ``"dense"`` → the dense layer; an unknown name raises :class:`InputError` listing the valid
+        ones."""
+        layer = self.dense if layer in (None, "dense") else layer
         if layer not in self.split_layers:
             raise InputError(f"unknown layer {layer!r} for generator {self.name}; valid layers: "
                              f"{', '.join(self.split_layers)}")
         return layer
+
+    @property
+    def composition_layer(self) -> str:
+        """Default mGANprior composition layer: the last stage whose maps are 1/8 of the image side (the thesis'
+        best PGGAN layer 8 has 32×32 maps for 256×256 images, §6); the dense layer if no stage has that size."""
+        with torch.no_grad():
+            z = self.prior.sample(1).to(self.device)
+            h, ctx, best = z, self.condition(z), self.dense
+            for name in self.split_layers:
+                h = self.stages[name](h, ctx)
+                if h.dim() == 4 and h.shape[-1] * 8 == self.image_size[1]:
+                    best = name
+        return best
 
     def condition(self, z: Tensor) -> Tensor | None:
         """The context the stages after a split need; None for unconditional generators."""

@@ -1,0 +1,320 @@
+"""``netprior gan …``: GAN inversion (latent, two-step dense-layer, mGANprior) and its applications.
+
+Every command parses options, calls :mod:`netprior.recipes.gan`, writes a PNG with a JSON sidecar next to it and
+prints one line per file.  Images are fitted to the generator's size first (centre crop + resize, with a notice;
+refused when the aspect ratio is far off).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import InputError
+from .common import Checkpoint, Device, Output, Quiet, Seed, check_device, output_path
+
+gan_app = typer.Typer(no_args_is_help=True, help="Invert a pretrained GAN: reconstruct, inpaint, colourise, "
+                                                 "super-resolve, interpolate, segment.")
+
+Generator = Annotated[str, typer.Option("--generator", "-g", help="dcgan-faces, pggan or biggan.")]
+Weights = Annotated[Optional[Path], typer.Option("--weights", help="Checkpoint (pggan: zoo .pt file; biggan: folder "
+                                                                   "or pytorch_model.bin).")]
+ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="BigGAN config.json (default: beside weights).")]
+ClassIndex = Annotated[int, typer.Option("--class-index", help="BigGAN ImageNet class.")]
+Truncation = Annotated[float, typer.Option("--truncation", help="BigGAN truncation in (0, 1].")]
+Method = Annotated[str, typer.Option("--method", "-m", help="latent, two-step or mgan.")]
+Layer = Annotated[Optional[str], typer.Option("--layer", help="Split layer: two-step offset / mgan composition "
+                                                              "(default dense / the mgan preset's).")]
+Codes = Annotated[Optional[int], typer.Option("--codes", help="mgan: number of latent codes N (default 20).")]
+Attention = Annotated[str, typer.Option("--attention", help="mgan: none, self, self-scaled or cbam.")]
+Iters = Annotated[Optional[int], typer.Option("--iters", help="Steps of the latent / mgan optimisation.")]
+OffsetIters = Annotated[Optional[int], typer.Option("--offset-iters", help="two-step: steps of the δ optimisation.")]
+Lr = Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate (latent / mgan).")]
+Restarts = Annotated[Optional[int], typer.Option("--restarts", help="Random restarts of the latent search.")]
+LambdaFeat = Annotated[Optional[float], typer.Option("--lambda-feat", help="Weight of the feature distance.")]
+Backbone = Annotated[Optional[str], typer.Option("--backbone", help="Feature extractor (lite0, inception_v3, vgg16).")]
+FeatureLayers = Annotated[Optional[str], typer.Option("--feature-layers", help="Comma-separated taps (e.g. stage3, "
+                                                                               "Mixed_7a, conv4_3).")]
+Reference = Annotated[Optional[Path], typer.Option("--reference", help="Clean image: adds PSNR/SSIM.")]
+
+
+def _generator(name, weights, config, class_index, truncation, device):
+    from ..generators import get_generator
+
+    return get_generator(name, weights, config=config, class_index=class_index, truncation=truncation,
+                         device=check_device(device))
+
+
+def _config(method, *, layer=None, codes=None, attention="none", iters=None, offset_iters=None, lr=None,
+            restarts=None, lambda_feat=None, backbone=None, feature_layers=None):
+    from ..recipes.gan import make_config
+
+    layers = tuple(s.strip() for s in feature_layers.split(",")) if feature_layers else None
+    return make_config(method, layer=layer, codes=codes, attention=attention, iters=iters, offset_iters=offset_iters,
+                       lr=lr, restarts=restarts, feature_weight=lambda_feat, feature_backbone=backbone,
+                       feature_layers=layers)
+
+
+def _load_fitted(path: Path, size, mode: str = "RGB"):
+    from ..io import load_image
+    from ..recipes.gan import fit_image
+
+    x, note = fit_image(load_image(path, mode), tuple(size))
+    if note:
+        typer.echo(f"note: {path.name}: {note}", err=True)
+    return x, note
+
+
+def _reference(reference: Optional[Path], size):
+    return None if reference is None else _load_fitted(reference, size)[0]
+
+
+def _write(inv, out: Path, *, inputs: dict, note: str | None, extra_images: dict | None = None) -> None:
+    from ..io import save_image
+    from ..report import write_sidecar
+
+    save_image(inv.image[:1], out)
+    extra = {"phases": {k: r.summary() for k, r in inv.results.items()}, "fit_notice": note}
+    write_sidecar(out, config=inv.config, result=inv.result, metrics=inv.metrics, inputs=inputs, extra=extra)
+    metrics = "".join(f", {k} {inv.metrics[k]:.3f}" for k in ("loss", "psnr", "ssim") if k in inv.metrics)
+    typer.echo(f"wrote {out}  ({inv.method}, {sum(r.steps for r in inv.results.values())} steps, "
+               f"{sum(r.seconds for r in inv.results.values()):.1f} s{metrics})")
+    for suffix, image in (extra_images or {}).items():
+        p = out.with_suffix(f".{suffix}.png")
+        save_image(image[:1], p)
+        typer.echo(f"wrote {p}")
+    typer.echo(f"wrote {out.with_suffix('.json')}")
+
+
+def _run_kw(seed, checkpoint, quiet) -> dict:
+    return {"seed": seed, "progress": not quiet, "checkpoint": str(checkpoint) if checkpoint else None}
+
+
+@gan_app.command("generators")
+def generators_cmd():
+    """List the generators; the split layers of those available offline."""
+    from ..generators import GENERATORS, get_generator
+
+    for name, text in GENERATORS.items():
+        typer.echo(f"{name:12s} {text}")
+        if name == "dcgan-faces":
+            g = get_generator(name)
+            typer.echo(f"{'':12s} layers: {', '.join(f'{n} {g.layer_shape(n)}' for n in g.split_layers)}")
+
+
+@gan_app.command("sample")
+def sample_cmd(output: Annotated[Path, typer.Option("-o", "--output", help="Output PNG.")], count: Annotated[
+        int, typer.Option("-n", "--count", help="Number of samples (written as a row).")] = 1,
+        generator: Generator = "dcgan-faces", weights: Weights = None, config: ConfigFile = None,
+        class_index: ClassIndex = 0, truncation: Truncation = 1.0, seed: Seed = 0, device: Device = "cpu"):
+    """Draw z ~ P_z and write G(z) (test targets whose true code is known; the codes go to the sidecar)."""
+    import torch
+
+    from ..io import save_image
+    from ..report import write_sidecar
+
+    out = output_path(output, output, "sample", [])
+    g = _generator(generator, weights, config, class_index, truncation, device)
+    z = g.prior.sample(count, torch.Generator().manual_seed(seed)).to(g.device)
+    with torch.no_grad():
+        x = g(z)
+    save_image(torch.cat(list(x), dim=-1)[None], out)
+    write_sidecar(out, config={"task": "sample", "seed": seed, "count": count, "generator": g.describe()},
+                  extra={"z": z.cpu().tolist()})
+    typer.echo(f"wrote {out}\nwrote {out.with_suffix('.json')}")
+
+
+@gan_app.command("invert")
+def invert_cmd(image: Path, output: Output = None, generator: Generator = "dcgan-faces", weights: Weights = None,
+               config: ConfigFile = None, class_index: ClassIndex = 0, truncation: Truncation = 1.0,
+               method: Method = "two-step", layer: Layer = None, codes: Codes = None, attention: Attention = "none",
+               iters: Iters = None, offset_iters: OffsetIters = None, lr: Lr = None, restarts: Restarts = None,
+               lambda_feat: LambdaFeat = None, backbone: Backbone = None, feature_layers: FeatureLayers = None,
+               seed: Seed = 0, device: Device = "cpu", checkpoint: Checkpoint = None, quiet: Quiet = False):
+    """Reconstruct IMAGE with the generator: latent code, two-step dense-layer offset, or mGANprior codes.
+    two-step also writes the first step's latent reconstruction (<output>.latent.png)."""
+    from ..recipes.gan import invert
+
+    out = output_path(output, image, f"gan-{method}", [image])
+    cfg = _config(method, layer=layer, codes=codes, attention=attention, iters=iters, offset_iters=offset_iters,
+                  lr=lr, restarts=restarts, lambda_feat=lambda_feat, backbone=backbone, feature_layers=feature_layers)
+    g = _generator(generator, weights, config, class_index, truncation, device)
+    x, note = _load_fitted(image, g.image_size)
+    inv = invert(x, g, cfg, reference=x, **_run_kw(seed, checkpoint, quiet))
+    extra = {"latent": inv.latent_image} if inv.latent_image is not None else None
+    _write(inv, out, inputs={"image": image}, note=note, extra_images=extra)
+
+
+@gan_app.command("inpaint")
+def inpaint_cmd(image: Path, output: Output = None,
+                mask: Annotated[Optional[Path], typer.Option(help="Mask PNG: white = known, black = missing.")] = None,
+                missing: Annotated[Optional[float], typer.Option(help="Drop random square blocks covering this share "
+                                                                      "of pixels (0.12, 0.25, 0.40).")] = None,
+                generator: Generator = "dcgan-faces", weights: Weights = None, config: ConfigFile = None,
+                class_index: ClassIndex = 0, truncation: Truncation = 1.0, method: Method = "mgan",
+                layer: Layer = None, codes: Codes = None, attention: Attention = "none", iters: Iters = None,
+                offset_iters: OffsetIters = None, lr: Lr = None, restarts: Restarts = None,
+                lambda_feat: LambdaFeat = None, backbone: Backbone = None, feature_layers: FeatureLayers = None,
+                reference: Reference = None, seed: Seed = 0, device: Device = "cpu", checkpoint: Checkpoint = None,
+                quiet: Quiet = False):
+    """Fill missing pixels with the loss L(x ∘ m, y ∘ m) (thesis eq. 4.7).  Exactly one of --mask, --missing;
+    with --missing the input is the clean image and PSNR/SSIM are measured against it."""
+    from ..io import load_image, load_mask, save_image
+    from ..recipes.gan import fit_image, inpaint, missing_blocks_mask
+
+    if (mask is None) == (missing is None):
+        raise InputError("give exactly one of --mask FILE or --missing SHARE")
+    out = output_path(output, image, "gan-inpaint", [image, mask, reference])
+    cfg = _config(method, layer=layer, codes=codes, attention=attention, iters=iters, offset_iters=offset_iters,
+                  lr=lr, restarts=restarts, lambda_feat=lambda_feat, backbone=backbone, feature_layers=feature_layers)
+    g = _generator(generator, weights, config, class_index, truncation, device)
+    if mask is not None:
+        raw = load_image(image)
+        m = load_mask(mask, tuple(raw.shape[-2:]))
+        x, note = fit_image(raw, g.image_size)
+        m = (fit_image(m, g.image_size)[0] >= 0.5).float()
+        if note:
+            typer.echo(f"note: {image.name}: {note} (the mask likewise)", err=True)
+    else:
+        x, note = _load_fitted(image, g.image_size)
+        m = missing_blocks_mask(g.image_size, missing, seed)
+    ref = _reference(reference, g.image_size) if reference is not None else (x if missing is not None else None)
+    inv = inpaint(x, m, g, cfg, reference=ref, **_run_kw(seed, checkpoint, quiet))
+    inv.config["missing_share"] = float(1 - m.mean())
+    if mask is None:
+        mpath = out.with_suffix(".mask.png")
+        save_image(m, mpath)
+        typer.echo(f"wrote {mpath}")
+    _write(inv, out, inputs={"image": image, "mask": mask, "reference": reference}, note=note)
+
+
+@gan_app.command("colorize")
+def colorize_cmd(image: Path, output: Output = None, generator: Generator = "dcgan-faces", weights: Weights = None,
+                 config: ConfigFile = None, class_index: ClassIndex = 0, truncation: Truncation = 1.0,
+                 method: Method = "mgan", layer: Layer = None, codes: Codes = None, attention: Attention = "none",
+                 iters: Iters = None, offset_iters: OffsetIters = None, lr: Lr = None, restarts: Restarts = None,
+                 lambda_feat: LambdaFeat = None, backbone: Backbone = None, feature_layers: FeatureLayers = None,
+                 seed: Seed = 0, device: Device = "cpu", checkpoint: Checkpoint = None, quiet: Quiet = False):
+    """Colourise a grayscale image (A = luma).  A colour input is reduced to its luma first and used as the
+    reference for PSNR/SSIM."""
+    from ..operators import Grayscale
+    from ..recipes.gan import colorize
+
+    out = output_path(output, image, "gan-colorize", [image])
+    cfg = _config(method, layer=layer, codes=codes, attention=attention, iters=iters, offset_iters=offset_iters,
+                  lr=lr, restarts=restarts, lambda_feat=lambda_feat, backbone=backbone, feature_layers=feature_layers)
+    g = _generator(generator, weights, config, class_index, truncation, device)
+    x, note = _load_fitted(image, g.image_size)
+    is_colour = bool((x - x.mean(dim=1, keepdim=True)).abs().max() > 1e-3)
+    gray = Grayscale()(x)
+    inv = colorize(gray, g, cfg, reference=x if is_colour else None, **_run_kw(seed, checkpoint, quiet))
+    _write(inv, out, inputs={"image": image}, note=note)
+
+
+@gan_app.command("super-resolve")
+def sr_cmd(image: Path, output: Output = None,
+           factor: Annotated[int, typer.Option("--factor", "-f", help="Upscaling factor (2, 4, 8).")] = 4,
+           generator: Generator = "dcgan-faces", weights: Weights = None, config: ConfigFile = None,
+           class_index: ClassIndex = 0, truncation: Truncation = 1.0, method: Method = "mgan", layer: Layer = None,
+           codes: Codes = None, attention: Attention = "none", iters: Iters = None, offset_iters: OffsetIters = None,
+           lr: Lr = None, restarts: Restarts = None, lambda_feat: LambdaFeat = None, backbone: Backbone = None,
+           feature_layers: FeatureLayers = None, reference: Reference = None, seed: Seed = 0, device: Device = "cpu",
+           checkpoint: Checkpoint = None, quiet: Quiet = False):
+    """×factor super-resolution: the data term compares the Lanczos-downsampled reconstruction with IMAGE, which
+    is fitted to (generator size / factor); the output has the generator's size."""
+    from ..recipes.gan import super_resolve
+
+    out = output_path(output, image, f"gan-x{factor}", [image, reference])
+    cfg = _config(method, layer=layer, codes=codes, attention=attention, iters=iters, offset_iters=offset_iters,
+                  lr=lr, restarts=restarts, lambda_feat=lambda_feat, backbone=backbone, feature_layers=feature_layers)
+    g = _generator(generator, weights, config, class_index, truncation, device)
+    if factor not in (2, 4, 8) or g.image_size[0] % factor or g.image_size[1] % factor:
+        raise InputError(f"--factor must be 2, 4 or 8 and divide the generator size {g.image_size}")
+    y, note = _load_fitted(image, (g.image_size[0] // factor, g.image_size[1] // factor))
+    inv = super_resolve(y, factor, g, cfg, reference=_reference(reference, g.image_size),
+                        **_run_kw(seed, checkpoint, quiet))
+    _write(inv, out, inputs={"image": image, "reference": reference}, note=note)
+
+
+@gan_app.command("interpolate")
+def interpolate_cmd(image_a: Path, image_b: Path, output: Output = None,
+                    frames: Annotated[int, typer.Option("--frames", help="Frames per path, ends included.")] = 8,
+                    generator: Generator = "dcgan-faces", weights: Weights = None, config: ConfigFile = None,
+                    class_index: ClassIndex = 0, truncation: Truncation = 1.0, layer: Layer = None,
+                    iters: Iters = None, offset_iters: OffsetIters = None, lr: Lr = None, restarts: Restarts = None,
+                    lambda_feat: LambdaFeat = None, backbone: Backbone = None,
+                    feature_layers: FeatureLayers = None, seed: Seed = 0, device: Device = "cpu",
+                    quiet: Quiet = False):
+    """Invert A and B (two-step) and write a strip (rows: latent-space path A→B, dense-layer path A→B, and for A
+    and B the path from the latent to the dense reconstruction, G2(G1(z*) + α·δ*)) and a GIF of the two A→B
+    paths side by side."""
+    import torch
+
+    from ..io import _atomic_write, save_image, to_uint8
+    from ..recipes.gan import interpolate, invert, offset_path
+    from ..report import write_sidecar
+
+    out = output_path(output, image_a, "gan-interpolate", [image_a, image_b])
+    cfg = _config("two-step", layer=layer, iters=iters, offset_iters=offset_iters, lr=lr, restarts=restarts,
+                  lambda_feat=lambda_feat, backbone=backbone, feature_layers=feature_layers)
+    g = _generator(generator, weights, config, class_index, truncation, device)
+    (xa, note_a), (xb, note_b) = _load_fitted(image_a, g.image_size), _load_fitted(image_b, g.image_size)
+    kw = {"seed": seed, "progress": not quiet}
+    a, b = invert(xa, g, cfg, reference=xa, **kw), invert(xb, g, cfg, reference=xb, **kw)
+    paths = interpolate(g, a, b, frames)
+    off_a, off_b = offset_path(g, a, frames), offset_path(g, b, frames)
+    blank = torch.ones_like(xa)
+    rows = [torch.cat([xa, paths["latent"].cpu(), xb]), torch.cat([xa, paths["dense"].cpu(), xb]),
+            torch.cat([xa, off_a.cpu(), blank]), torch.cat([xb, off_b.cpu(), blank])]
+    strip = torch.cat([torch.cat(list(r), dim=-1) for r in rows], dim=-2)[None]
+    save_image(strip, out)
+    from PIL import Image
+
+    gif_frames = [Image.fromarray(to_uint8(torch.cat([lat, den], dim=-1)))
+                  for lat, den in zip(paths["latent"].cpu(), paths["dense"].cpu())]
+    gif_frames += gif_frames[-2:0:-1]
+    gif = out.with_suffix(".gif")
+    _atomic_write(gif, lambda tmp: gif_frames[0].save(tmp, format="GIF", save_all=True,
+                                                      append_images=gif_frames[1:], duration=150, loop=0))
+    write_sidecar(out, config={"task": "interpolate", "frames": frames, "inversion": a.config,
+                               "rows": ["latent path A→B", "dense-layer path A→B", "A: latent→dense (α·δ*)",
+                                        "B: latent→dense (α·δ*)"],
+                               "columns": "target, frames t=0…1, target (or blank)"},
+                  inputs={"a": image_a, "b": image_b},
+                  metrics={"a": a.metrics, "b": b.metrics}, extra={"fit_notice": [note_a, note_b]})
+    typer.echo(f"wrote {out}  (A: latent loss {a.metrics['latent_loss']:.3f} → dense {a.metrics['loss']:.3f}; "
+               f"B: {b.metrics['latent_loss']:.3f} → {b.metrics['loss']:.3f})")
+    typer.echo(f"wrote {gif}\nwrote {out.with_suffix('.json')}")
+
+
+@gan_app.command("segment")
+def segment_cmd(image: Path, output: Output = None,
+                clusters: Annotated[int, typer.Option("-k", "--clusters", help="Number of segments.")] = 8,
+                generator: Generator = "biggan", weights: Weights = None, config: ConfigFile = None,
+                class_index: ClassIndex = 0, truncation: Truncation = 1.0, iters: Iters = None,
+                offset_iters: OffsetIters = None, lr: Lr = None, restarts: Restarts = None,
+                lambda_feat: LambdaFeat = None, backbone: Backbone = None, feature_layers: FeatureLayers = None,
+                seed: Seed = 0, device: Device = "cpu", quiet: Quiet = False):
+    """Unsupervised segmentation from the generator's self-attention map after a two-step inversion (Pividori
+    §5); each segment is painted with its mean colour.  Needs a generator with attention (biggan)."""
+    from ..io import save_image
+    from ..recipes.gan import segment
+    from ..report import write_sidecar
+    from ..segmentation import mean_colour_image
+
+    out = output_path(output, image, f"gan-segment{clusters}", [image])
+    g = _generator(generator, weights, config, class_index, truncation, device)
+    if g.attention_stage is None:
+        raise InputError(f"generator {g.name} has no self-attention layer; segmentation needs one "
+                         "(--generator biggan --weights …)")
+    cfg = _config("two-step", iters=iters, offset_iters=offset_iters, lr=lr, restarts=restarts,
+                  lambda_feat=lambda_feat, backbone=backbone, feature_layers=feature_layers)
+    x, note = _load_fitted(image, g.image_size)
+    seg = segment(x, g, clusters, cfg, seed=seed, progress=not quiet, reference=x)
+    save_image(mean_colour_image(seg.labels, x), out)
+    write_sidecar(out, config=seg.inversion.config, result=seg.inversion.result, metrics=seg.inversion.metrics,
+                  inputs={"image": image}, extra={"labels": seg.labels.tolist(), "fit_notice": note})
+    typer.echo(f"wrote {out}  ({clusters} segments on a {seg.labels.shape[1]}x{seg.labels.shape[0]} attention grid)")
+    typer.echo(f"wrote {out.with_suffix('.json')}")

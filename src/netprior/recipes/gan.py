@@ -1,0 +1,419 @@
+"""GAN inversion and its applications, with a frozen pretrained generator as the image prior.
+
+Reconstruction loss for an observation y = A(x) through a degradation operator A (identity, mask, grayscale,
+downsampling), per target image:
+
+    L(x̂) = (1/n)||A(x̂) − y||² + λ_feat · d(φ(A(x̂)), φ(y))
+
+with φ the taps of a frozen backbone (Lite0 offline; Inception-v3 ``Mixed_7a`` or VGG-16 ``conv4_3`` when their
+weights are available) and d the mean squared feature distance (Pividori et al., L_mse-feat, §4.1) or the mean
+absolute one (mGANprior, thesis eq. 4.6).  Single-channel observations are replicated to RGB for φ.  For the mask
+operator A(x̂) = x̂ ⊙ m, which is the inpainting loss L(x̂ ∘ m, y ∘ m) of thesis eq. 4.7.
+
+Methods (all optimised by :func:`netprior.solve.solve` with Adam):
+
+1. ``latent``:   z* = argmin_z L(G(z)) − λ₁ log P_z(z)   (= λ₁·½||z||² for N(0, I)), R random restarts, the best
+   final objective kept per target (Pividori §3.3; Creswell & Bharath).
+2. ``two-step``: then δ* = argmin_δ L(G2(G1(z*) + δ)) + λ₂||δ||₁ at the dense layer (or ``layer``), δ from 0;
+   the representation is h* = G1(z*) + δ* (Pividori §3.3).
+3. ``mgan``:     {z_n, α_n} = argmin L(G2(Σ_n G1(z_n) ⊙ α_n)), N codes (20), α_n = 1/N initially, Gaussian z
+   init, composition layer ℓ; optionally an attention module (SAGAN dot / scaled-dot, CBAM) on the composed map,
+   optimised jointly (Gu et al. 2020; Kostakis thesis §4.3, §5.3).
+
+Decisions where the papers are silent (defaults in :data:`DEFAULTS`, measured on the DCGAN face generator; see
+``benchmarks/gan_inversion.py``): the losses are per-pixel / per-feature means, so λ's are relative to a mean
+squared error on [0, 1] images; the prior term is the exact Gaussian negative log-likelihood ½||z||²; the restarts
+run as one batch (independent codes); a run returns the image of the final parameters (recomputed after the last
+update), not an average.  Several targets can be inverted at once (B, C, H, W): the objective is the sum of
+independent per-target losses, so each target's optimisation is exactly the one it would have alone.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..attention import ATTENTIONS
+from ..backbones import get_backbone
+from ..errors import InputError
+from ..generators.base import SplitGenerator
+from ..generators.parametrize import LatentCode, LayerOffset, MultiCode
+from ..losses import feature_mse, perceptual_l1
+from ..metrics import psnr, ssim
+from ..operators import Downsample, Grayscale, Identity, Mask, Operator
+from ..segmentation import segment_attention
+from ..solve import SolveResult, solve
+
+METHODS = ("latent", "two-step", "mgan")
+DISTANCES = {"l2": feature_mse, "l1": perceptual_l1}
+
+
+@dataclass(frozen=True)
+class FeatureLoss:
+    """φ and d of the reconstruction loss: backbone name, its taps, weight λ_feat (0 = pixels only), distance."""
+
+    backbone: str = "lite0"
+    layers: tuple[str, ...] = ("stage3",)
+    weight: float = 0.01
+    distance: str = "l2"
+
+
+@dataclass(frozen=True)
+class InversionConfig:
+    """Everything that defines an inversion run (recorded in sidecars)."""
+
+    method: str = "latent"
+    layer: str | None = None  # two-step: the offset layer (None = dense); mgan: composition (None = G's default)
+    iters: int = 500  # latent / mgan steps
+    lr: float = 0.05
+    restarts: int = 4
+    lambda_prior: float = 1e-4
+    offset_iters: int = 500  # two-step, second step
+    offset_lr: float = 0.01
+    lambda_offset: float = 1e-6
+    codes: int = 20
+    attention: str = "none"
+    feature: FeatureLoss = field(default_factory=FeatureLoss)
+
+
+DEFAULTS: dict[str, InversionConfig] = {
+    "latent": InversionConfig("latent"),
+    "two-step": InversionConfig("two-step"),
+    "mgan": InversionConfig("mgan", iters=3000, lr=0.01, restarts=1,
+                            feature=FeatureLoss(weight=0.01, distance="l1")),
+}
+
+
+def make_config(method: str, **overrides) -> InversionConfig:
+    """The method's defaults with ``overrides`` (None values ignored; ``feature_*`` keys go into FeatureLoss)."""
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    cfg = DEFAULTS[method]
+    feat = {k.removeprefix("feature_"): v for k, v in overrides.items() if k.startswith("feature_") and v is not None}
+    if feat:
+        if "layers" in feat:
+            feat["layers"] = tuple(feat["layers"])
+        cfg = replace(cfg, feature=replace(cfg.feature, **feat))
+    rest = {k: v for k, v in overrides.items() if not k.startswith("feature_") and v is not None}
+    cfg = replace(cfg, **rest)
+    if cfg.attention not in ATTENTIONS:
+        raise InputError(f"unknown attention {cfg.attention!r}; use one of {', '.join(ATTENTIONS)}")
+    if cfg.attention != "none" and cfg.method != "mgan":
+        raise InputError("attention modules apply to the mgan method (at its composition layer)")
+    if cfg.feature.distance not in DISTANCES:
+        raise InputError(f"feature distance must be one of {', '.join(DISTANCES)}")
+    if cfg.codes < 1 or cfg.restarts < 1 or cfg.iters < 1:
+        raise InputError("codes, restarts and iterations must be >= 1")
+    return cfg
+
+
+@functools.lru_cache(maxsize=4)
+def _backbone(name: str, device: str):
+    return get_backbone(name, device=device)
+
+
+def _rgb(x: Tensor) -> Tensor:
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+class ReconstructionLoss:
+    """Per-target L(x̂) = mean (A(x̂) − y)² + λ_feat·d(φ(A(x̂)), φ(y)) (module docstring); ``y`` is (B, C, h, w)."""
+
+    def __init__(self, y: Tensor, operator: Operator, feature: FeatureLoss, device: str = "cpu"):
+        self.y = y.to(device)
+        self.op = operator.to(device)
+        self.feature = feature
+        self.backbone = None
+        if feature.weight > 0:
+            self.backbone = _backbone(feature.backbone, str(device))
+            with torch.no_grad():
+                self.targets = self.backbone(_rgb(self.y), list(feature.layers))
+
+    def per_sample(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """(total (B,), {"mse": (B,), "feat": (B,)}) for a batch aligned with ``y``."""
+        ax = self.op(x)
+        if ax.shape != self.y.shape:
+            raise InputError(f"the generator's degraded output {tuple(ax.shape[1:])} does not match the observation "
+                             f"{tuple(self.y.shape[1:])}")
+        mse = (ax - self.y).pow(2).flatten(1).mean(1)
+        terms = {"mse": mse}
+        if self.backbone is None:
+            return mse, terms
+        feats = self.backbone(_rgb(ax), list(self.feature.layers))
+        dist = DISTANCES[self.feature.distance]
+        d = torch.stack([dist({k: v[i:i + 1] for k, v in feats.items()},
+                              {k: v[i:i + 1] for k, v in self.targets.items()}) for i in range(ax.shape[0])])
+        terms["feat"] = d
+        return mse + self.feature.weight * d, terms
+
+
+@dataclass
+class Inversion:
+    """Result of inverting B targets.
+
+    ``image`` the reconstructions (B, C, H, W) in [0, 1]; ``z`` the codes ((B, dim), or (B, N, dim) for mgan);
+    ``layer``/``h``/``ctx`` the representation that produces ``image`` through G2 (latent: h = G1(z*) at the dense
+    layer; two-step: h* = G1(z*) + δ*; mgan: the composed map); ``latent_image`` / ``latent_loss`` the first step
+    of two-step; ``loss`` the final reconstruction loss L per target (without regularisers); ``results`` the
+    solver records per phase; ``config`` and ``metrics`` for sidecars."""
+
+    image: Tensor
+    method: str
+    z: Tensor
+    layer: str
+    h: Tensor
+    ctx: Tensor | None
+    loss: Tensor
+    results: dict[str, SolveResult]
+    config: dict
+    latent_image: Tensor | None = None
+    latent_loss: Tensor | None = None
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def result(self) -> SolveResult:
+        """The last phase's solver record."""
+        return list(self.results.values())[-1]
+
+
+def _objective(loss: ReconstructionLoss, reg, weight: float, name: str):
+    def objective(x):
+        total, terms = loss.per_sample(x)
+        logged = {"data": terms["mse"].sum(), **{k: v.sum() for k, v in terms.items() if k != "mse"}}
+        if weight:
+            r = reg()
+            total = total + weight * r
+            logged[name] = r.sum()
+        return total.sum(), logged
+
+    return objective
+
+
+def _phase_checkpoint(checkpoint: str | None, phase: str) -> str | None:
+    return f"{checkpoint}.{phase}" if checkpoint else None
+
+
+def _solve_kw(progress: bool, checkpoint: str | None, phase: str, seed: int) -> dict:
+    return {"progress": progress, "checkpoint": _phase_checkpoint(checkpoint, phase), "seed": seed,
+            "desc": f"gan/{phase}"}
+
+
+def _latent(y: Tensor, operator: Operator, g: SplitGenerator, cfg: InversionConfig, seed: int, progress: bool,
+            checkpoint: str | None) -> tuple[Tensor, Tensor, SolveResult]:
+    """Latent inversion with restarts in one batch: returns (z* (B, dim), final loss (B,), solver record)."""
+    b, r = y.shape[0], cfg.restarts
+    gen = torch.Generator().manual_seed(seed)
+    z0 = g.prior.sample(b * r, gen).to(g.device)
+    loss = ReconstructionLoss(y.repeat(r, 1, 1, 1), operator, cfg.feature, g.device)
+    param = LatentCode(g, z0)
+    result = solve(param, _objective(loss, param.penalty, cfg.lambda_prior, "prior"), iters=cfg.iters, lr=cfg.lr,
+                   **_solve_kw(progress, checkpoint, "latent", seed))
+    with torch.no_grad():
+        final, _ = loss.per_sample(param())
+        objective = final + cfg.lambda_prior * param.penalty()
+    best = objective.view(r, b).argmin(dim=0)
+    idx = best * b + torch.arange(b, device=best.device)
+    return param.z.detach()[idx], final[idx], result
+
+
+def invert(y: Tensor, generator: SplitGenerator, config: InversionConfig | None = None, *,
+           operator: Operator | None = None, seed: int = 0, progress: bool = True,
+           checkpoint: str | None = None, reference: Tensor | None = None) -> Inversion:
+    """Invert ``generator`` on observations ``y`` (B, C, h, w) in [0, 1] seen through ``operator`` (identity by
+    default) with the method and settings of ``config`` (default: latent).  ``reference`` (B, 3, H, W) adds
+    PSNR/SSIM of the reconstruction (mean over targets)."""
+    cfg = config or make_config("latent")
+    op = operator or Identity()
+    g = generator
+    dev = g.device
+    y = y.to(dev)
+    torch.manual_seed(seed)
+    results: dict[str, SolveResult] = {}
+    latent_image = latent_loss = None
+    if cfg.method in ("latent", "two-step"):
+        z, loss_z, results["latent"] = _latent(y, op, g, cfg, seed, progress, checkpoint)
+        with torch.no_grad():
+            ctx = g.condition(z)
+        layer = g.check_layer(cfg.layer if cfg.method == "two-step" else None)
+        if cfg.method == "latent":
+            with torch.no_grad():
+                h, image = g.g1(z, layer), g(z)
+            loss = loss_z
+        else:
+            param = LayerOffset(g, layer, z)
+            rec = ReconstructionLoss(y, op, cfg.feature, dev)
+            results["offset"] = solve(param, _objective(rec, param.sparsity, cfg.lambda_offset, "l1_offset"),
+                                      iters=cfg.offset_iters, lr=cfg.offset_lr,
+                                      **_solve_kw(progress, checkpoint, "offset", seed))
+            with torch.no_grad():
+                image = param()
+                loss = rec.per_sample(image)[0]
+                latent_image = g(z)
+            h, latent_loss = param.h, loss_z
+    else:
+        layer = g.check_layer(cfg.layer or g.composition_layer)
+        gen = torch.Generator().manual_seed(seed)
+        z0 = g.prior.sample(y.shape[0] * cfg.codes, gen).view(y.shape[0], cfg.codes, -1).to(dev)
+        torch.manual_seed(seed)  # attention modules' initial weights
+        param = MultiCode(g, layer, z0, cfg.attention).to(dev)
+        rec = ReconstructionLoss(y, op, cfg.feature, dev)
+        results["mgan"] = solve(param, _objective(rec, None, 0.0, ""), iters=cfg.iters, lr=cfg.lr,
+                                **_solve_kw(progress, checkpoint, "mgan", seed))
+        with torch.no_grad():
+            image = param()
+            loss = rec.per_sample(image)[0]
+            h = param.compose()
+            ctx = g.condition(param.z.mean(dim=1))
+        z = param.z.detach()
+    config = {"task": "invert", **asdict(cfg), "layer": layer, "seed": seed, "generator": g.describe(),
+              **op.describe(), "observation_shape": list(y.shape)}
+    inv = Inversion(image=image.detach(), method=cfg.method, z=z, layer=layer, h=h.detach(),
+                    ctx=None if ctx is None else ctx.detach(), loss=loss.detach(), results=results, config=config,
+                    latent_image=latent_image, latent_loss=latent_loss)
+    inv.metrics = {"loss": float(loss.mean())}
+    if latent_loss is not None:
+        inv.metrics["latent_loss"] = float(latent_loss.mean())
+    if reference is not None:
+        inv.metrics.update(quality(inv.image, reference))
+    return inv
+
+
+def quality(x: Tensor, reference: Tensor) -> dict:
+    """Mean PSNR / SSIM over the batch and the MSE (the pixel part of L) against ``reference``."""
+    ref = reference.to(x.device)
+    if ref.shape != x.shape:
+        raise InputError(f"reference {tuple(ref.shape)} does not match the reconstruction {tuple(x.shape)}")
+    n = x.shape[0]
+    return {"psnr": sum(psnr(x[i], ref[i]) for i in range(n)) / n,
+            "ssim": sum(ssim(x[i], ref[i]) for i in range(n)) / n,
+            "mse": float((x.clamp(0, 1) - ref).pow(2).mean())}
+
+
+def fit_image(x: Tensor, size: tuple[int, int], *, max_aspect: float = 1.5) -> tuple[Tensor, str | None]:
+    """Bring an image (1, C, h, w) to the generator's ``size`` (H, W): centre-crop to the generator's aspect ratio,
+    then resize (bicubic, antialiased).  Refuse when the aspect ratios differ by more than ``max_aspect`` (a
+    crop would discard too much); return the image and a notice of what was done (None if nothing)."""
+    h, w = x.shape[-2:]
+    th, tw = size
+    if (h, w) == (th, tw):
+        return x, None
+    ratio = (w / h) / (tw / th)
+    if max(ratio, 1 / ratio) > max_aspect:
+        raise InputError(f"the image is {w}x{h} but the generator makes {tw}x{th} images; the aspect ratios differ "
+                         f"too much to crop (limit {max_aspect}:1): crop the image to the subject first")
+    ch, cw = (h, round(h * tw / th)) if ratio > 1 else (round(w * th / tw), w)
+    top, left = (h - ch) // 2, (w - cw) // 2
+    out = x[..., top:top + ch, left:left + cw]
+    if (ch, cw) != (th, tw):
+        out = F.interpolate(out, size=(th, tw), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+    note = f"{w}x{h} image " + (f"centre-cropped to {cw}x{ch} and " if (ch, cw) != (h, w) else "") + \
+        f"resized to {tw}x{th} to match the generator"
+    return out, note
+
+
+def restore(y: Tensor, operator: Operator, generator: SplitGenerator, config: InversionConfig, *, task: str,
+            reference: Tensor | None = None, **kw) -> Inversion:
+    """Invert through a degradation (inpainting, colourisation, super-resolution): the reconstruction G(·) is
+    the restored image.  ``reference`` adds PSNR/SSIM against the clean image."""
+    inv = invert(y, generator, config, operator=operator, reference=reference, **kw)
+    inv.config["task"] = task
+    return inv
+
+
+def inpaint(y: Tensor, mask: Tensor, generator: SplitGenerator, config: InversionConfig, **kw) -> Inversion:
+    """Inpainting with loss L(x̂ ∘ m, y ∘ m) (thesis eq. 4.7); m = 1 on known pixels.  The output is the
+    generator's reconstruction everywhere (no pasting of known pixels, as in the thesis' evaluation)."""
+    if tuple(mask.shape[-2:]) != tuple(y.shape[-2:]):
+        raise InputError(f"mask is {mask.shape[-1]}x{mask.shape[-2]} but the image is {y.shape[-1]}x{y.shape[-2]}")
+    op = Mask(mask)
+    return restore(y * op.mask, op, generator, config, task="inpaint", **kw)
+
+
+def colorize(gray: Tensor, generator: SplitGenerator, config: InversionConfig, **kw) -> Inversion:
+    """Colourisation: A = luma (ITU-R 601), ``gray`` (B, 1, H, W); the output is the RGB reconstruction."""
+    if gray.shape[1] != 1:
+        raise InputError("colorize takes a single-channel (grayscale) observation")
+    return restore(gray, Grayscale(), generator, config, task="colorize", **kw)
+
+
+def super_resolve(y: Tensor, factor: int, generator: SplitGenerator, config: InversionConfig, *,
+                  kernel: str = "lanczos2", **kw) -> Inversion:
+    """×factor super-resolution: A = Lanczos downsampling by ``factor``; y must be the generator size / factor."""
+    th, tw = generator.image_size
+    if (y.shape[-2] * factor, y.shape[-1] * factor) != (th, tw):
+        raise InputError(f"a x{factor} input for this generator must be {tw // factor}x{th // factor}, got "
+                         f"{y.shape[-1]}x{y.shape[-2]}")
+    return restore(y, Downsample(factor, kernel), generator, config, task="super-resolve", **kw)
+
+
+def missing_blocks_mask(size: tuple[int, int], missing: float, seed: int = 0) -> Tensor:
+    """Random square holes (side min(H, W)/8) covering at least ``missing`` of the pixels — the thesis'
+    "randomly cropping 12% / 25% / 40% pixels" — via :meth:`Mask.blocks`."""
+    return Mask.blocks(size, missing, generator=torch.Generator().manual_seed(seed)).mask
+
+
+def interpolate(generator: SplitGenerator, a: Inversion, b: Inversion, frames: int = 8) -> dict[str, Tensor]:
+    """Frames (T, C, H, W) from inversion ``a`` to ``b`` (first targets of each), t = 0 … 1:
+
+    * ``latent``: G((1 − t) z_a + t z_b) — endpoints G(z*_a), G(z*_b);
+    * ``dense``:  G2((1 − t) h_a + t h_b) at their common layer (context interpolated likewise) — endpoints the
+      reconstructions (for two-step, G2(h*) with h* = G1(z*) + δ*; Pividori Fig. 4, supp. Fig. 8)."""
+    if frames < 2:
+        raise InputError("interpolation needs at least 2 frames")
+    if a.method == "mgan" or b.method == "mgan" or a.layer != b.layer:
+        raise InputError("interpolate two latent or two-step inversions made at the same layer")
+    t = torch.linspace(0, 1, frames, device=a.z.device).view(-1, 1)
+    with torch.no_grad():
+        zs = (1 - t) * a.z[:1] + t * b.z[:1]
+        latent = generator(zs)
+        tt = t.view(-1, *([1] * (a.h.dim() - 1)))
+        hs = (1 - tt) * a.h[:1] + tt * b.h[:1]
+        ctx = None if a.ctx is None else (1 - t) * a.ctx[:1] + t * b.ctx[:1]
+        dense = generator.g2(hs, a.layer, ctx)
+    return {"latent": latent, "dense": dense}
+
+
+def offset_path(generator: SplitGenerator, inv: Inversion, frames: int = 8) -> Tensor:
+    """G2(G1(z*) + α·δ*) for α = 0 … 1: from the latent to the dense-layer reconstruction of one image (Pividori
+    Fig. 3 / supp. Fig. 7); needs a two-step inversion."""
+    if inv.method != "two-step":
+        raise InputError("the latent-to-dense path needs a two-step inversion")
+    with torch.no_grad():
+        h0 = generator.g1(inv.z[:1], inv.layer)
+        delta = inv.h[:1] - h0
+        alpha = torch.linspace(0, 1, frames, device=h0.device).view(-1, *([1] * (h0.dim() - 1)))
+        ctx = None if inv.ctx is None else inv.ctx[:1].expand(frames, -1)
+        return generator.g2(h0 + alpha * delta, inv.layer, ctx)
+
+
+@dataclass
+class Segmentation:
+    """Label map (H_a, W_a) at the attention resolution, the attention it came from and the inversion."""
+
+    labels: np.ndarray
+    attention: Tensor
+    inversion: Inversion
+
+
+def segment(x: Tensor, generator: SplitGenerator, k: int, config: InversionConfig | None = None,
+            **kw) -> Segmentation:
+    """Pividori §5: invert ``x`` (1, 3, H, W) to the dense layer (two-step), read the self-attention map of
+    G2 at h*, and cluster D = (1 − (A + Aᵀ)/2) ⊙ (1 − I) with average linkage into ``k`` segments."""
+    if generator.attention_stage is None:
+        raise InputError(f"generator {generator.name} has no self-attention layer; segmentation needs a generator "
+                         "with attention (biggan)")
+    cfg = config or make_config("two-step")
+    if cfg.method == "mgan":
+        raise InputError("segmentation inverts with the latent or two-step method")
+    inv = invert(x[:1], generator, cfg, **kw)
+    with torch.no_grad():
+        att = generator.attention_map(inv.h, inv.layer, inv.ctx)
+    labels = segment_attention(att.weights[0], att.query_hw, att.key_hw, k)
+    inv.config["task"] = "segment"
+    inv.config["clusters"] = k
+    return Segmentation(labels=labels, attention=att.weights[0], inversion=inv)
