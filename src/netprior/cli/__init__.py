@@ -19,11 +19,14 @@ from ..errors import InputError, NetpriorError
 from .common import Quiet, Seed, output_path
 from .gan import gan_app
 from .restore import restore_app
+from .texture import style_app, texture_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Image restoration and synthesis by inverting deep networks.")
 app.add_typer(restore_app, name="restore")
 app.add_typer(gan_app, name="gan")
+app.add_typer(texture_app, name="texture")
+app.add_typer(style_app, name="style")
 
 
 @app.command("degrade")

@@ -1,0 +1,289 @@
+"""``netprior texture …`` and ``netprior style …``: texture synthesis and style transfer, by optimisation (Gatys et
+al.) or with feed-forward networks (Texture Networks, Improved Texture Networks; thesis ch. 2–3).
+
+    netprior texture optimize EXEMPLAR [-o out.png] [--size 256]
+    netprior texture train EXEMPLAR -o tex.pt            (then)  netprior texture sample tex.pt --size 1024 -n 8
+    netprior style optimize CONTENT STYLE [-o out.png]
+    netprior style train STYLE --content-dir DIR -o style.pt   (then)  netprior style apply style.pt IMAGE [--noise-scale k]
+
+Model files (.pt) hold the architecture, weights, descriptor and training configuration, so ``sample``/``apply``
+need nothing else; ``--checkpoint`` makes training resumable (a separate file, written by the solver).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import InputError
+from .common import Checkpoint, Device, MaxSide, Output, Quiet, Report, Seed, check_device, output_path
+
+texture_app = typer.Typer(no_args_is_help=True, help="Texture synthesis: by optimisation (Gatys et al.) or with a "
+                                                      "trained texture network (thesis ch. 2-3).")
+style_app = typer.Typer(no_args_is_help=True, help="Style transfer: by optimisation (Gatys et al.) or with a trained "
+                                                    "stylisation network (thesis ch. 2-3).")
+
+Backbone = Annotated[str, typer.Option("--backbone", help="Descriptor network: lite0 (offline), vgg19, vgg16.")]
+Layers = Annotated[Optional[str], typer.Option("--layers", help="Texture layers, comma-separated (default: the "
+                                                                "backbone's, e.g. lite0 stem,block1,block3,block5,block7).")]
+ContentLayers = Annotated[Optional[str], typer.Option("--content-layers", help="Content layers, comma-separated "
+                                                                               "(default lite0 block5, VGG relu4_2).")]
+Optimizer = Annotated[str, typer.Option("--optimizer", help="lbfgs or adam.")]
+OptIters = Annotated[Optional[int], typer.Option("--iters", help="Steps (default: lbfgs 300, adam 1000).")]
+OptLr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: lbfgs 1, adam 0.05).")]
+ModelOut = Annotated[Optional[Path], typer.Option("-o", "--output", help="Model file (.pt) to write.")]
+TrainSize = Annotated[int, typer.Option("--size", help="Training image side.")]
+Batch = Annotated[int, typer.Option("--batch", help="Samples per training step.")]
+TrainIters = Annotated[int, typer.Option("--iters", help="Training steps.")]
+TrainLr = Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate (default: the architecture's).")]
+LrDecay = Annotated[float, typer.Option("--lr-decay", help="Learning-rate factor at each decay.")]
+LrDecayStart = Annotated[int, typer.Option("--lr-decay-start", help="Step of the first decay.")]
+LrDecayEvery = Annotated[int, typer.Option("--lr-decay-every", help="Steps between later decays.")]
+Diversity = Annotated[float, typer.Option("--diversity", help="Julesz diversity weight lambda (eq. 3.10); 0 = off.")]
+Temperature = Annotated[float, typer.Option("--temperature", help="Temperature T dividing the loss (eq. 3.10).")]
+Width = Annotated[Optional[int], typer.Option("--width", help="Network width: channels per scale (texture_net, "
+                                                              "stylisation_net: 8), 4x4-map channels (texture_net_v2: "
+                                                              "256), base channels (style_net: 32).")]
+Norm = Annotated[Optional[str], typer.Option("--norm", help="batch or instance (default: batch for the ch. 2 "
+                                                            "networks, instance for style_net).")]
+NoiseScale = Annotated[float, typer.Option("--noise-scale", help="Noise magnitude k (style/content trade-off).")]
+
+WIDTH_OPTION = {"texture_net": "channels", "stylisation_net": "channels", "texture_net_v2": "width",
+                "style_net": "width"}
+
+
+def _layers(text: Optional[str]) -> Optional[list[str]]:
+    if text is None:
+        return None
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise InputError("--layers/--content-layers: give at least one layer name")
+    return names
+
+
+def _descriptor(backbone: str, layers: Optional[str], content_layers: Optional[str], device: str):
+    from ..recipes.texture import Descriptor
+
+    return Descriptor(backbone, texture_layers=_layers(layers), content_layers=_layers(content_layers),
+                      device=device)
+
+
+def _model_path(output: Optional[Path], image: Path, task: str, inputs: list) -> Path:
+    out = output or Path.cwd() / f"{image.stem}-{task}.pt"
+    if out.suffix.lower() != ".pt":
+        raise InputError(f"{out}: models are written as .pt files; use a .pt file name")
+    for p in inputs:
+        if p is not None and Path(p).resolve() == out.resolve():
+            raise InputError(f"{out}: the output path is an input file; choose another -o/--output")
+    return out
+
+
+def _net_options(arch: str, width: Optional[int], norm: Optional[str]) -> dict:
+    options = {}
+    if width is not None:
+        options[WIDTH_OPTION[arch]] = width
+    if norm is not None:
+        if norm not in ("batch", "instance"):
+            raise InputError(f"--norm must be batch or instance, got {norm!r}")
+        options["normalization"] = norm
+    return options
+
+
+def _write_synthesis(s, out: Path, inputs: dict, report: bool, title: str) -> None:
+    from ..io import save_image
+    from ..report import write_report, write_sidecar
+
+    save_image(s.image, out)
+    write_sidecar(out, config=s.config, result=s.result, metrics=s.metrics, inputs=inputs)
+    typer.echo(f"wrote {out}  ({s.result.steps} steps, {s.result.seconds:.1f} s, texture loss "
+               f"{s.metrics['texture_loss']:.4g})")
+    typer.echo(f"wrote {out.with_suffix('.json')}")
+    if report:
+        rp = out.with_suffix(".report.png")
+        write_report(rp, s.result, title=title)
+        typer.echo(f"wrote {rp}")
+
+
+def _write_model(training, out: Path, inputs: dict) -> None:
+    from ..recipes.texture import save_model
+    from ..report import write_sidecar
+
+    save_model(training.model, out)
+    write_sidecar(out, config=training.config, result=training.result, inputs=inputs)
+    final = training.result.history
+    typer.echo(f"wrote {out}  ({training.result.steps} steps, {training.result.seconds:.1f} s, final texture loss "
+               f"{final['texture'][-1]:.4g})")
+    typer.echo(f"wrote {out.with_suffix('.json')}")
+
+
+@texture_app.command("optimize")
+def texture_optimize_cmd(exemplar: Path, output: Output = None,
+                         size: Annotated[Optional[int], typer.Option("--size", help="Output side (default: the "
+                                                                                    "exemplar's size).")] = None,
+                         optimizer: Optimizer = "lbfgs", iters: OptIters = None, lr: OptLr = None,
+                         backbone: Backbone = "lite0", layers: Layers = None, seed: Seed = 0, device: Device = "cpu",
+                         max_side: MaxSide = 1024, checkpoint: Checkpoint = None, report: Report = False,
+                         quiet: Quiet = False):
+    """Synthesise a texture by optimising the pixels (Gatys et al. 2015), from noise, to match the exemplar's
+    Gram matrices."""
+    from ..io import check_size, load_image
+    from ..recipes.texture import synthesize
+
+    device = check_device(device)
+    out = output_path(output, exemplar, "texture", [exemplar])
+    x0 = load_image(exemplar, max_side=max_side)
+    if size is not None:
+        check_size(size, size, max_side, what=f"--size {size}")
+    s = synthesize(x0, size, descriptor=_descriptor(backbone, layers, None, device), optimizer=optimizer,
+                   iters=iters, lr=lr, seed=seed, device=device, checkpoint=str(checkpoint) if checkpoint else None,
+                   progress=not quiet, snapshot_every=max(1, (iters or 300) // 6) if report else 0)
+    _write_synthesis(s, out, {"exemplar": exemplar}, report, f"texture by {optimizer}")
+
+
+@texture_app.command("train")
+def texture_train_cmd(exemplar: Path, output: ModelOut = None,
+                      arch: Annotated[str, typer.Option("--arch", help="texture_net (ch. 2) or texture_net_v2 "
+                                                                       "(ch. 3).")] = "texture_net",
+                      size: TrainSize = 256, batch: Batch = 16, iters: TrainIters = 2000, lr: TrainLr = None,
+                      lr_decay: LrDecay = 0.7, lr_decay_start: LrDecayStart = 1000, lr_decay_every: LrDecayEvery = 200,
+                      diversity: Diversity = 0.0, temperature: Temperature = 1.0, width: Width = None,
+                      norm: Norm = None, backbone: Backbone = "lite0", layers: Layers = None, seed: Seed = 0,
+                      device: Device = "cpu", max_side: MaxSide = 1024, checkpoint: Checkpoint = None,
+                      quiet: Quiet = False):
+    """Train a feed-forward texture generator on one exemplar (Texture Networks; with --diversity, the Julesz
+    objective of Improved Texture Networks)."""
+    from ..io import load_image
+    from ..recipes.texture import ARCH_LR, TrainConfig, train_texture_net
+
+    device = check_device(device)
+    if arch not in ("texture_net", "texture_net_v2"):
+        raise InputError(f"--arch must be texture_net or texture_net_v2, got {arch!r}")
+    out = _model_path(output, exemplar, "texture", [exemplar])
+    x0 = load_image(exemplar, max_side=max_side)
+    cfg = TrainConfig(arch=arch, net=_net_options(arch, width, norm), size=size, batch=batch, iters=iters,
+                      lr=lr or ARCH_LR[arch], lr_decay=lr_decay, lr_decay_start=lr_decay_start,
+                      lr_decay_every=lr_decay_every, temperature=temperature, diversity=diversity, seed=seed)
+    training = train_texture_net(x0, cfg, descriptor=_descriptor(backbone, layers, None, device), device=device,
+                                 checkpoint=str(checkpoint) if checkpoint else None, progress=not quiet)
+    _write_model(training, out, {"exemplar": exemplar})
+
+
+@texture_app.command("sample")
+def texture_sample_cmd(model: Path, output: Output = None,
+                       size: Annotated[Optional[int], typer.Option("--size", help="Output side (default: the "
+                                                                                  "training size).")] = None,
+                       n: Annotated[int, typer.Option("-n", help="Number of samples.")] = 1,
+                       noise_scale: NoiseScale = 1.0, seed: Seed = 0, device: Device = "cpu",
+                       max_side: MaxSide = 4096,
+                       score: Annotated[bool, typer.Option("--score", help="Also compute each sample's texture loss "
+                                                                           "(loads the descriptor).")] = False):
+    """Draw textures from a trained texture model, of any size its scales reach (N files: OUT-0.png …)."""
+    from ..io import check_size, save_image
+    from ..recipes.texture import load_model, sample, texture_loss_of
+    from ..report import write_sidecar
+
+    device = check_device(device)
+    out = output_path(output, model, "sample", [model])
+    m = load_model(model, kind="texture", device=device)
+    if size is not None:
+        check_size(size, size, max_side, what=f"--size {size}")
+    x = sample(m, n, size, seed=seed, noise_scale=noise_scale, device=device)
+    paths = [out] if n == 1 else [out.with_name(f"{out.stem}-{i}.png") for i in range(n)]
+    for p, xi in zip(paths, x):
+        save_image(xi, p)
+        typer.echo(f"wrote {p}")
+    metrics = {}
+    if score:
+        losses = texture_loss_of(m, x).tolist()
+        metrics = {"texture_loss": losses, "texture_loss_mean": sum(losses) / len(losses)}
+    write_sidecar(out, config={"model": m.describe(), "n": n, "size": list(x.shape[-2:]), "seed": seed,
+                               "noise_scale": noise_scale, "files": [str(p) for p in paths]},
+                  metrics=metrics, inputs={"model": model})
+    typer.echo(f"wrote {out.with_suffix('.json')}")
+
+
+@style_app.command("optimize")
+def style_optimize_cmd(content: Path, style: Path, output: Output = None,
+                       alpha: Annotated[float, typer.Option("--alpha", help="Content weight alpha.")] = 1.0,
+                       init: Annotated[str, typer.Option("--init", help="content or noise.")] = "content",
+                       optimizer: Optimizer = "lbfgs", iters: OptIters = None, lr: OptLr = None,
+                       backbone: Backbone = "lite0", layers: Layers = None, content_layers: ContentLayers = None,
+                       seed: Seed = 0, device: Device = "cpu", max_side: MaxSide = 1024,
+                       checkpoint: Checkpoint = None, report: Report = False, quiet: Quiet = False):
+    """Style transfer by optimisation (Gatys et al. 2016): texture loss to STYLE + alpha x content loss to CONTENT."""
+    from ..io import load_image
+    from ..recipes.style import stylize
+
+    device = check_device(device)
+    out = output_path(output, content, "stylized", [content, style])
+    y = load_image(content, max_side=max_side)
+    s0 = load_image(style, max_side=max_side)
+    s = stylize(y, s0, alpha=alpha, init=init, descriptor=_descriptor(backbone, layers, content_layers, device),
+                optimizer=optimizer, iters=iters, lr=lr, seed=seed, device=device,
+                checkpoint=str(checkpoint) if checkpoint else None, progress=not quiet,
+                snapshot_every=max(1, (iters or 300) // 6) if report else 0)
+    _write_synthesis(s, out, {"content": content, "style": style}, report, f"style transfer by {optimizer}")
+
+
+@style_app.command("train")
+def style_train_cmd(style: Path,
+                    content_dir: Annotated[Path, typer.Option("--content-dir", help="Folder of content images "
+                                                                                    "(the first --pool are used).")],
+                    output: ModelOut = None,
+                    arch: Annotated[str, typer.Option("--arch", help="stylisation_net (ch. 2) or style_net "
+                                                                     "(StyleNet, ch. 3).")] = "stylisation_net",
+                    pool: Annotated[int, typer.Option("--pool", help="Content images used.")] = 16,
+                    alpha: Annotated[float, typer.Option("--alpha", help="Content weight alpha.")] = 1.0,
+                    size: TrainSize = 256, batch: Batch = 16, iters: TrainIters = 2000, lr: TrainLr = None,
+                    lr_decay: LrDecay = 0.7, lr_decay_start: LrDecayStart = 1000, lr_decay_every: LrDecayEvery = 200,
+                    diversity: Diversity = 0.0, temperature: Temperature = 1.0, width: Width = None,
+                    norm: Norm = None, backbone: Backbone = "lite0", layers: Layers = None,
+                    content_layers: ContentLayers = None, seed: Seed = 0, device: Device = "cpu",
+                    max_side: MaxSide = 1024, checkpoint: Checkpoint = None, quiet: Quiet = False):
+    """Train a feed-forward stylisation network for STYLE on a small pool of content images."""
+    from ..io import load_image
+    from ..recipes.style import load_content_pool, train_style_net
+    from ..recipes.texture import ARCH_LR, TrainConfig
+
+    device = check_device(device)
+    if arch not in ("stylisation_net", "style_net"):
+        raise InputError(f"--arch must be stylisation_net or style_net, got {arch!r}")
+    out = _model_path(output, style, "style", [style])
+    s0 = load_image(style, max_side=max_side)
+    contents, names = load_content_pool(content_dir, pool, size)
+    cfg = TrainConfig(arch=arch, net=_net_options(arch, width, norm), size=size, batch=batch, iters=iters,
+                      lr=lr or ARCH_LR[arch], lr_decay=lr_decay, lr_decay_start=lr_decay_start,
+                      lr_decay_every=lr_decay_every, temperature=temperature, diversity=diversity, alpha=alpha,
+                      seed=seed)
+    training = train_style_net(s0, contents, cfg, descriptor=_descriptor(backbone, layers, content_layers, device),
+                               device=device, checkpoint=str(checkpoint) if checkpoint else None,
+                               progress=not quiet)
+    _write_model(training, out, {"style": style, **{f"content_{i}": p for i, p in enumerate(names)}})
+
+
+@style_app.command("apply")
+def style_apply_cmd(model: Path, image: Path, output: Output = None, noise_scale: NoiseScale = 1.0,
+                    seed: Seed = 0, device: Device = "cpu", max_side: MaxSide = 2048):
+    """Stylise IMAGE with a trained style model (one forward pass); --noise-scale k trades style against content."""
+    from ..io import load_image, save_image
+    from ..recipes.dip import crop_to_multiple
+    from ..recipes.texture import load_model
+    from ..recipes.style import apply_style
+    from ..report import write_sidecar
+
+    device = check_device(device)
+    out = output_path(output, image, "styled", [image, model])
+    m = load_model(model, kind="style", device=device)
+    y = load_image(image, max_side=max_side)
+    cropped = crop_to_multiple(y, m.net.multiple)
+    if cropped.shape != y.shape:
+        typer.echo(f"note: {image.name} cropped from {y.shape[-1]}x{y.shape[-2]} to {cropped.shape[-1]}x"
+                   f"{cropped.shape[-2]} (a multiple of {m.net.multiple} for the network)", err=True)
+    x = apply_style(m, cropped, noise_scale=noise_scale, seed=seed, device=device)
+    save_image(x, out)
+    write_sidecar(out, config={"model": m.describe(), "noise_scale": noise_scale, "seed": seed,
+                               "size": list(x.shape[-2:])}, inputs={"model": model, "image": image})
+    typer.echo(f"wrote {out}")
+    typer.echo(f"wrote {out.with_suffix('.json')}")
