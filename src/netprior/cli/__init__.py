@@ -17,6 +17,7 @@ import typer
 
 from ..errors import InputError, NetpriorError
 from .common import Quiet, Seed, output_path
+from .features import features_app
 from .gan import gan_app
 from .restore import restore_app
 from .texture import style_app, texture_app
@@ -25,6 +26,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Image restoration and synthesis by inverting deep networks.")
 app.add_typer(restore_app, name="restore")
 app.add_typer(gan_app, name="gan")
+app.add_typer(features_app)  # gradcam, invert-features
 app.add_typer(texture_app, name="texture")
 app.add_typer(style_app, name="style")
 
