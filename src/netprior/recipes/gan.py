@@ -59,7 +59,7 @@ class FeatureLoss:
 
     backbone: str = "lite0"
     layers: tuple[str, ...] = ("stage3",)
-    weight: float = 0.01
+    weight: float = 1e-3
     distance: str = "l2"
 
 
@@ -70,7 +70,7 @@ class InversionConfig:
     method: str = "latent"
     layer: str | None = None  # two-step: the offset layer (None = dense); mgan: composition (None = G's default)
     iters: int = 500  # latent / mgan steps
-    lr: float = 0.05
+    lr: float = 0.1
     restarts: int = 4
     lambda_prior: float = 1e-4
     offset_iters: int = 500  # two-step, second step
@@ -85,7 +85,7 @@ DEFAULTS: dict[str, InversionConfig] = {
     "latent": InversionConfig("latent"),
     "two-step": InversionConfig("two-step"),
     "mgan": InversionConfig("mgan", iters=3000, lr=0.01, restarts=1,
-                            feature=FeatureLoss(weight=0.01, distance="l1")),
+                            feature=FeatureLoss(weight=1e-2, distance="l1")),
 }
 
 
@@ -325,12 +325,21 @@ def restore(y: Tensor, operator: Operator, generator: SplitGenerator, config: In
     return inv
 
 
+class TargetMasks(Mask):
+    """A(x) = m_b ⊙ x with one mask per target: ``masks`` (B, 1, H, W), each validated like a :class:`Mask`."""
+
+    def __init__(self, masks: Tensor):
+        Operator.__init__(self)
+        self.register_buffer("mask", torch.cat([Mask(m).mask for m in masks]))
+
+
 def inpaint(y: Tensor, mask: Tensor, generator: SplitGenerator, config: InversionConfig, **kw) -> Inversion:
-    """Inpainting with loss L(x̂ ∘ m, y ∘ m) (thesis eq. 4.7); m = 1 on known pixels.  The output is the
-    generator's reconstruction everywhere (no pasting of known pixels, as in the thesis' evaluation)."""
+    """Inpainting with loss L(x̂ ∘ m, y ∘ m) (thesis eq. 4.7); m = 1 on known pixels, one mask (1, 1, H, W) for
+    all targets or one per target (B, 1, H, W).  The output is the generator's reconstruction everywhere (no
+    pasting of known pixels, as in the thesis' evaluation)."""
     if tuple(mask.shape[-2:]) != tuple(y.shape[-2:]):
         raise InputError(f"mask is {mask.shape[-1]}x{mask.shape[-2]} but the image is {y.shape[-1]}x{y.shape[-2]}")
-    op = Mask(mask)
+    op = TargetMasks(mask) if mask.dim() == 4 and mask.shape[0] > 1 else Mask(mask)
     return restore(y * op.mask, op, generator, config, task="inpaint", **kw)
 
 

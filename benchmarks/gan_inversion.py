@@ -1,0 +1,323 @@
+"""GAN inversion benchmark on the offline 64×64 DCGAN face generator (dcgan-faces).
+
+    .venv/bin/python benchmarks/gan_inversion.py [--generated 16] [--iters 300] [--restarts 2] ...
+
+1. generated: n images x = G(z), z ~ N(0, I) (true code known), inverted by latent search, two-step (dense layer)
+   and mGANprior; mean L_mse-feat and pixel MSE at each level and the share recovered to near-zero error
+   (PSNR ≥ 30 dB and ≥ 40 dB) — the comparison of Pividori et al. Fig. 5.
+2. real: five real face crops (below), the same three levels.
+3. inpaint: 12 / 25 / 40 % of pixels removed in random 8×8 blocks (a different mask per image, the same for
+   every method); mGANprior vs self-attention (dot and scaled-dot scoring) vs CBAM at the composition layer,
+   PSNR / SSIM of the raw reconstruction against the clean crop, laid out like thesis Tables 6.1–6.3.
+4. sweep: number of codes N and composition layer on the 25 % task (thesis Fig. 6.1).
+
+Real faces: square crops (left, top, side in pixels of the original) resized to 64×64 with PIL's Lanczos filter:
+CSet5 head.png (50, 40, 230), woman.png (45, 25, 165), baby.png (80, 60, 350), CSet14 face.png (48, 38, 228),
+skimage.data.astronaut() (145, 15, 170) — chosen to frame the face from hairline to chin like the DigiFace
+training images.  (CSet14 face.png is the CSet5 head.png photo at another scale.)
+
+Budgets are flags; the default run is sized for about a quarter hour of one CPU core.  One torch thread: on a
+shared 2-core machine, two threads cost several times more CPU for these small tensors.  Times are per run (all
+targets of a method together) in CPU seconds, with wall seconds beside them.  Writes
+benchmarks/results/gan_inversion.{json,md} and gan_inversion_*.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from netprior.generators import get_generator
+from netprior.io import from_numpy, save_image
+from netprior.recipes.gan import inpaint, interpolate, invert, make_config, missing_blocks_mask, offset_path, quality
+from netprior.solve import peak_memory_mb
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+OUT = Path(__file__).resolve().parent / "results"
+FACES = {"head": ("CSet5/head.png", (50, 40, 230)), "woman": ("CSet5/woman.png", (45, 25, 165)),
+         "baby": ("CSet5/baby.png", (80, 60, 350)), "face": ("CSet14/face.png", (48, 38, 228)),
+         "astronaut": (None, (145, 15, 170))}
+# Thesis Tables 6.1–6.3 (LSUN-bedroom, PGGAN 256×256, 100 images), PSNR/SSIM; scaled dot-product from Table 6.4,
+# whose second row ("Dot-product") the text identifies as the scaled variant.
+THESIS = {"mgan": {0.12: (25.54, 0.83), 0.25: (22.08, 0.77), 0.40: (18.16, 0.68)},
+          "self": {0.12: (25.22, 0.80), 0.25: (21.76, 0.73), 0.40: (18.06, 0.63)},
+          "self-scaled": {0.12: (24.16, 0.75), 0.25: (18.53, 0.64), 0.40: (16.23, 0.60)},
+          "cbam": {0.12: (25.46, 0.82), 0.25: (21.93, 0.76), 0.40: (17.84, 0.66)}}
+VARIANT_NAMES = {"mgan": "mGANprior", "self": "+ self-attention (dot)", "self-scaled": "+ self-attention (scaled)",
+                 "cbam": "+ CBAM"}
+
+
+def load_faces(size: int = 64) -> tuple[list[str], torch.Tensor]:
+    from skimage import data
+
+    out = []
+    for name, (path, (left, top, side)) in FACES.items():
+        img = Image.fromarray(data.astronaut()) if path is None else Image.open(DATA / path).convert("RGB")
+        crop = img.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS)
+        out.append(from_numpy(np.asarray(crop)))
+    return list(FACES), torch.cat(out)
+
+
+class Timer:
+    def __enter__(self):
+        self.cpu, self.wall = time.process_time(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.cpu, self.wall = time.process_time() - self.cpu, time.perf_counter() - self.wall
+
+
+def per_target(x: torch.Tensor, ref: torch.Tensor) -> list[dict]:
+    return [quality(x[i:i + 1], ref[i:i + 1]) for i in range(x.shape[0])]
+
+
+def level_stats(x: torch.Tensor, ref: torch.Tensor, loss: torch.Tensor, cpu: float, wall: float, steps: int) -> dict:
+    q = per_target(x, ref)
+    p = np.array([v["psnr"] for v in q])
+    return {"loss_mse_feat": float(loss.mean()), "mse": float(np.mean([v["mse"] for v in q])),
+            "psnr": float(p.mean()), "ssim": float(np.mean([v["ssim"] for v in q])),
+            "share_30db": float((p >= 30).mean()), "share_40db": float((p >= 40).mean()),
+            "per_target_psnr": p.round(2).tolist(), "per_target_loss": loss.tolist(),
+            "cpu_s": round(cpu, 1), "wall_s": round(wall, 1), "steps": steps}
+
+
+def three_levels(g, x: torch.Tensor, args, seed: int) -> tuple[dict, dict]:
+    """Latent and two-step (one run: the two-step run starts from the latent result) and mGANprior."""
+    cfg = make_config("two-step", iters=args.iters, restarts=args.restarts, offset_iters=args.offset_iters)
+    with Timer() as t:
+        two = invert(x, g, cfg, seed=seed, progress=False)
+    # the two phases' CPU time, split in proportion to their solver (wall) seconds
+    lat, off = two.results["latent"].seconds, two.results["offset"].seconds
+    f = lat / (lat + off)
+    res = {"latent": level_stats(two.latent_image, x, two.latent_loss, t.cpu * f, t.wall * f,
+                                 args.iters * args.restarts),
+           "two-step": level_stats(two.image, x, two.loss, t.cpu * (1 - f), t.wall * (1 - f), args.offset_iters)}
+    mcfg = make_config("mgan", iters=args.mgan_iters, codes=args.codes, feature_weight=cfg.feature.weight,
+                       feature_distance="l2")
+    with Timer() as t:
+        mg = invert(x, g, mcfg, seed=seed, progress=False)
+    res["mgan"] = level_stats(mg.image, x, mg.loss, t.cpu, t.wall, args.mgan_iters)
+    return res, {"two-step": two, "mgan": mg}
+
+
+def inpaint_run(g, faces: torch.Tensor, share: float, attention: str, codes: int, layer: str | None, iters: int,
+                seed: int) -> tuple[dict, torch.Tensor]:
+    masks = torch.cat([missing_blocks_mask(g.image_size, share, seed=seed + i) for i in range(faces.shape[0])])
+    cfg = make_config("mgan", iters=iters, codes=codes, layer=layer, attention=attention)
+    with Timer() as t:
+        inv = inpaint(faces, masks, g, cfg, seed=seed, progress=False)
+    q = per_target(inv.image, faces)
+    return {"psnr": float(np.mean([v["psnr"] for v in q])), "ssim": float(np.mean([v["ssim"] for v in q])),
+            "per_target_psnr": [round(v["psnr"], 2) for v in q], "missing": float(1 - masks.mean()),
+            "layer": inv.layer, "codes": codes, "cpu_s": round(t.cpu, 1), "wall_s": round(t.wall, 1),
+            "steps": iters}, inv.image
+
+
+def strip(rows: list[torch.Tensor]) -> torch.Tensor:
+    """Rows of (N, 3, H, W) images → one (1, 3, R·H, N·W) sheet."""
+    return torch.cat([torch.cat(list(r), dim=-1) for r in rows], dim=-2)[None]
+
+
+def error_figure(gen: dict, real: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2), constrained_layout=True)
+    labels, data = [], []
+    for kind, res in (("generated", gen), ("real", real)):
+        for level in ("latent", "two-step", "mgan"):
+            labels.append(f"{kind}\n{level}")
+            data.append(np.log10(np.maximum(res[level]["per_target_loss"], 1e-8)))
+    ax.boxplot(data, tick_labels=labels, showfliers=True)
+    ax.set_ylabel("log10 L_mse-feat")
+    ax.set_title("Reconstruction error at each level (cf. Pividori et al. Fig. 5)", fontsize=9)
+    ax.tick_params(labelsize=7)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def sweep_figure(sweep: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 3.2), constrained_layout=True)
+    for layer, runs in sweep.items():
+        ns = sorted(int(n) for n in runs)
+        ax.plot(ns, [runs[str(n)]["psnr"] for n in ns], "o-", label=f"composition at {layer}")
+    ax.set_xlabel("number of latent codes N")
+    ax.set_ylabel("PSNR (dB), 25 % missing")
+    ax.set_xscale("log", base=2)
+    ax.legend(fontsize=7)
+    ax.set_title("Codes and composition layer (cf. thesis Fig. 6.1)", fontsize=9)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def markdown(res: dict, cmd: str) -> str:
+    a = res["args"]
+    L = ["## GAN inversion: latent, two-step dense layer, mGANprior (Pividori et al.; Kostakis thesis)", "",
+         f"Command: `{cmd}`", "",
+         f"Generator: dcgan-faces (64×64, DigiFace-1M).  Loss: MSE + {res['feature_weight']:g}·‖φ(x) − φ(x̂)‖² "
+         f"with φ = Lite0 `{res['feature_layers']}` (Inception-v3 / VGG-16 weights are not available offline).  "
+         f"Budget: latent {a['iters']} Adam steps × {a['restarts']} restarts, two-step offset {a['offset_iters']} "
+         f"steps, mGANprior {a['mgan_iters']} steps with N = {a['codes']} codes at `{res['composition_layer']}` "
+         f"(scored with the same L_mse-feat as the other levels); "
+         f"inpainting {a['inpaint_iters']} steps, N = {a['inpaint_codes']}; sweep {a['sweep_iters']} steps.  "
+         f"CPU seconds on one thread (the shared machine's wall time beside them).  Peak memory "
+         f"{res['peak_memory_mb']:.0f} MB.", ""]
+    for part, title in (("generated", f"Inverting {a['generated']} generated images (true z known)"),
+                        ("real", "Inverting the five real face crops")):
+        L += [f"### {title}", "",
+              "| level | L_mse-feat | pixel MSE | PSNR (dB) | SSIM | PSNR ≥ 30 dB | PSNR ≥ 40 dB | iterations | "
+              "CPU s (wall s) | paper |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+        for level in ("latent", "two-step", "mgan"):
+            r = res[part][level]
+            L.append(f"| {level} | {r['loss_mse_feat']:.4f} | {r['mse']:.5f} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
+                     f"{100 * r['share_30db']:.0f} % | {100 * r['share_40db']:.0f} % | {r['steps']} | "
+                     f"{r['cpu_s']:.0f} ({r['wall_s']:.0f}) | Fig. 5: plot only, no numbers |")
+        if part == "generated":
+            L += ["", f"Relative code error ‖z* − z‖/‖z‖ after the latent step: median "
+                      f"{res['generated']['z_error_median']:.3f}, share below 0.1: "
+                      f"{100 * res['generated']['z_recovered']:.0f} %."]
+        else:
+            L += ["", "Per image PSNR (latent / two-step / mGANprior): " + ", ".join(
+                f"{n} {res['real']['latent']['per_target_psnr'][i]:.1f} / "
+                f"{res['real']['two-step']['per_target_psnr'][i]:.1f} / "
+                f"{res['real']['mgan']['per_target_psnr'][i]:.1f}" for i, n in enumerate(res["faces"]))]
+        L.append("")
+    L += ["### Inpainting, random 8×8 blocks (thesis Tables 6.1–6.3 layout)", "",
+          "| method | " + " | ".join(f"{int(100 * s)} % PSNR | {int(100 * s)} % SSIM" for s in res["shares"])
+          + " | CPU s per run | thesis LSUN-bedroom PSNR/SSIM (12 / 25 / 40 %) |",
+          "|---|" + "---|---|" * len(res["shares"]) + "---|---|"]
+    for variant, runs in res["inpaint"].items():
+        cells = " | ".join(f"{runs[str(s)]['psnr']:.2f} | {runs[str(s)]['ssim']:.3f}" for s in res["shares"])
+        cpu = np.mean([runs[str(s)]["cpu_s"] for s in res["shares"]])
+        paper = " / ".join(f"{THESIS[variant][s][0]:.2f}/{THESIS[variant][s][1]:.2f}" for s in (0.12, 0.25, 0.40))
+        L.append(f"| {VARIANT_NAMES[variant]} | {cells} | {cpu:.0f} | {paper} |")
+    L += ["", f"Each run inverts the {len(res['faces'])} face crops together (independent codes, one mask per "
+              "image); the thesis numbers are for PGGAN on LSUN at 256×256, 3000 steps, N = 20, so only the "
+              "ordering of the variants is comparable.", "",
+          "### Number of codes and composition layer (25 % missing, thesis Fig. 6.1)", "",
+          "| composition layer (map size) | " + " | ".join(f"N = {n}" for n in res["sweep_codes"])
+          + " | CPU s (largest N) |",
+          "|---|" + "---|" * len(res["sweep_codes"]) + "---|"]
+    for layer, runs in res["sweep"].items():
+        cells = " | ".join(f"{runs[str(n)]['psnr']:.2f}" for n in res["sweep_codes"])
+        L.append(f"| {layer} {res['layer_shapes'][layer]} | {cells} | "
+                 f"{runs[str(res['sweep_codes'][-1])]['cpu_s']:.0f} |")
+    L += ["", "Figures: `gan_inversion_errors.png` (error distributions), `gan_inversion_real.png` (targets, "
+              "latent, two-step, mGANprior), `gan_inversion_inpaint.png` (25 %: masked input, mGANprior, SA, "
+              "SA-scaled, CBAM, clean), `gan_inversion_interpolation.png` (head → woman: latent path, dense path, "
+              "head latent→dense), `gan_inversion_sweep.png`."]
+    return "\n".join(L)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--generated", type=int, default=16, help="generated images to invert (paper: 1000)")
+    ap.add_argument("--iters", type=int, default=300, help="latent steps per restart")
+    ap.add_argument("--restarts", type=int, default=2)
+    ap.add_argument("--offset-iters", type=int, default=200, help="two-step: δ steps")
+    ap.add_argument("--mgan-iters", type=int, default=200, help="mGANprior steps (paper: 3000)")
+    ap.add_argument("--codes", type=int, default=10, help="mGANprior codes for parts 1–2 (paper: 20)")
+    ap.add_argument("--inpaint-iters", type=int, default=150)
+    ap.add_argument("--inpaint-codes", type=int, default=10)
+    ap.add_argument("--sweep-iters", type=int, default=100)
+    ap.add_argument("--sweep-codes", default="1,4,10,20")
+    ap.add_argument("--sweep-layers", default="dense,block1,block2")
+    ap.add_argument("--parts", default="generated,real,inpaint,sweep")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    parts = args.parts.split(",")
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / "gan_inversion.json"
+    res = json.loads(path.read_text()) if path.exists() else {}
+    g = get_generator("dcgan-faces")
+    cfg = make_config("latent")
+    names, faces = load_faces()
+    res.update({"args": vars(args), "feature_weight": cfg.feature.weight, "feature_layers": ",".join(cfg.feature.layers),
+                "composition_layer": g.composition_layer, "faces": names, "shares": [0.12, 0.25, 0.40],
+                "layer_shapes": {n: list(g.layer_shape(n)) for n in g.split_layers}})
+
+    if "generated" in parts:
+        z = g.prior.sample(args.generated, torch.Generator().manual_seed(1000 + args.seed))
+        with torch.no_grad():
+            x = g(z)
+        out, invs = three_levels(g, x, args, args.seed)
+        zerr = ((invs["two-step"].z - z).norm(dim=1) / z.norm(dim=1)).numpy()
+        out["z_error_median"], out["z_recovered"] = float(np.median(zerr)), float((zerr < 0.1).mean())
+        res["generated"] = out
+        print("generated", {k: round(v["psnr"], 2) for k, v in out.items() if isinstance(v, dict)}, flush=True)
+
+    if "real" in parts:
+        out, invs = three_levels(g, faces, args, args.seed)
+        res["real"] = out
+        two, mg = invs["two-step"], invs["mgan"]
+        save_image(strip([faces, two.latent_image, two.image, mg.image]), OUT / "gan_inversion_real.png")
+        a = invert(faces[:1], g, make_config("two-step", iters=args.iters, restarts=args.restarts,
+                                             offset_iters=args.offset_iters), seed=args.seed, progress=False)
+        b = invert(faces[1:2], g, make_config("two-step", iters=args.iters, restarts=args.restarts,
+                                              offset_iters=args.offset_iters), seed=args.seed, progress=False)
+        paths = interpolate(g, a, b, 8)
+        save_image(strip([paths["latent"], paths["dense"], offset_path(g, a, 8)]),
+                   OUT / "gan_inversion_interpolation.png")
+        print("real", {k: round(v["psnr"], 2) for k, v in out.items()}, flush=True)
+
+    if "generated" in res and "real" in res:
+        error_figure(res["generated"], res["real"], OUT / "gan_inversion_errors.png")
+
+    if "inpaint" in parts:
+        res["inpaint"] = {}
+        sheet = []
+        for variant in ("mgan", "self", "self-scaled", "cbam"):
+            res["inpaint"][variant] = {}
+            for share in res["shares"]:
+                r, image = inpaint_run(g, faces, share, "none" if variant == "mgan" else variant,
+                                       args.inpaint_codes, None, args.inpaint_iters, args.seed)
+                res["inpaint"][variant][str(share)] = r
+                if share == 0.25:
+                    sheet.append(image)
+                print("inpaint", variant, share, round(r["psnr"], 2), flush=True)
+        masks = torch.cat([missing_blocks_mask(g.image_size, 0.25, seed=args.seed + i) for i in range(len(names))])
+        save_image(strip([faces * masks, *sheet, faces]), OUT / "gan_inversion_inpaint.png")
+
+    if "sweep" in parts:
+        codes = [int(n) for n in args.sweep_codes.split(",")]
+        res["sweep_codes"] = codes
+        res["sweep"] = {}
+        for layer in args.sweep_layers.split(","):
+            res["sweep"][layer] = {}
+            for n in codes:
+                r, _ = inpaint_run(g, faces, 0.25, "none", n, layer, args.sweep_iters, args.seed)
+                res["sweep"][layer][str(n)] = r
+                print("sweep", layer, n, round(r["psnr"], 2), flush=True)
+        sweep_figure(res["sweep"], OUT / "gan_inversion_sweep.png")
+
+    res.setdefault("commands", {}).update(
+        {p: "python benchmarks/gan_inversion.py " + " ".join(sys.argv[1:]) for p in parts})
+    res["peak_memory_mb"] = max(res.get("peak_memory_mb", 0), peak_memory_mb())
+    res["config_defaults"] = {m: asdict(make_config(m)) for m in ("latent", "two-step", "mgan")}
+    path.write_text(json.dumps(res, indent=1))
+    if all(k in res for k in ("generated", "real", "inpaint", "sweep")):
+        cmds = sorted(set(res["commands"].values()))
+        (OUT / "gan_inversion.md").write_text(markdown(res, "`; `".join(c.strip() for c in cmds)) + "\n")
+        print((OUT / "gan_inversion.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
