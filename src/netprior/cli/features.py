@@ -145,7 +145,8 @@ def invert_features_cmd(
     """Natural pre-image: reconstruct the image from its representation at a layer (thesis §7.3.4, Fig. 7.9)."""
     from ..backbones import get_backbone
     from ..io import _atomic_write, check_size, save_image
-    from ..recipes.preimage import PRIORS, Regularisers, invert, invert_layers, resize_side, write_grid_figure
+    from ..recipes.preimage import (DEFAULTS, PRIORS, Regularisers, invert, invert_layers, resize_side,
+                                    write_grid_figure)
     from ..report import write_report, write_sidecar
 
     names, is_grid = _parse_layers(layer, layers)
@@ -167,7 +168,7 @@ def invert_features_cmd(
     inputs = {"image": image}
     if not is_grid:
         r = invert(x0, bb, names[0], prior=prior, checkpoint=str(checkpoint) if checkpoint else None,
-                   snapshot_every=max(1, (iters or 300) // 6) if report else 0, **kw)
+                   snapshot_every=max(1, (iters or DEFAULTS[prior]["iters"]) // 6) if report else 0, **kw)
         r.config["resized_to"] = size
         save_image(r.image, out)
         write_sidecar(out, config=r.config, result=r.result, metrics=r.metrics, inputs=inputs)

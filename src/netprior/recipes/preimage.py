@@ -29,7 +29,7 @@ reported errors are those of the clamped image, i.e. of the image actually writt
 The DIP prior uses the reference notebook's recipe (deep-image-prior/feature_inversion.ipynb: skip network with
 channels 16, 32, 64, 128, 128, 128, 4 skip channels, nearest upsampling, average-pool downsampling, zero padding,
 z = 32-channel noise on a grid padded to a multiple of 2^scales and the output cropped to the image, Adam, no
-input perturbation, no regulariser).  The notebook uses per-scale filter sizes 7, 7, 5, 5, 3, 3, lr 0.001 and 3100
+input perturbation, no regulariser, no output averaging).  The notebook uses per-scale filter sizes 7, 7, 5, 5, 3, 3, lr 0.001 and 3100
 steps at 227 px (on a GPU); our skip builder takes one filter size, so ``notebook`` uses 5×5 everywhere.  On the
 2-core CPU this project targets the default is the ``light`` net (5 scales, 3×3 filters, ≈ 1 M parameters) with lr
 0.01 so that a few hundred steps suffice; ``skip5x128`` is the 5×128 skip net of the DIP restoration presets (the
@@ -224,7 +224,9 @@ class PreImageObjective:
         return loss, terms
 
 
-def _dip_parametrization(size: tuple[int, int], dip_net: str, generator: torch.Generator) -> CroppedDeepPrior:
+def dip_parametrization(size: tuple[int, int], dip_net: str, generator: torch.Generator) -> CroppedDeepPrior:
+    """The skip network ``DIP_NETS[dip_net]`` (initialised from the global RNG) on a 32-channel U(0, 0.1) code z
+    drawn from ``generator`` on the padded grid, its output cropped to ``size``."""
     if dip_net not in DIP_NETS:
         raise InputError(f"unknown DIP net {dip_net!r}; valid: {', '.join(DIP_NETS)}")
     spec = DIP_NETS[dip_net]
@@ -261,7 +263,8 @@ def invert(x0: torch.Tensor, backbone: Backbone, layer: str, *, prior: str = "tv
         param = Pixels(init)
     else:
         reg = None
-        param = _dip_parametrization(size, dip_net, gen)
+        torch.manual_seed(seed)
+        param = dip_parametrization(size, dip_net, gen)
     param = param.to(dev)
     objective = PreImageObjective(backbone, layer, target, reg)
     result = solve(param, objective, iters=iters, lr=lr, seed=seed, checkpoint=checkpoint,
@@ -284,20 +287,21 @@ def invert(x0: torch.Tensor, backbone: Backbone, layer: str, *, prior: str = "tv
 
 
 def invert_layers(x0: torch.Tensor, backbone: Backbone, layers: list[str], *, priors: tuple[str, ...] = PRIORS,
-                  checkpoint: str | None = None, **kw) -> PreImageGrid:
+                  checkpoint: str | None = None, device: str = "cpu", **kw) -> PreImageGrid:
     """Pre-images of ``x0`` at each of ``layers`` (each layer inverted on its own) under each prior; the targets are
     computed in one forward pass, which also rejects unknown or repeated layer names.  With ``checkpoint`` each run
     uses ``<checkpoint>.<prior>.<layer>``."""
     bad = [p for p in priors if p not in PRIORS]
     if bad or not priors:
         raise InputError(f"unknown prior(s) {', '.join(bad) or '(none)'}; use {', '.join(PRIORS)}")
-    targets = feature_targets(backbone.to(kw.get("device", "cpu")), x0.to(kw.get("device", "cpu")), list(layers))
+    targets = feature_targets(backbone.to(device), x0.to(device), list(layers))
     grid = PreImageGrid(original=x0.cpu(), layers=list(layers), priors=list(priors))
     for p in priors:
         grid.runs[p] = {}
         for l in layers:
             ck = f"{checkpoint}.{p}.{l}" if checkpoint else None
-            grid.runs[p][l] = invert(x0, backbone, l, prior=p, target=targets[l], checkpoint=ck, **kw)
+            grid.runs[p][l] = invert(x0, backbone, l, prior=p, target=targets[l], checkpoint=ck, device=device,
+                                     **kw)
     return grid
 
 
