@@ -19,6 +19,7 @@ from ..errors import InputError, NetpriorError
 from .common import Quiet, Seed, output_path
 from .features import features_app
 from .gan import gan_app
+from .imagine import deepinversion_cmd, imagine_app
 from .restore import restore_app
 from .texture import style_app, texture_app
 
@@ -29,6 +30,8 @@ app.add_typer(gan_app, name="gan")
 app.add_typer(features_app)  # gradcam, invert-features
 app.add_typer(texture_app, name="texture")
 app.add_typer(style_app, name="style")
+app.add_typer(imagine_app, name="imagine")
+app.command("deepinversion")(deepinversion_cmd)
 
 
 @app.command("degrade")

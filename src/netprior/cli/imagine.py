@@ -1,0 +1,262 @@
+"""``netprior imagine …`` and ``netprior deepinversion``: image-guided classifier inversion (IMAGINE, Wang et al.
+2021; :mod:`netprior.recipes.imagine`).
+
+    netprior imagine TARGET -n 8 [--backbone lite0 --stages 2 --position x,y --shape CLIPART --style STYLE]
+    netprior imagine counterfactual QUERY OTHER --query-mask M1 --other-mask M2
+    netprior deepinversion TARGET [-n 4]
+
+``imagine TARGET`` is the default sub-command (``imagine synth TARGET`` spelled out).  The CLI defaults are a budget
+for a small CPU — 128×128 pixels and 200 steps per stage; the paper's setting is ``--size 224 --iters 2000``.  With
+``-n N`` > 1 the outputs are ``<output stem>-<i>.png`` for seeds seed … seed + N − 1, each with its JSON sidecar
+(config, seed, class, confidence, per-term final losses, timings) and, with ``--report``, a figure of snapshots and
+one curve per loss term.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.core import TyperGroup
+
+from ..errors import InputError
+from .common import (
+    Checkpoint,
+    Device,
+    MaxSide,
+    Output,
+    Quiet,
+    Report,
+    Seed,
+    check_device,
+    output_path,
+)
+
+
+class _SynthByDefault(TyperGroup):
+    """Route ``imagine TARGET …`` to the ``synth`` sub-command when the first word is not a sub-command."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["synth", *args]
+        return super().parse_args(ctx, args)
+
+
+imagine_app = typer.Typer(cls=_SynthByDefault, no_args_is_help=True,
+                          help="IMAGINE: synthesise variations of one image by inverting a classifier (position, "
+                               "shape, style control; counterfactual explanations).")
+
+BackboneOpt = Annotated[str, typer.Option("--backbone", help="Classifier: lite0 (offline) or resnet50 (cached "
+                                                             "torchvision weights); others need --layers/--cam-layer.")]
+Count = Annotated[int, typer.Option("-n", help="Number of variations (seeds seed, seed+1, ...).")]
+Size = Annotated[int, typer.Option("--size", help="Output side in pixels (paper: 224).")]
+StageIters = Annotated[int, typer.Option("--iters", help="Steps per stage (paper: 2000).")]
+Stages = Annotated[int, typer.Option("--stages", help="1 = warm-up only (gamma = 0); 2 = warm-up then adversarial "
+                                                      "refinement with the patch critic (gamma = 10).")]
+ClassOpt = Annotated[int | None, typer.Option("--class", help="Target class y* (default: the classifier's "
+                                                                 "prediction for the target).")]
+LayersOpt = Annotated[str | None, typer.Option("--layers", help="Distribution-matching layers, shallow to deep, "
+                                                                   "comma-separated (default lite0: stem,stage2,"
+                                                                   "stage3,stage5; resnet50: conv1_1,conv2_3,conv3_4,"
+                                                                   "conv4_6).")]
+CamLayerOpt = Annotated[str | None, typer.Option("--cam-layer", help="Grad-CAM layer for --position "
+                                                                        "(default lite0 head, resnet50 conv5_3).")]
+LrOpt = Annotated[float, typer.Option("--lr", help="Adam learning rate of the image (normalised input space).")]
+LamOpt = Annotated[float, typer.Option("--lambda", help="Weight of the distribution matching term (eq. 9).")]
+GammaOpt = Annotated[float, typer.Option("--gamma", help="Weight of the patch-consistency term in stage 2.")]
+Schedule = Annotated[str, typer.Option("--schedule", help="cosine (decay within each stage) or constant.")]
+
+
+def _settings(size: int, iters: int, stages: int, lr: float, lam: float, gamma: float, schedule: str,
+              layers: str | None, cam_layer: str | None, max_side: int, **extra):
+    from ..io import check_size
+    from ..recipes.imagine import Settings
+
+    check_size(size, size, max_side, what=f"--size {size}")
+    names = None
+    if layers is not None:
+        names = tuple(t.strip() for t in layers.split(",") if t.strip())
+    return Settings(size=size, stages=stages, iters_warmup=iters, iters_adversarial=iters, lr=lr, lam_dm=lam,
+                    gamma_pc=gamma, schedule=schedule, layers=names, cam_layer=cam_layer, **extra).check()
+
+
+def _position(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    parts = text.split(",")
+    try:
+        x, y = (float(p) for p in parts)
+    except ValueError:
+        raise InputError(f"--position {text!r}: give two pixel coordinates of the output image as x,y "
+                         "(e.g. 32,96)") from None
+    return x, y
+
+
+def _class_name(index: int, num_classes: int) -> str:
+    if num_classes != 1000:
+        return f"class {index}"
+    from torchvision.models import ResNet50_Weights
+
+    return f"{index} {ResNet50_Weights.IMAGENET1K_V1.meta['categories'][index]}"
+
+
+def _outputs(output: Path | None, image: Path, task: str, n: int, inputs: list) -> list[Path]:
+    if n < 1:
+        raise InputError(f"-n must be at least 1, got {n}")
+    out = output_path(output, image, task, inputs)
+    if n == 1:
+        return [out]
+    return [output_path(out.with_name(f"{out.stem}-{i}.png"), image, task, inputs) for i in range(n)]
+
+
+def _checkpoint(checkpoint: Path | None, i: int, n: int) -> str | None:
+    if checkpoint is None:
+        return None
+    return str(checkpoint if n == 1 else checkpoint.with_name(f"{checkpoint.stem}-{i}{checkpoint.suffix}"))
+
+
+def _write_report(path: Path, r, title: str, shown) -> None:
+    """Snapshots (after the inputs ``shown``) on top, one curve per logged loss term below."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..io import _atomic_write, to_numpy
+
+    tiles = list(shown) + [(f"step {s}", im) for s, im in r.result.snapshots[-5:]] + [("result", r.image)]
+    terms = [k for k in r.result.history if k not in ("step",)]
+    cols = max(len(tiles), 4)
+    rows = 1 + -(-len(terms) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.2 * rows), constrained_layout=True, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (name, im) in zip(axes[0], tiles):
+        ax.imshow(to_numpy(im))
+        ax.set_title(name, fontsize=8)
+    steps = r.result.history["step"]
+    for ax, name in zip(axes[1:].flat, terms):
+        values = r.result.history[name]
+        ax.axis("on")
+        ax.plot(steps[-len(values):], values, lw=0.8)
+        if min(values) > 0:
+            ax.set_yscale("log")
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=6)
+    fig.suptitle(title, fontsize=9)
+    _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
+    plt.close(fig)
+
+
+def _finish(r, out: Path, inputs: dict, report: bool, title: str, shown, num_classes: int) -> None:
+    from ..io import save_image
+    from ..report import write_sidecar
+
+    save_image(r.image, out)
+    write_sidecar(out, config=r.config, result=r.result, metrics=r.metrics, inputs=inputs)
+    m = r.metrics
+    typer.echo(f"wrote {out}  (seed {r.config['seed']}, class {_class_name(m['target_class'], num_classes)}: "
+               f"confidence {m['confidence']:.3f}; {r.result.steps} steps, {r.result.seconds:.1f} s)")
+    typer.echo(f"wrote {out.with_suffix('.json')}")
+    if report:
+        rp = out.with_suffix(".report.png")
+        _write_report(rp, r, title, shown)
+        typer.echo(f"wrote {rp}")
+
+
+@imagine_app.command("synth")
+def synth_cmd(target: Path, output: Output = None, n: Count = 1, backbone: BackboneOpt = "lite0",
+              stages: Stages = 2, size: Size = 128, iters: StageIters = 200, cls: ClassOpt = None,
+              position: Annotated[str | None, typer.Option("--position", help="Object position x,y in output "
+                                                                                 "pixels (Grad-CAM term, eq. 10).")]
+              = None,
+              shape: Annotated[Path | None, typer.Option("--shape", help="Clipart/drawing giving the shape on "
+                                                                            "the deepest layer (eq. 11).")] = None,
+              style: Annotated[Path | None, typer.Option("--style", help="Style image: stylise TARGET, starting "
+                                                                            "from it (eq. 12).")] = None,
+              nu: Annotated[float, typer.Option("--nu", help="Weight of the position term.")] = 10.0,
+              layers: LayersOpt = None, cam_layer: CamLayerOpt = None, lr: LrOpt = 0.2, lam: LamOpt = 5.0,
+              gamma: GammaOpt = 10.0, schedule: Schedule = "cosine", seed: Seed = 0, device: Device = "cpu",
+              max_side: MaxSide = 1024, report: Report = False, checkpoint: Checkpoint = None, quiet: Quiet = False):
+    """Synthesise N variations of TARGET (eq. 9), optionally with position, shape or style control."""
+    from ..io import load_image
+    from ..recipes.imagine import fit_square, imagine, load_backbone, stylize
+
+    if shape is not None and style is not None:
+        raise InputError("--shape and --style both redefine the distribution-matching targets; use one of them")
+    task = "stylized" if style else "imagine"
+    outs = _outputs(output, target, task, n, [target, shape, style])
+    s = _settings(size, iters, stages, lr, lam, gamma, schedule, layers, cam_layer, max_side, nu_position=nu)
+    x0 = load_image(target)
+    xs = load_image(style) if style is not None else None
+    xc = load_image(shape) if shape is not None else None
+    pos = _position(position)
+    bb = load_backbone(backbone, check_device(device))
+    shown = [("target", fit_square(x0, s.size))] + ([("style", fit_square(xs, s.size))] if xs is not None else []) \
+        + ([("shape", fit_square(xc, s.size))] if xc is not None else [])
+    for i, out in enumerate(outs):
+        kw = {"backbone": bb, "settings": s, "seed": seed + i, "cls": cls, "position": pos, "device": device,
+              "checkpoint": _checkpoint(checkpoint, i, n), "progress": not quiet,
+              "snapshot_every": 50 if report else 0}
+        r = stylize(x0, xs, **kw) if xs is not None else imagine(x0, shape=xc, **kw)
+        _finish(r, out, {"target": target, "shape": shape, "style": style}, report,
+                f"IMAGINE ({r.config['control']}), seed {seed + i}", shown, bb.num_classes)
+
+
+@imagine_app.command("counterfactual")
+def counterfactual_cmd(query: Path, other: Path,
+                       query_mask: Annotated[Path, typer.Option("--query-mask", help="Region of QUERY to translate "
+                                                                                     "(white), same size as QUERY.")],
+                       other_mask: Annotated[Path, typer.Option("--other-mask", help="Matching region of OTHER "
+                                                                                     "(white), same size as OTHER.")],
+                       output: Output = None, n: Count = 1, backbone: BackboneOpt = "lite0", stages: Stages = 2,
+                       size: Size = 128, iters: StageIters = 200, cls: ClassOpt = None,
+                       anchor: Annotated[float, typer.Option("--anchor", help="Weight of the L1 term keeping QUERY "
+                                                                              "outside the region.")] = 1.0,
+                       layers: LayersOpt = None, lr: LrOpt = 0.2, lam: LamOpt = 5.0, gamma: GammaOpt = 10.0,
+                       schedule: Schedule = "cosine", seed: Seed = 0, device: Device = "cpu",
+                       max_side: MaxSide = 1024, report: Report = False, checkpoint: Checkpoint = None,
+                       quiet: Quiet = False):
+    """Counterfactual explanation (eq. 13): what the query's region would look like if it were of OTHER's class."""
+    from ..io import load_image
+    from ..recipes.imagine import counterfactual, fit_square, load_backbone
+
+    outs = _outputs(output, query, "counterfactual", n, [query, other, query_mask, other_mask])
+    s = _settings(size, iters, stages, lr, lam, gamma, schedule, layers, None, max_side, anchor_weight=anchor)
+    xq, xo = load_image(query), load_image(other)
+    mq, mo = load_image(query_mask, mode="L"), load_image(other_mask, mode="L")
+    bb = load_backbone(backbone, check_device(device))
+    shown = [("query", fit_square(xq, s.size)), ("other", fit_square(xo, s.size))]
+    for i, out in enumerate(outs):
+        r = counterfactual(xq, xo, mq, mo, backbone=bb, settings=s, seed=seed + i, cls=cls, device=device,
+                           checkpoint=_checkpoint(checkpoint, i, n), progress=not quiet,
+                           snapshot_every=50 if report else 0)
+        _finish(r, out, {"query": query, "other": other, "query_mask": query_mask, "other_mask": other_mask},
+                report, f"IMAGINE counterfactual, seed {seed + i}", shown, bb.num_classes)
+
+
+def deepinversion_cmd(target: Path, output: Output = None, n: Count = 1, backbone: BackboneOpt = "lite0",
+                      size: Size = 128,
+                      iters: Annotated[int, typer.Option("--iters", help="Steps (paper's comparison: 4000, the two "
+                                                                         "IMAGINE stages together).")] = 400,
+                      cls: ClassOpt = None, layers: LayersOpt = None, lr: LrOpt = 0.2, lam: LamOpt = 5.0,
+                      bn_weight: Annotated[float, typer.Option("--bn-weight", help="Weight of the BN-statistics "
+                                                                                   "prior (eq. 3).")] = 0.01,
+                      schedule: Schedule = "cosine", seed: Seed = 0, device: Device = "cpu",
+                      max_side: MaxSide = 1024, report: Report = False, checkpoint: Checkpoint = None,
+                      quiet: Quiet = False):
+    """Image-guided DeepInversion, the IMAGINE paper's baseline: CE + R_img + BN-statistics prior + lambda R_dm."""
+    from ..io import load_image
+    from ..recipes.imagine import deepinversion, fit_square, load_backbone
+
+    outs = _outputs(output, target, "deepinversion", n, [target])
+    s = _settings(size, iters, 1, lr, lam, 0.0, schedule, layers, None, max_side, bn_weight=bn_weight)
+    x0 = load_image(target)
+    bb = load_backbone(backbone, check_device(device))
+    for i, out in enumerate(outs):
+        r = deepinversion(x0, backbone=bb, settings=s, seed=seed + i, cls=cls, device=device,
+                          checkpoint=_checkpoint(checkpoint, i, n), progress=not quiet,
+                          snapshot_every=50 if report else 0)
+        _finish(r, out, {"target": target}, report, f"DeepInversion, seed {seed + i}",
+                [("target", fit_square(x0, s.size))], bb.num_classes)
