@@ -5,7 +5,6 @@ from skimage import data
 
 from netprior.io import from_numpy
 
-torch.set_num_threads(2)
 
 
 def crop(a: np.ndarray, size: int, top: int, left: int) -> torch.Tensor:

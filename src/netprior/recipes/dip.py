@@ -162,8 +162,16 @@ def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_si
         z = make_input(preset.input, preset.input_depth, size)
     net = nets.build(preset.arch, z.shape[1], out_channels, **preset.net)
     param = DeepPrior(net, z, reg_noise_std=preset.reg_noise_std).to(dev)
+    with torch.no_grad():
+        produced = tuple(net(param.z).shape[-2:])
+    if produced != tuple(size):
+        raise InputError(f"preset {preset.name!r} ({preset.arch}) turns a {size[1]}x{size[0]} input into "
+                         f"{produced[1]}x{produced[0]}; crop the image to a multiple of 32 pixels")
     op = operator.to(dev)
     y = y.to(dev)
+    if tuple(op(param.z.new_zeros(1, out_channels, *size)).shape[-2:]) != tuple(y.shape[-2:]):
+        raise InputError(f"the observation is {y.shape[-1]}x{y.shape[-2]} but the operator maps the "
+                         f"{size[1]}x{size[0]} output to another size")
 
     def objective(x):
         data = torch.mean((op(x) - y) ** 2)

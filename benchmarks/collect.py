@@ -1,0 +1,27 @@
+"""Assemble benchmarks/RESULTS.md from the per-benchmark sections in benchmarks/results/*.md.
+
+    .venv/bin/python benchmarks/collect.py
+
+Each benchmark script (dip.py, preimage.py, texture.py, imagine.py, gan_inversion.py) writes its own section with
+the command that produced it; this script only concatenates them, in that order, under a common header."""
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ORDER = ["dip", "preimage", "texture", "imagine", "gan_inversion"]
+
+
+def main() -> None:
+    sections = sorted((HERE / "results").glob("*.md"), key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER
+                                                                       else len(ORDER), p.stem))
+    text = ["# Benchmark results", "",
+            "Measured on the project's reference machine (2 CPU cores, no GPU) unless a section says otherwise. "
+            "Each section names the command that produced it; figures are in `benchmarks/results/`.", ""]
+    for s in sections:
+        text += [s.read_text().strip(), ""]
+    (HERE / "RESULTS.md").write_text("\n".join(text))
+    print(f"wrote {HERE / 'RESULTS.md'} from {len(sections)} sections")
+
+
+if __name__ == "__main__":
+    main()
