@@ -27,7 +27,7 @@ style_app = typer.Typer(no_args_is_help=True, help="Style transfer: by optimisat
 
 Backbone = Annotated[str, typer.Option("--backbone", help="Descriptor network: lite0 (offline), vgg19, vgg16.")]
 Layers = Annotated[Optional[str], typer.Option("--layers", help="Texture layers, comma-separated (default: the "
-                                                                "backbone's, e.g. lite0 stem,block1,block3,block5,block7).")]
+                                                                "backbone's, e.g. lite0 block0,block1,block3,block5,block7).")]
 ContentLayers = Annotated[Optional[str], typer.Option("--content-layers", help="Content layers, comma-separated "
                                                                                "(default lite0 block5, VGG relu4_2).")]
 Optimizer = Annotated[str, typer.Option("--optimizer", help="lbfgs or adam.")]

@@ -3,7 +3,8 @@
 
     L(x) = L_T(x; x_style) + α · L_C(x; y),   L_C(x; y) = Σ_{l ∈ L_C} w_l ||F^l(x) − F^l(y)||² / N_l   (eqs. 2.5, 2.6)
 
-* :func:`stylize` — minimise L over the pixels of x, started from the content image y (default) or U(0, 1) noise.
+* :func:`stylize` — minimise L over the pixels of x ∈ [0, 1] (projected after each step), started from the content
+  image y (default) or U(0, 1) noise.
 * :func:`train_style_net` — learn g(y, z) minimising E_{y, z} L(g(y, z)) (eq. 3.5; with λ > 0 the Julesz
   objective eq. 3.10) over a small pool of content images (16 by default: the thesis found more images made
   results worse, §2.3.3), with the multi-scale ``stylisation_net`` of §2.3.3 or ``style_net`` (StyleNet, IN or
@@ -12,8 +13,8 @@
   at test time (Fig. 2.5).
 
 With the descriptor's ``normalise_layers`` (the default) the content term of each layer is divided by the mean
-square of the content features, w_l = 1/mean(F^l(y)²) (:meth:`Descriptor.content_weights`), so that, like the texture term, it is a relative error and
-α is independent of the backbone's feature scale.  The default α = 1 balances the two relative errors; the
+square of the content features, w_l = 1/mean(F^l(y)²) (:meth:`Descriptor.content_weights`), so that, like the
+texture term, it is a relative error and α is independent of the backbone's feature scale.  The default α = 1 balances the two relative errors; the
 thesis notes the result is sensitive to α (§2.4.3).
 """
 
@@ -34,7 +35,7 @@ from ..nets.texture import build_generator
 from ..parametrize import Pixels
 from ..solve import solve
 from .texture import (OPTIMISER_DEFAULTS, Descriptor, GeneratorModel, Synthesis, TrainConfig, Training,
-                      train_generator)
+                      box_projection, train_generator)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 STYLE_ARCHS = ("stylisation_net", "style_net")
@@ -74,7 +75,8 @@ def stylize(content: Tensor, style: Tensor, *, alpha: float = 1.0, init: str = "
         return texture + alpha * content_loss, {"texture": texture, "content": content_loss}
 
     result = solve(param, loss_terms, iters=iters, lr=lr, optimizer=optimizer, seed=seed, checkpoint=checkpoint,
-                   progress=progress, desc=f"style/{optimizer}", snapshot_every=snapshot_every)
+                   progress=progress, desc=f"style/{optimizer}", snapshot_every=snapshot_every,
+                   callback=box_projection(param))
     image = result.image.clamp(0, 1)
     with torch.no_grad():
         total, terms = loss_terms(image)
@@ -82,7 +84,7 @@ def stylize(content: Tensor, style: Tensor, *, alpha: float = 1.0, init: str = "
               "optimizer": optimizer, "iters": iters, "lr": lr, "seed": seed, "device": str(dev),
               "content_shape": list(content.shape), "style_shape": list(style.shape),
               "descriptor": descriptor.describe()}
-    metrics = {"loss": float(total), "texture_loss": terms["texture"], "content_loss": terms["content"]}
+    metrics = {"loss": float(total), "texture_loss": float(terms["texture"]), "content_loss": float(terms["content"])}
     return Synthesis(image=image, result=result, config=config, metrics=metrics)
 
 

@@ -2,7 +2,7 @@
 
 Texture loss (eq. 2.5), with the normalised Gram matrices of :func:`netprior.losses.gram_loss`:
 
-    L_T(x; x0) = Σ_{l ∈ L_T} ¼ ||G^l(x) − G^l(x0)||²_F
+    L_T(x; x0) = Σ_{l ∈ L_T} w_l · ¼ ||G^l(x) − G^l(x0)||²_F
 
 * :func:`synthesize` — Gatys et al.: x* = localopt_x L_T(x; x0) from x ~ U(0, 1) (eq. 2.2), L-BFGS or Adam on
   the pixels, output size independent of the exemplar's.
@@ -19,15 +19,23 @@ Texture loss (eq. 2.5), with the normalised Gram matrices of :func:`netprior.los
 Descriptor layers (:data:`TEXTURE_LAYERS`).  VGG-16/19: relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 (texture)
 and relu4_2 (content), with average instead of max pooling as Gatys et al. do.  EfficientNet-Lite0, the only
 backbone with pretrained weights offline, has no stride-1 layer, so the taps are matched to VGG-19's by receptive
-field (measured, see :meth:`Descriptor.receptive_field`): stem (3 px) ↔ relu1_1 (3), block1 (11) ↔ relu2_1 (10),
+field (measured, see :meth:`Descriptor.receptive_field`): block0 (7 px) ↔ relu1_1 (3), block1 (11) ↔ relu2_1 (10),
 block3 (35) ↔ relu3_1 (24), block5 (83) ↔ relu4_1 (68), block7 = stage4 (147) ↔ relu5_1 (156); content: block5
-(83 px) ↔ relu4_2 (84).  Lite0 block outputs are the linear bottlenecks of its inverted residuals (no ReLU).
+(83 px) ↔ relu4_2 (84).  Lite0 block outputs are the linear bottlenecks of its inverted residuals (no ReLU).  The
+stem (3 px) would match relu1_1 best but its ReLU6 features are nearly blind to pixel noise (±0.15 colour noise on
+the brick exemplar changes its Gram matrix by 0.9 %, block0's by 340 %), and textures optimised with it stay
+covered in colour noise; block0 is the first tap that sees it.
+
+Layer weights: each layer's term is divided by ||G^l(x0)||²_F (``normalise_layers``, default), i.e. L_T sums
+relative errors.  Gatys' equal weights work for VGG, but with Lite0 the stem's Gram matrix is ~20× smaller than the
+deeper ones' and its term would be ignored; ``normalise_layers=False`` restores equal weights.
 
 Decisions: an exemplar must cover the receptive field of the deepest texture layer (otherwise every unit of that
 layer mostly sees padding and its Gram matrix describes the border, not the texture); the synthesised image may be
 of any size the descriptor accepts, since Gram matrices are spatial averages.  The optimised pixels are not
-constrained during optimisation (as in Gatys et al.); the result is clipped to [0, 1] and the reported loss is
-that of the clipped image.
+projected onto [0, 1] after every step (as in PyTorch's reference implementation of Gatys' method; unconstrained
+pixels drift out of range and the clipped image then has a much higher loss), and the reported loss is that of the
+[0, 1] image.
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ from ..parametrize import Parametrization, Pixels
 from ..solve import SolveResult, solve
 
 TEXTURE_LAYERS: dict[str, tuple[str, ...]] = {
-    "lite0": ("stem", "block1", "block3", "block5", "block7"),
+    "lite0": ("block0", "block1", "block3", "block5", "block7"),
     "vgg19": ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
     "vgg16": ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
 }
@@ -202,7 +210,8 @@ def synthesize(exemplar: Tensor, size: tuple[int, int] | int | None = None, *, d
         return loss, {"texture": loss}
 
     result = solve(param, objective, iters=iters, lr=lr, optimizer=optimizer, seed=seed, checkpoint=checkpoint,
-                   progress=progress, desc=f"texture/{optimizer}", snapshot_every=snapshot_every, callback=callback)
+                   progress=progress, desc=f"texture/{optimizer}", snapshot_every=snapshot_every,
+                   callback=box_projection(param, callback))
     image = result.image.clamp(0, 1)
     with torch.no_grad():
         final = float(descriptor.texture_loss(image, targets))
@@ -211,6 +220,18 @@ def synthesize(exemplar: Tensor, size: tuple[int, int] | int | None = None, *, d
               "exemplar_shape": list(exemplar.shape), "descriptor": descriptor.describe()}
     metrics = {"texture_loss_initial": initial, "texture_loss": final, "loss_reduction": initial / max(final, 1e-30)}
     return Synthesis(image=image, result=result, config=config, metrics=metrics)
+
+
+def box_projection(param: Pixels, callback=None):
+    """A solver callback that projects the pixels onto [0, 1] after each step (then calls ``callback``)."""
+
+    def project(step: int, x: Tensor) -> None:
+        with torch.no_grad():
+            param.x.clamp_(0, 1)
+        if callback is not None:
+            callback(step, x)
+
+    return project
 
 
 def _size(size: int | tuple[int, int]) -> tuple[int, int]:
@@ -429,8 +450,9 @@ def load_model(path: str | Path, kind: str | None = None, device: str = "cpu") -
 @torch.no_grad()
 def sample(model: GeneratorModel, n: int = 1, size: int | tuple[int, int] | None = None, *, seed: int = 0,
            noise_scale: float = 1.0, device: str = "cpu") -> Tensor:
-    """Draw ``n`` textures (n, 3, H, W) from a texture model (eval mode, one sample at a time).  ``size``
-    defaults to the training size; any size the architecture reaches is allowed (TextureNetV2: only that one)."""
+    """Draw ``n`` textures (n, 3, H, W) from a texture model, one at a time, in eval mode (batch normalisation
+    uses its running statistics, so a sample does not depend on the others).  ``size`` defaults to the training
+    size; any size the architecture reaches is allowed (TextureNetV2: only that one)."""
     if model.kind != "texture":
         raise InputError(f"sampling needs a texture model, this one is a {model.kind} model")
     if n < 1:

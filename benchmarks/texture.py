@@ -1,0 +1,384 @@
+"""Texture Networks benchmark (thesis ch. 2 Fig. 2.6; ch. 3 Figs. 3.3–3.5) on a CPU budget.
+
+Parts (``--parts``, all by default):
+
+* ``speed`` — Fig. 2.6: train a texture network (``texture_net``) on one exemplar, then measure (a) the time to
+  generate one sample and the mean texture loss L_T of its samples, and (b) the time the optimisation method of
+  Gatys et al. (L-BFGS, and Adam, on the pixels from noise) needs to reach that loss.  The memory of each is the
+  peak increase of the resident memory of a fresh subprocess while it loads what it needs and makes one image.
+* ``diversity`` — Fig. 3.5: TextureNetV1 (λ = 0), TextureNetV2 with λ = 0 and with λ > 0 (eq. 3.10): mean
+  pairwise RMS distance between samples and their mean texture loss.
+* ``norm`` — Figs. 3.3/3.4: StyleNet with instance vs batch normalisation, same data, seed and budget: final
+  training objective and the stylisation loss of test-time outputs, with a side-by-side image.
+
+The thesis' budgets (256 px, batch 16, 2000 steps, a GPU) are out of reach on two shared CPU cores; the defaults
+below are scaled down and every number is reported with its budget.  Exemplars: ``skimage.data.brick`` and
+``gravel`` (grey textures, replicated to RGB), style ``CSet14/flowers.png``, content pool from ``CSet14``.
+
+    .venv/bin/python benchmarks/texture.py            # default budget (~12 min on one core)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path("/work/shared/data")
+RESULTS = ROOT / "benchmarks" / "results"
+WORK = ROOT / "benchmarks" / "out" / "texture"
+
+
+def exemplar(name: str, side: int) -> torch.Tensor:
+    """Top-left ``side`` × ``side`` crop of a skimage texture, grey replicated to RGB."""
+    from skimage import data
+
+    from netprior.io import from_numpy
+
+    a = getattr(data, name)()[:side, :side]
+    x = from_numpy(a)
+    return x.expand(1, 3, side, side).contiguous() if x.shape[1] == 1 else x
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Workers: each measurement runs in a fresh process, so memory freed by earlier work cannot hide its own.
+
+
+class PeakRSS:
+    """Peak increase of this process' resident memory during a block, polling /proc/self/statm every 2 ms."""
+
+    def __enter__(self):
+        import threading
+
+        self.page = os.sysconf("SC_PAGE_SIZE")
+        self.start = self.peak = self.now()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.poll, daemon=True)
+        self.thread.start()
+        return self
+
+    def now(self) -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * self.page
+
+    def poll(self) -> None:
+        while not self.stop.wait(0.002):
+            self.peak = max(self.peak, self.now())
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.peak = max(self.peak, self.now())
+
+    @property
+    def mb(self) -> float:
+        return (self.peak - self.start) / 2**20
+
+
+def worker_sample(a: dict) -> dict:
+    """Load the model and generate one sample (memory), then time ``n`` more and score them."""
+    from netprior.recipes.texture import load_model, sample, texture_loss_of
+
+    with PeakRSS() as mem:
+        model = load_model(a["model"], kind="texture")
+        sample(model, 1, a["size"], seed=99)
+    times = []
+    for i in range(a["n"]):
+        t0 = time.perf_counter()
+        sample(model, 1, a["size"], seed=i)
+        times.append(time.perf_counter() - t0)
+    x = sample(model, a["n"], a["size"], seed=0)
+    losses = texture_loss_of(model, x).tolist()
+    return {"seconds_per_sample": sorted(times)[len(times) // 2], "memory_mb": mem.mb, "losses": losses}
+
+
+def worker_optimise(a: dict) -> dict:
+    """Gatys et al. from noise; the [0, 1] image is scored every ``every`` steps, outside the timed run."""
+    from netprior.io import save_image
+    from netprior.recipes.texture import Descriptor, synthesize
+
+    x0 = exemplar(a["exemplar"], a["exemplar_size"])
+    stamps: dict[int, float] = {}
+    with PeakRSS() as mem:
+        d = Descriptor()
+        d.receptive_field(d.texture_layers[-1])  # measured once; excluded from the time below
+        t0 = time.perf_counter()
+        s = synthesize(x0, a["size"], descriptor=d, optimizer=a["optimizer"], iters=a["iters"], seed=a["seed"],
+                       snapshot_every=a["every"], progress=False,
+                       callback=lambda step, x: stamps.__setitem__(step, time.perf_counter() - t0))
+    targets = d.grams(x0)
+    curve = []
+    with torch.no_grad():
+        for step, im in s.result.snapshots:
+            curve.append((step, stamps[step], float(d.texture_loss(im.clamp(0, 1), targets))))
+    if not curve or curve[-1][0] != s.result.steps:
+        curve.append((s.result.steps, stamps[s.result.steps], s.metrics["texture_loss"]))
+    save_image(s.image, WORK / f"optimised-{a['optimizer']}.png")
+    return {"curve": curve, "memory_mb": mem.mb, "final_loss": s.metrics["texture_loss"], "seconds": s.result.seconds}
+
+
+WORKERS = {"sample": worker_sample, "optimise": worker_optimise}
+
+
+def run_worker(name: str, args: dict, threads: int) -> dict:
+    out = WORK / f"worker-{name}.json"
+    cmd = [sys.executable, __file__, "--worker", name, "--worker-args", json.dumps(args), "--worker-out", str(out),
+           "--threads", str(threads)]
+    subprocess.run(cmd, check=True)
+    return json.loads(out.read_text())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def save_sheet(rows: list[tuple[str, torch.Tensor]], path: Path) -> None:
+    """A contact sheet: one labelled row of images per entry (small PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from netprior.io import _atomic_write, to_numpy
+
+    cols = max(len(x) for _, x in rows)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(1.6 * cols, 1.7 * len(rows)), squeeze=False)
+    for r, (label, x) in enumerate(rows):
+        for c in range(cols):
+            ax = axes[r][c]
+            ax.axis("off")
+            if c < len(x):
+                ax.imshow(to_numpy(x[c]))
+        axes[r][0].set_title(label, fontsize=7, loc="left")
+    fig.tight_layout()
+    _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
+    plt.close(fig)
+
+
+def lr_schedule(iters: int) -> dict:
+    """The §2.4.1 schedule (×0.7 at step 1000 of 2000, then every 200) scaled to ``iters`` steps."""
+    return {"lr_decay_start": max(1, iters // 2), "lr_decay_every": max(1, iters // 10)}
+
+
+def part_speed(args, descriptor) -> dict:
+    from netprior.io import load_image
+    from netprior.recipes.texture import TrainConfig, sample, save_model, train_texture_net
+
+    x0 = exemplar(args.exemplar, args.exemplar_size)
+    cfg = TrainConfig(arch="texture_net", size=args.size, batch=args.batch, iters=args.train_iters, lr=0.1,
+                      seed=args.seed, **lr_schedule(args.train_iters))
+    tr = train_texture_net(x0, cfg, descriptor=descriptor, progress=args.progress)
+    model_path = save_model(tr.model, WORK / f"{args.exemplar}.pt")
+    gen = run_worker("sample", {"model": str(model_path), "size": args.size, "n": args.samples}, args.threads)
+    target = sum(gen["losses"]) / len(gen["losses"])
+    rows = [(f"texture_net samples ({args.size} px), L_T mean {target:.3g}", sample(tr.model, 4, args.size))]
+    optimisation = {}
+    for optimizer, iters, every in (("lbfgs", args.lbfgs_iters, 5), ("adam", args.adam_iters, 10)):
+        opt = run_worker("optimise", {"exemplar": args.exemplar, "exemplar_size": args.exemplar_size,
+                                      "size": args.size, "optimizer": optimizer, "iters": iters, "every": every,
+                                      "seed": args.seed}, args.threads)
+        reached = next(((step, t) for step, t, loss in opt["curve"] if loss <= target), None)
+        optimisation[optimizer] = {
+            "iters": iters, "curve": opt["curve"], "final_loss": opt["final_loss"], "seconds": opt["seconds"],
+            "memory_mb": opt["memory_mb"], "reached_step": reached[0] if reached else None,
+            "seconds_to_reach": reached[1] if reached else None,
+            "speedup": reached[1] / gen["seconds_per_sample"] if reached else None,
+            "speedup_lower_bound": None if reached else opt["seconds"] / gen["seconds_per_sample"]}
+        rows.append((f"Gatys et al. {optimizer}, {iters} steps, L_T {opt['final_loss']:.3g}",
+                     load_image(WORK / f"optimised-{optimizer}.png")))
+    rows.append((f"exemplar ({args.exemplar_size} px crop)", x0))
+    save_sheet(rows, RESULTS / "texture_speed_samples.png")
+    return {
+        "exemplar": args.exemplar, "exemplar_size": args.exemplar_size, "size": args.size,
+        "train": {"iters": args.train_iters, "batch": args.batch, "seconds": tr.result.seconds,
+                  "final_batch_loss": tr.result.history["texture"][-1]},
+        "network": {"seconds_per_sample": gen["seconds_per_sample"], "loss_mean": target, "losses": gen["losses"],
+                    "memory_mb": gen["memory_mb"]},
+        "optimisation": optimisation,
+    }
+
+
+def part_diversity(args, descriptor) -> dict:
+    from netprior.recipes.texture import TrainConfig, pairwise_distance, sample, texture_loss_of, train_texture_net
+
+    x0 = exemplar(args.div_exemplar, args.exemplar_size)
+    v2 = {"noise_dim": 256, "hidden": 256, "width": args.v2_width, "min_width": 16}
+    runs = {"TextureNetV1, λ=0": ("texture_net", {}, 0.0, 0.1), "TextureNetV2, λ=0": ("texture_net_v2", v2, 0.0, 0.01)}
+    for lam in (float(v) for v in args.diversity.split(",")):
+        runs[f"TextureNetV2, λ={lam:g}"] = ("texture_net_v2", v2, lam, 0.01)
+    rows, out = [], {}
+    for label, (arch, net, lam, lr) in runs.items():
+        cfg = TrainConfig(arch=arch, net=net, size=args.div_size, batch=args.batch, iters=args.div_iters, lr=lr,
+                          diversity=lam, temperature=1.0, seed=args.seed, **lr_schedule(args.div_iters))
+        tr = train_texture_net(x0, cfg, descriptor=descriptor, progress=args.progress)
+        x = sample(tr.model, args.samples, seed=1)
+        losses = texture_loss_of(tr.model, x, descriptor).tolist()
+        out[label] = {"arch": arch, "lambda": lam, "lr": lr, "pairwise_rms": pairwise_distance(x),
+                      "loss_mean": sum(losses) / len(losses), "train_seconds": tr.result.seconds,
+                      "parameters": sum(p.numel() for p in tr.model.net.parameters())}
+        rows.append((f"{label}: pairwise {out[label]['pairwise_rms']:.3f}, L_T {out[label]['loss_mean']:.3g}",
+                     x[:4]))
+    save_sheet(rows, RESULTS / "texture_diversity.png")
+    return {"exemplar": args.div_exemplar, "size": args.div_size, "iters": args.div_iters, "batch": args.batch,
+            "runs": out}
+
+
+def part_norm(args, descriptor) -> dict:
+    from netprior.io import load_image
+    from netprior.recipes.style import _square, apply_style, train_style_net
+    from netprior.recipes.texture import TrainConfig
+
+    style = load_image(DATA / "CSet14" / "flowers.png")
+    names = sorted(p for p in (DATA / "CSet14").glob("*.png") if p.stem != "flowers")
+    pool = torch.cat([_square(load_image(p), args.style_size) for p in names[:args.pool]])
+    test = _square(load_image(DATA / "CSet5" / "butterfly.png"), args.style_size)
+    style_grams = descriptor.grams(style)
+    rows, out = [], {}
+    for norm_kind in ("instance", "batch"):
+        cfg = TrainConfig(arch="style_net", net={"width": args.style_width, "normalization": norm_kind},
+                          size=args.style_size, batch=args.batch, iters=args.style_iters, lr=0.01, alpha=args.alpha,
+                          seed=args.seed, **lr_schedule(args.style_iters))
+        tr = train_style_net(style, pool, cfg, descriptor=descriptor, progress=args.progress)
+        tail = max(1, args.style_iters // 10)
+        hist = tr.result.history
+        evals = {}
+        for name, images in (("train_pool", pool[:4]), ("held_out", test)):
+            y = torch.cat([apply_style(tr.model, images[i:i + 1], seed=0) for i in range(len(images))])
+            with torch.no_grad():
+                feats = descriptor.features(y, descriptor.layers)
+                tex = float(descriptor.texture_loss(y, style_grams, feats=feats))
+                c_targets = descriptor.features(images, descriptor.content_layers)
+                from netprior.losses import feature_mse
+
+                con = float(feature_mse({k: feats[k] for k in descriptor.content_layers}, c_targets,
+                                        descriptor.content_weights(c_targets)))
+            evals[name] = {"texture": tex, "content": con, "total": tex + args.alpha * con}
+            if name == "held_out":
+                held = y
+        label = f"StyleNet {'IN' if norm_kind == 'instance' else 'BN'}"
+        out[label] = {"final_train_objective": sum(hist["loss"][-tail:]) / tail, "eval": evals,
+                      "curve": hist["loss"][:: max(1, args.style_iters // 50)], "train_seconds": tr.result.seconds}
+        rows.append((f"{label}: held-out loss {evals['held_out']['total']:.3g}", torch.cat([test, held])))
+    save_sheet(rows + [("style", style)], RESULTS / "texture_in_vs_bn.png")
+    return {"style": "CSet14/flowers.png", "pool": [p.name for p in names[:args.pool]], "held_out": "CSet5/butterfly",
+            "size": args.style_size, "iters": args.style_iters, "alpha": args.alpha, "runs": out}
+
+
+def markdown(res: dict, command: str) -> str:
+    lines = ["## Texture Networks: speed, diversity, instance normalisation (thesis ch. 2-3)", "",
+             f"Command: `{command}`", "",
+             f"CPU, {res['threads']} thread(s), load average at start {res['load_average']} (a shared machine); "
+             f"descriptor EfficientNet-Lite0, texture taps {', '.join(res['texture_layers'])}, texture loss L_T = "
+             f"sum of per-layer relative Gram errors. Total wall time {res['seconds']:.0f} s.", ""]
+    if "speed" in res:
+        s = res["speed"]
+        n = s["network"]
+        lines += [f"### Speed (Fig. 2.6): exemplar `{s['exemplar']}` {s['exemplar_size']} px, images {s['size']} px",
+                  "", f"texture_net trained {s['train']['iters']} steps, batch {s['train']['batch']} "
+                  f"({s['train']['seconds']:.0f} s). The optimisation is timed until its [0, 1] image first reaches "
+                  "the mean texture loss of the network's samples. Memory = peak increase of the resident memory of "
+                  "a fresh process (with torch and netprior imported) while it loads what the method needs and "
+                  "produces one image.", "",
+                  "| method | texture loss L_T | seconds | iterations | peak memory MB | speed-up | paper |",
+                  "|---|---|---|---|---|---|---|",
+                  f"| texture_net, one sample (feed-forward) | {n['loss_mean']:.3g} (mean of {len(n['losses'])}) | "
+                  f"{n['seconds_per_sample'] * 1000:.1f} ms | 1 forward | {n['memory_mb']:.0f} | 1 | "
+                  f"~20 ms, 170 MB (GPU, 256 px) |"]
+        for optimizer, o in s["optimisation"].items():
+            if o["seconds_to_reach"] is not None:
+                when, steps, speed = f"{o['seconds_to_reach']:.1f} s", o["reached_step"], f"**{o['speedup']:.0f}×**"
+            else:
+                when = f"not reached in {o['seconds']:.0f} s (final L_T {o['final_loss']:.3g})"
+                steps, speed = f"> {o['iters']}", f"> {o['speedup_lower_bound']:.0f}×"
+            lines.append(f"| Gatys et al., {optimizer} from noise, to the same L_T | ≤ {n['loss_mean']:.3g} | {when} | "
+                         f"{steps} | {o['memory_mb']:.0f} | {speed} | ~10 s, 1100 MB, ~500× |")
+        lines += ["", "![samples](texture_speed_samples.png)", ""]
+    if "diversity" in res:
+        d = res["diversity"]
+        lines += [f"### Diversity (Fig. 3.5): exemplar `{d['exemplar']}`, {d['size']} px, {d['iters']} steps, "
+                  f"batch {d['batch']}", "",
+                  "| method | pairwise RMS distance | texture loss L_T | train seconds | parameters |",
+                  "|---|---|---|---|---|"]
+        for label, r in d["runs"].items():
+            lines.append(f"| {label} | {r['pairwise_rms']:.4f} | {r['loss_mean']:.3g} | {r['train_seconds']:.0f} | "
+                         f"{r['parameters']} |")
+        lines += ["", "Paper (qualitative, Figs. 3.5, 3.7): V2 with λ = 0 collapses to nearly identical samples; "
+                  "λ > 0 restores diversity; too large a λ trades texture loss for local brightness changes.", "",
+                  "![diversity](texture_diversity.png)", ""]
+    if "norm" in res:
+        m = res["norm"]
+        lines += [f"### Instance vs batch normalisation (Figs. 3.3/3.4): StyleNet, style `{m['style']}`, pool of "
+                  f"{len(m['pool'])}, {m['size']} px, {m['iters']} steps, α = {m['alpha']}", "",
+                  "| method | final training objective | test-time loss (pool) | test-time loss (held-out "
+                  f"{m['held_out']}) | train seconds |", "|---|---|---|---|---|"]
+        for label, r in m["runs"].items():
+            lines.append(f"| {label} | {r['final_train_objective']:.3g} | {r['eval']['train_pool']['total']:.3g} | "
+                         f"{r['eval']['held_out']['total']:.3g} | {r['train_seconds']:.0f} |")
+        lines += ["", "Paper: IN converges faster and to a lower objective than BN (Fig. 3.3a).", "",
+                  "![IN vs BN](texture_in_vs_bn.png)", ""]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--parts", default="speed,diversity,norm")
+    p.add_argument("--exemplar", default="brick", help="skimage.data texture for the speed part")
+    p.add_argument("--div-exemplar", default="gravel", help="skimage.data texture for the diversity part")
+    p.add_argument("--exemplar-size", type=int, default=256, help="exemplar crop side (>= 147 px, the receptive "
+                                                                  "field of lite0 block7)")
+    p.add_argument("--size", type=int, default=96, help="sample / optimisation side (speed part)")
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--train-iters", type=int, default=300)
+    p.add_argument("--samples", type=int, default=8)
+    p.add_argument("--lbfgs-iters", type=int, default=300)
+    p.add_argument("--adam-iters", type=int, default=600)
+    p.add_argument("--div-size", type=int, default=64)
+    p.add_argument("--div-iters", type=int, default=150)
+    p.add_argument("--v2-width", type=int, default=64)
+    p.add_argument("--diversity", default="0.1,0.5", help="values of λ > 0 in eq. 3.10 (T = 1), comma-separated")
+    p.add_argument("--style-size", type=int, default=64)
+    p.add_argument("--style-iters", type=int, default=150)
+    p.add_argument("--style-width", type=int, default=16)
+    p.add_argument("--pool", type=int, default=8)
+    p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared CPU)")
+    p.add_argument("--progress", action="store_true")
+    p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    p.add_argument("--worker-args", help=argparse.SUPPRESS)
+    p.add_argument("--worker-out", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.worker:
+        result = WORKERS[args.worker](json.loads(args.worker_args))
+        Path(args.worker_out).write_text(json.dumps(result))
+        return
+
+    from netprior.recipes.texture import Descriptor
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    command = "python benchmarks/texture.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    t0 = time.perf_counter()
+    res: dict = {"threads": args.threads, "load_average": [round(v, 1) for v in os.getloadavg()],
+                 "budget": {k: v for k, v in vars(args).items() if not k.startswith("worker")}}
+    descriptor = Descriptor()
+    res["texture_layers"] = list(descriptor.texture_layers)
+    for part in args.parts.split(","):
+        res[part] = {"speed": part_speed, "diversity": part_diversity, "norm": part_norm}[part](args, descriptor)
+        print(f"{part}: done after {time.perf_counter() - t0:.0f} s", flush=True)
+    res["seconds"] = time.perf_counter() - t0
+    (RESULTS / "texture.json").write_text(json.dumps(res, indent=1))
+    (RESULTS / "texture.md").write_text(markdown(res, command))
+    print(markdown(res, command))
+
+
+if __name__ == "__main__":
+    main()
