@@ -214,13 +214,14 @@ def test_cli_writes_variations_sidecars_and_report(monkeypatch, capsys, tmp_path
     target = save(tmp_path, "cat.png", photo64)
     out = tmp_path / "out" / "var.png"
     code, stdout, err = run(monkeypatch, capsys, "imagine", target, "-n", "2", "-o", out, "--size", "64",
-                            "--iters", "2", "--seed", "3", "--report", "--quiet")
+                            "--iters", "2", "--seed", "3", "--jitter", "2", "--report", "--quiet")
     assert code == 0, err
     for i, seed in ((0, 3), (1, 4)):
         png = out.with_name(f"var-{i}.png")
         assert png.exists() and png.with_suffix(".report.png").exists()
         meta = json.loads(png.with_suffix(".json").read_text())
         assert meta["config"]["seed"] == seed and meta["steps"] == 4 and meta["inputs"]["target"]["sha256"]
+        assert meta["config"]["settings"]["jitter"] == 2 and meta["config"]["settings"]["size"] == 64
         assert set(meta["metrics"]["final"]) >= {"ce", "dm", "tv", "pc", "gp"}
     assert stdout.count("wrote") == 6
 

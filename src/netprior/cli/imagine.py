@@ -66,6 +66,8 @@ LrOpt = Annotated[float, typer.Option("--lr", help="Adam learning rate of the im
 LamOpt = Annotated[float, typer.Option("--lambda", help="Weight of the distribution matching term (eq. 9).")]
 GammaOpt = Annotated[float, typer.Option("--gamma", help="Weight of the patch-consistency term in stage 2.")]
 Schedule = Annotated[str, typer.Option("--schedule", help="cosine (decay within each stage) or constant.")]
+Jitter = Annotated[int, typer.Option("--jitter", help="DeepInversion's random roll (up to this many pixels) and flip "
+                                                      "of the classifier's input; 0 = off (the paper's).")]
 
 
 def _settings(size: int, iters: int, stages: int, lr: float, lam: float, gamma: float, schedule: str,
@@ -177,8 +179,9 @@ def synth_cmd(target: Path, output: Output = None, n: Count = 1, backbone: Backb
                                                                             "from it (eq. 12).")] = None,
               nu: Annotated[float, typer.Option("--nu", help="Weight of the position term.")] = 10.0,
               layers: LayersOpt = None, cam_layer: CamLayerOpt = None, lr: LrOpt = 0.2, lam: LamOpt = 5.0,
-              gamma: GammaOpt = 10.0, schedule: Schedule = "cosine", seed: Seed = 0, device: Device = "cpu",
-              max_side: MaxSide = 1024, report: Report = False, checkpoint: Checkpoint = None, quiet: Quiet = False):
+              gamma: GammaOpt = 10.0, schedule: Schedule = "cosine", jitter: Jitter = 0, seed: Seed = 0,
+              device: Device = "cpu", max_side: MaxSide = 1024, report: Report = False, checkpoint: Checkpoint = None,
+              quiet: Quiet = False):
     """Synthesise N variations of TARGET (eq. 9), optionally with position, shape or style control."""
     from ..io import load_image
     from ..recipes.imagine import fit_square, imagine, load_backbone, stylize
@@ -187,7 +190,8 @@ def synth_cmd(target: Path, output: Output = None, n: Count = 1, backbone: Backb
         raise InputError("--shape and --style both redefine the distribution-matching targets; use one of them")
     task = "stylized" if style else "imagine"
     outs = _outputs(output, target, task, n, [target, shape, style])
-    s = _settings(size, iters, stages, lr, lam, gamma, schedule, layers, cam_layer, max_side, nu_position=nu)
+    s = _settings(size, iters, stages, lr, lam, gamma, schedule, layers, cam_layer, max_side, nu_position=nu,
+                  jitter=jitter)
     x0 = load_image(target)
     xs = load_image(style) if style is not None else None
     xc = load_image(shape) if shape is not None else None
@@ -243,7 +247,7 @@ def deepinversion_cmd(target: Path, output: Output = None, n: Count = 1, backbon
                       cls: ClassOpt = None, layers: LayersOpt = None, lr: LrOpt = 0.2, lam: LamOpt = 5.0,
                       bn_weight: Annotated[float, typer.Option("--bn-weight", help="Weight of the BN-statistics "
                                                                                    "prior (eq. 3).")] = 0.01,
-                      schedule: Schedule = "cosine", seed: Seed = 0, device: Device = "cpu",
+                      schedule: Schedule = "cosine", jitter: Jitter = 0, seed: Seed = 0, device: Device = "cpu",
                       max_side: MaxSide = 1024, report: Report = False, checkpoint: Checkpoint = None,
                       quiet: Quiet = False):
     """Image-guided DeepInversion, the IMAGINE paper's baseline: CE + R_img + BN-statistics prior + lambda R_dm."""
@@ -251,7 +255,8 @@ def deepinversion_cmd(target: Path, output: Output = None, n: Count = 1, backbon
     from ..recipes.imagine import deepinversion, fit_square, load_backbone
 
     outs = _outputs(output, target, "deepinversion", n, [target])
-    s = _settings(size, iters, 1, lr, lam, 0.0, schedule, layers, None, max_side, bn_weight=bn_weight)
+    s = _settings(size, iters, 1, lr, lam, 0.0, schedule, layers, None, max_side, bn_weight=bn_weight,
+                  jitter=jitter)
     x0 = load_image(target)
     bb = load_backbone(backbone, check_device(device))
     for i, out in enumerate(outs):

@@ -32,6 +32,9 @@ Decisions where the paper is silent (each one can be changed through :class:`Set
   the lr 0.2 and the weights α, β come.  For the same reason R_img uses that code's definitions: TV = Σ over the
   four neighbour directions (→, ↓, ↘, ↗) of the L2 norm of the difference image, and the norm ||x̂||₂ (eq. 2 prints
   it squared; with β = 1e-5 either is small).  Both are computed on the normalised image.
+* **Augmentation.**  None by default, as the paper mentions none; ``jitter`` = k turns on DeepInversion's random
+  roll by up to k pixels and left-right flip of the image seen by the classifier (not by the critic or Grad-CAM).
+  At 128 px and 100 + 100 steps, k = 8 gave visibly more coherent object parts (eyes) at a lower class confidence.
 * **Learning rate.**  Cosine decay to 0 within each stage (DeepInversion's schedule; the paper gives only the
   initial rate); ``schedule="constant"`` keeps 0.2.
 * **Critic.**  Adam betas (0.5, 0.999) and lr 5e-4 (SinGAN's, whose patch GAN inspired the paper's), WGAN-GP
@@ -131,6 +134,8 @@ class Settings:
             raise InputError("every stage needs at least one step")
         if self.schedule not in ("cosine", "constant"):
             raise InputError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
+        if self.jitter < 0:
+            raise InputError(f"jitter must be >= 0 pixels, got {self.jitter}")
         if self.layers is not None and len(self.layers) < 2:
             raise InputError("give at least two distribution-matching layers (shallow ones, then the deep one)")
         return self
