@@ -53,12 +53,13 @@ Decisions where the paper is silent (each one can be changed through :class:`Set
   region (zero in its normalised input space).  The L1 term is the plain sum over the pixels (in [0, 1]) outside
   the query region, with weight ``anchor_weight`` = 1 as the equation has none: per pixel its gradient (±1)
   outweighs the CE and R_dm gradients and keeps the outside fixed (measured: mean change 0.017 after 20 steps at
-  64 px; a per-pixel mean, or the sum at weight 0.1, let the CE term repaint the whole image, 0.13–0.26); x̂ starts
-  from the query;
-  y* is the class of the counterfactual image; R_dm of eq. 9 is replaced by the masked one of eq. 13, and the critic
-  is fed the counterfactual image.
+  64 px; a per-pixel mean, or the sum at weight 0.1, let the CE term repaint the whole image, 0.13–0.26).  Adam's
+  first steps still move every pixel by about the learning rate, so very short runs leave the outside noisy (0.05
+  after 5 + 5 steps); the sidecar reports ``change_outside_region``.  x̂ starts from the query; y* is the class of
+  the counterfactual image; R_dm of eq. 9 is replaced by the masked one of eq. 13, and the critic is fed the
+  counterfactual image.
 * **DeepInversion.**  BN-prior weight 0.01 (its ImageNet script's ``--r_feature``), same optimiser and budget as
-  IMAGINE's two stages together, no jitter or flips (the issue's definition of the baseline).
+  IMAGINE's two stages together; jitter off by default as for IMAGINE (the issue's definition of the baseline).
 * **Images** are resized so that their shorter side is the output size and centre-cropped to a square.
 
 Diversity metric (LPIPS needs downloaded AlexNet/VGG weights, unavailable offline): :func:`feature_distance`, LPIPS'
