@@ -37,7 +37,15 @@ from PIL import Image
 
 from netprior.generators import get_generator
 from netprior.io import from_numpy, save_image
-from netprior.recipes.gan import inpaint, interpolate, invert, make_config, missing_blocks_mask, offset_path, quality
+from netprior.recipes.gan import (
+    inpaint,
+    interpolate,
+    invert,
+    make_config,
+    missing_blocks_mask,
+    offset_path,
+    quality,
+)
 from netprior.solve import peak_memory_mb
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -59,7 +67,7 @@ def load_faces(size: int = 64) -> tuple[list[str], torch.Tensor]:
     from skimage import data
 
     out = []
-    for name, (path, (left, top, side)) in FACES.items():
+    for path, (left, top, side) in FACES.values():
         img = Image.fromarray(data.astronaut()) if path is None else Image.open(DATA / path).convert("RGB")
         crop = img.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS)
         out.append(from_numpy(np.asarray(crop)))
@@ -233,10 +241,10 @@ def main() -> None:
     ap.add_argument("--offset-iters", type=int, default=200, help="two-step: δ steps")
     ap.add_argument("--mgan-iters", type=int, default=200, help="mGANprior steps (paper: 3000)")
     ap.add_argument("--codes", type=int, default=10, help="mGANprior codes for parts 1–2 (paper: 20)")
-    ap.add_argument("--inpaint-iters", type=int, default=150)
+    ap.add_argument("--inpaint-iters", type=int, default=120)
     ap.add_argument("--inpaint-codes", type=int, default=10)
     ap.add_argument("--sweep-iters", type=int, default=100)
-    ap.add_argument("--sweep-codes", default="1,4,10,20")
+    ap.add_argument("--sweep-codes", default="1,5,20")
     ap.add_argument("--sweep-layers", default="dense,block1,block2")
     ap.add_argument("--parts", default="generated,real,inpaint,sweep")
     ap.add_argument("--threads", type=int, default=1)
