@@ -169,16 +169,18 @@ def lr_schedule(iters: int) -> dict:
 
 def part_speed(args, descriptor) -> dict:
     from netprior.io import load_image
-    from netprior.recipes.texture import TrainConfig, sample, save_model, train_texture_net
+    from netprior.recipes.texture import ARCH_LR, TrainConfig, sample, save_model, train_texture_net
 
     x0 = exemplar(args.exemplar, args.exemplar_size)
-    cfg = TrainConfig(arch="texture_net", size=args.size, batch=args.batch, iters=args.train_iters, lr=0.1,
-                      seed=args.seed, **lr_schedule(args.train_iters))
+    cfg = TrainConfig(arch="texture_net", size=args.size, batch=args.batch, iters=args.train_iters,
+                      lr=ARCH_LR["texture_net"], seed=args.seed, **lr_schedule(args.train_iters))
     tr = train_texture_net(x0, cfg, descriptor=descriptor, progress=args.progress)
     model_path = save_model(tr.model, WORK / f"{args.exemplar}.pt")
     gen = run_worker("sample", {"model": str(model_path), "size": args.size, "n": args.samples}, args.threads)
     target = sum(gen["losses"]) / len(gen["losses"])
-    rows = [(f"texture_net samples ({args.size} px), L_T mean {target:.3g}", sample(tr.model, 4, args.size))]
+    big = args.size * 8 // 3 // 16 * 16
+    rows = [(f"texture_net samples ({args.size} px), L_T mean {target:.3g}", sample(tr.model, 4, args.size)),
+            (f"texture_net sample at {big} px (trained at {args.size} px)", sample(tr.model, 1, big, seed=5))]
     optimisation = {}
     for optimizer, iters, every in (("lbfgs", args.lbfgs_iters, 5), ("adam", args.adam_iters, 10)):
         opt = run_worker("optimise", {"exemplar": args.exemplar, "exemplar_size": args.exemplar_size,
@@ -206,15 +208,17 @@ def part_speed(args, descriptor) -> dict:
 
 
 def part_diversity(args, descriptor) -> dict:
-    from netprior.recipes.texture import TrainConfig, pairwise_distance, sample, texture_loss_of, train_texture_net
+    from netprior.recipes.texture import (ARCH_LR, TrainConfig, pairwise_distance, sample, texture_loss_of,
+                                          train_texture_net)
 
     x0 = exemplar(args.div_exemplar, args.exemplar_size)
     v2 = {"noise_dim": 256, "hidden": 256, "width": args.v2_width, "min_width": 16}
-    runs = {"TextureNetV1, λ=0": ("texture_net", {}, 0.0, 0.1), "TextureNetV2, λ=0": ("texture_net_v2", v2, 0.0, 0.01)}
+    runs = {"TextureNetV1, λ=0": ("texture_net", {}, 0.0), "TextureNetV2, λ=0": ("texture_net_v2", v2, 0.0)}
     for lam in (float(v) for v in args.diversity.split(",")):
-        runs[f"TextureNetV2, λ={lam:g}"] = ("texture_net_v2", v2, lam, 0.01)
+        runs[f"TextureNetV2, λ={lam:g}"] = ("texture_net_v2", v2, lam)
     rows, out = [], {}
-    for label, (arch, net, lam, lr) in runs.items():
+    for label, (arch, net, lam) in runs.items():
+        lr = ARCH_LR[arch]
         cfg = TrainConfig(arch=arch, net=net, size=args.div_size, batch=args.batch, iters=args.div_iters, lr=lr,
                           diversity=lam, temperature=1.0, seed=args.seed, **lr_schedule(args.div_iters))
         tr = train_texture_net(x0, cfg, descriptor=descriptor, progress=args.progress)
@@ -233,7 +237,7 @@ def part_diversity(args, descriptor) -> dict:
 def part_norm(args, descriptor) -> dict:
     from netprior.io import load_image
     from netprior.recipes.style import _square, apply_style, train_style_net
-    from netprior.recipes.texture import TrainConfig
+    from netprior.recipes.texture import ARCH_LR, TrainConfig
 
     style = load_image(DATA / "CSet14" / "flowers.png")
     names = sorted(p for p in (DATA / "CSet14").glob("*.png") if p.stem != "flowers")
@@ -243,7 +247,8 @@ def part_norm(args, descriptor) -> dict:
     rows, out = [], {}
     for norm_kind in ("instance", "batch"):
         cfg = TrainConfig(arch="style_net", net={"width": args.style_width, "normalization": norm_kind},
-                          size=args.style_size, batch=args.batch, iters=args.style_iters, lr=0.01, alpha=args.alpha,
+                          size=args.style_size, batch=args.batch, iters=args.style_iters, lr=ARCH_LR["style_net"],
+                          alpha=args.alpha,
                           seed=args.seed, **lr_schedule(args.style_iters))
         tr = train_style_net(style, pool, cfg, descriptor=descriptor, progress=args.progress)
         tail = max(1, args.style_iters // 10)
@@ -337,14 +342,14 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--train-iters", type=int, default=300)
     p.add_argument("--samples", type=int, default=8)
-    p.add_argument("--lbfgs-iters", type=int, default=300)
+    p.add_argument("--lbfgs-iters", type=int, default=800)
     p.add_argument("--adam-iters", type=int, default=600)
     p.add_argument("--div-size", type=int, default=64)
     p.add_argument("--div-iters", type=int, default=150)
     p.add_argument("--v2-width", type=int, default=64)
     p.add_argument("--diversity", default="0.1,0.5", help="values of λ > 0 in eq. 3.10 (T = 1), comma-separated")
     p.add_argument("--style-size", type=int, default=64)
-    p.add_argument("--style-iters", type=int, default=150)
+    p.add_argument("--style-iters", type=int, default=300)
     p.add_argument("--style-width", type=int, default=16)
     p.add_argument("--pool", type=int, default=8)
     p.add_argument("--alpha", type=float, default=1.0)

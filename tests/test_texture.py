@@ -3,7 +3,6 @@ instance normalisation, the Julesz diversity term, model files and the CLI.  All
 descriptor layers (block0, block1, block3 of EfficientNet-Lite0, receptive fields 7, 11, 35 px) keep it fast."""
 
 import json
-import os
 import sys
 
 import numpy as np
@@ -204,9 +203,19 @@ def test_training_resumes_from_its_checkpoint(tmp_path, descriptor, brick64):
         assert torch.allclose(v.float(), w.float(), atol=1e-6), k
 
 
+def test_checkpoint_of_another_architecture_is_refused(tmp_path, descriptor, brick64):
+    ckpt = tmp_path / "train.ckpt"
+    _tiny_texture_training(brick64, descriptor, 1, checkpoint=ckpt)
+    cfg = TrainConfig(arch="texture_net", net={"scales": 2, "channels": 6}, size=16, batch=2, iters=2, seed=3)
+    with pytest.raises(InputError, match="different model"):
+        train_texture_net(brick64, cfg, descriptor=descriptor, checkpoint=ckpt, progress=False)
+
+
 def test_exemplar_smaller_than_the_receptive_field_is_refused(brick64):
     d = Descriptor("lite0")
     assert d.receptive_field("block7") == 147 and d.receptive_field("block0") == 7
+    with pytest.raises(InputError, match="unknown layer.*'relu9_9'"):
+        Descriptor(d.net, texture_layers=["block0", "relu9_9"])
     with pytest.raises(InputError, match="smaller than the 147 px receptive field of the deepest texture layer "
                                          "'block7'.*shallower layers"):
         synthesize(brick64, 32, descriptor=d, iters=1, progress=False)
@@ -242,7 +251,7 @@ def _write_images(folder, n, size=40):
     return folder
 
 
-def test_content_pool_loading_and_bad_folders(tmp_path):
+def test_content_pool_loading_and_bad_folders(tmp_path, monkeypatch):
     pool, names = load_content_pool(_write_images(tmp_path / "ok", 3), n=2, size=16)
     assert pool.shape == (2, 3, 16, 16) and [p.name for p in names] == ["c0.png", "c1.png"]
     with pytest.raises(InputError, match="no such folder"):
@@ -255,14 +264,14 @@ def test_content_pool_loading_and_bad_folders(tmp_path):
     (bad / "broken.png").write_bytes(b"\x89PNG broken")
     with pytest.raises(InputError, match="broken.png"):
         load_content_pool(bad)
-    if os.geteuid() != 0:  # root reads any folder
-        locked = _write_images(tmp_path / "locked", 1)
-        locked.chmod(0)
-        try:
-            with pytest.raises(InputError, match="cannot be read"):
-                load_content_pool(locked)
-        finally:
-            locked.chmod(0o755)
+    locked = _write_images(tmp_path / "locked", 1)
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(type(locked), "iterdir", denied)  # chmod 000 does not stop root, so simulate it
+    with pytest.raises(InputError, match="cannot be read .Permission denied"):
+        load_content_pool(locked)
 
 
 def test_style_transfer_by_optimisation_moves_towards_the_style(descriptor, brick64):
