@@ -17,6 +17,7 @@ from netprior.generators import LatentPrior, SequentialGenerator, get_generator
 from netprior.generators.biggan import random_biggan
 from netprior.generators.parametrize import MultiCode
 from netprior.recipes.gan import (
+    colorize,
     fit_image,
     inpaint,
     interpolate,
@@ -25,6 +26,7 @@ from netprior.recipes.gan import (
     missing_blocks_mask,
     offset_path,
     segment,
+    super_resolve,
 )
 from netprior.segmentation import cluster, dissimilarity, segment_attention
 
@@ -133,6 +135,24 @@ def test_inpainting_ignores_the_missing_pixels(small, real8):
     a = inpaint(garbage, m, small, make_config("latent", iters=5, restarts=1, **FAST), progress=False)
     b = inpaint(real8, m, small, make_config("latent", iters=5, restarts=1, **FAST), progress=False)
     assert torch.equal(a.image, b.image) and a.config["task"] == "inpaint"
+
+
+def test_colorize_and_super_resolve_fit_the_degraded_observation(small, real8):
+    from netprior.operators import Downsample, Grayscale
+
+    cfg = make_config("latent", iters=60, restarts=1, **FAST)
+    gray = Grayscale()(real8)
+    col = colorize(gray, small, cfg, progress=False, reference=real8)
+    assert col.image.shape == (1, 3, 8, 8) and col.config["operator"] == "Grayscale"
+    first = col.results["latent"].history["data"]
+    assert first[-1] < first[0]  # the luma of the reconstruction approaches the observation
+    low = Downsample(2)(real8)
+    sr = super_resolve(low, 2, small, cfg, progress=False)
+    assert sr.image.shape == (1, 3, 8, 8) and sr.config["factor"] == 2
+    with pytest.raises(InputError, match="must be 2x2"):
+        super_resolve(low, 4, small, cfg, progress=False)
+    with pytest.raises(InputError, match="single-channel"):
+        colorize(real8, small, cfg, progress=False)
 
 
 def test_interpolation_endpoints_equal_the_reconstructions(small, real8, photo64b):
