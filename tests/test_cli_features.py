@@ -13,6 +13,16 @@ from skimage import data
 from netprior.cli import main
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread for these tests: on the shared 2-core machine two spinning OpenMP threads cost up to 15×
+    the CPU time of one for these small tensors (measured); the previous setting is restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def run(monkeypatch, capsys, *args):
     monkeypatch.setattr(sys, "argv", ["netprior", *map(str, args)])
     with pytest.raises(SystemExit) as exc:

@@ -6,10 +6,19 @@ import torch
 
 from netprior.backbones import BackboneInputError, get_backbone
 from netprior.errors import InputError
-from netprior.losses import total_variation
 from netprior.recipes.preimage import (CroppedDeepPrior, PreImageObjective, Regularisers, dip_parametrization,
                                        feature_targets, invert, invert_layers, layer_strides, relative_feature_error,
                                        resize_side)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread for these tests: on the shared 2-core machine two spinning OpenMP threads cost up to 15×
+    the CPU time of one for these small tensors (measured); the previous setting is restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

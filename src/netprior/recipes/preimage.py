@@ -17,10 +17,11 @@ regulariser by them.  On our [0, 1] scale that is B = 80/255, and
     R_TV^β(x) = mean_{c,i,j} ( ((x_{i,j+1} − x_ij)² + (x_{i+1,j} − x_ij)²) / V² )^{β/2}   (≈ 1–5 on a photo)
 
 Defaults (our decision, measured on Lite0 taps at 64–128 px, see benchmarks/preimage.py): β = 2, α = 6,
-λ_TV = 0.01, λ_α = 5e-3 — with the data term starting at ≈ 1 these keep the regularisers
-a few per cent of the objective at convergence, enough to remove the high-frequency "adversarial" patterns of
-unregularised pixels without preventing shallow layers from reaching a relative error below 0.1.  M&V tune the data
-weight per layer instead (their constant C); we keep the data weight 1 and expose λ_TV, β, λ_α, α.
+λ_TV = 0.01, λ_α = 5e-3.  With the data term starting at ≈ 1, the weighted regularisers end up of the same order as
+the data term at convergence (≈ 70 % of the objective at ``stem``, ≈ 45 % at ``stage4`` on a 64-px photo): enough to
+keep the pixels in range and to damp the high-frequency "adversarial" patterns of unregularised pixels (TV ≈ 6×
+lower at ``stage4`` after 200 steps), while the ``stem`` pre-image still reaches a relative error below 0.1.  M&V
+tune the data weight per layer instead (their constant C); we keep the data weight 1 and expose λ_TV, β, λ_α, α.
 
 Pixels are initialised at μ plus N(0, 0.03²) noise (M&V start from random noise) and optimised with Adam; they are
 not clamped during optimisation (the α-norm keeps them in range) — the returned image is clamped to [0, 1], and the
@@ -29,8 +30,9 @@ reported errors are those of the clamped image, i.e. of the image actually writt
 The DIP prior uses the reference notebook's recipe (deep-image-prior/feature_inversion.ipynb: skip network with
 channels 16, 32, 64, 128, 128, 128, 4 skip channels, nearest upsampling, average-pool downsampling, zero padding,
 z = 32-channel noise on a grid padded to a multiple of 2^scales and the output cropped to the image, Adam, no
-input perturbation, no regulariser, no output averaging).  The notebook uses per-scale filter sizes 7, 7, 5, 5, 3, 3, lr 0.001 and 3100
-steps at 227 px (on a GPU); our skip builder takes one filter size, so ``notebook`` uses 5×5 everywhere.  On the
+input perturbation, no regulariser, no output averaging).  The notebook uses per-scale filter sizes 7, 7, 5, 5, 3,
+3, lr 0.001 and 3100 steps at 227 px (on a GPU); our skip builder takes one filter size, so ``notebook`` uses 5×5
+everywhere.  On the
 2-core CPU this project targets the default is the ``light`` net (5 scales, 3×3 filters, ≈ 1 M parameters) with lr
 0.01 so that a few hundred steps suffice; ``skip5x128`` is the 5×128 skip net of the DIP restoration presets (the
 thesis' default architecture).
