@@ -157,8 +157,9 @@ def inpainting(args) -> list[dict]:
 
     rows = []
     cases = []
-    for img, mask, preset in [("kate.png", "kate_mask.png", "inpaint"), ("vase.png", None, "inpaint-vase"),
-                              ("library.png", "library_mask.png", "inpaint-large")]:
+    regions = [("kate.png", "kate_mask.png", "inpaint"), ("vase.png", None, "inpaint-vase"),
+               ("library.png", "library_mask.png", "inpaint-large")]
+    for img, mask, preset in [c for c in regions if c[0] in args.inpaint]:
         x = load_image(DATA / "dip" / img)
         if mask:
             m = load_mask(DATA / "dip" / mask, tuple(x.shape[-2:]))
@@ -167,7 +168,7 @@ def inpainting(args) -> list[dict]:
             h, w = x.shape[-2:]
             m[..., h // 2 - h // 8:h // 2 + h // 8, w // 2 - w // 8:w // 2 + w // 8] = 0
         cases.append((img, centre(x, args.crop), centre(m, args.crop), preset))
-    for img in ["F16_GT.png", "zebra_GT.png"]:
+    for img in [i for i in ["F16_GT.png", "zebra_GT.png"] if i in args.inpaint]:
         x = centre(load_image(DATA / "dip" / img), args.crop)
         cases.append((f"{img} (50% Bernoulli)", x, Mask.bernoulli(tuple(x.shape[-2:]), 0.5,
                                                                      torch.Generator().manual_seed(0)).mask, "inpaint"))
@@ -201,8 +202,8 @@ def fmt(v, nd=2):
 
 def markdown(res: dict, cmd: str) -> str:
     L = ["## Deep Image Prior (thesis ch. 7)", "", f"Command: `{cmd}`", "",
-         f"Budget: centre crops of {res['args']['crop']}², iteration caps as listed; 2 CPU cores "
-         f"({res['torch_threads']} torch threads). *rule* columns: the step each stopping rule selected (no clean "
+         f"Budget: centre crops (the size column) and iteration caps (iters) as listed, run on 2 shared CPU "
+         f"cores with {res['torch_threads']} torch thread(s). *rule* columns: the step each stopping rule selected (no clean "
          "image used) and the PSNR of the averaged output there; *oracle*: best averaged-output PSNR over the run.",
          ""]
     if res.get("speed"):
@@ -268,13 +269,19 @@ def main() -> None:
     ap.add_argument("--speed-steps", type=int, default=3)
     ap.add_argument("--set5", nargs="*", default=["baby.png", "bird.png", "butterfly.png", "head.png", "woman.png"])
     ap.add_argument("--set14", nargs="*", default=["baboon.png", "comic.png", "face.png", "lenna.png"])
+    ap.add_argument("--inpaint", nargs="*", default=["kate.png", "vase.png", "library.png", "F16_GT.png",
+                                                      "zebra_GT.png"], help="region masks: kate, vase, library; "
+                    "50%% Bernoulli masks: F16_GT, zebra_GT")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--only", nargs="*", default=["speed", "denoise", "sr", "inpaint", "flash"])
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / "dip.json"
     res = json.loads(path.read_text()) if path.exists() else {}
     res.update(args=vars(args), torch_threads=torch.get_num_threads())
-    for part, fn in [("speed", speed), ("denoise", denoising), ("sr", super_resolution), ("inpaint", inpainting),
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    for part, fn in [("denoise", denoising), ("speed", speed), ("sr", super_resolution), ("inpaint", inpainting),
                      ("flash", flash)]:
         if part in args.only:
             res[part] = fn(args)
