@@ -281,7 +281,9 @@ def markdown(res: dict, command: str) -> str:
              f"Command: `{command}`", "",
              f"CPU, {res['threads']} thread(s), load average at start {res['load_average']} (a shared machine); "
              f"descriptor EfficientNet-Lite0, texture taps {', '.join(res['texture_layers'])}, texture loss L_T = "
-             f"sum of per-layer relative Gram errors. Total wall time {res['seconds']:.0f} s.", ""]
+             f"sum of per-layer relative Gram errors. Total wall time {res['seconds']:.0f} s. Other jobs shared the "
+             "machine and its load varied during the run, so timings taken minutes apart (e.g. the two sides of a "
+             "speed-up) carry that uncertainty.", ""]
     if "speed" in res:
         s = res["speed"]
         n = s["network"]
