@@ -88,5 +88,3 @@ def main() -> None:
         sys.exit(130)
 
 
-if __name__ == "__main__":
-    main()
