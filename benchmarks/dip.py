@@ -202,8 +202,9 @@ def fmt(v, nd=2):
 
 def markdown(res: dict, cmd: str) -> str:
     L = ["## Deep Image Prior (thesis ch. 7)", "", f"Command: `{cmd}`", "",
-         f"Budget: centre crops (the size column) and iteration caps (iters) as listed, run on 2 shared CPU "
-         f"cores with {res['torch_threads']} torch thread(s). *rule* columns: the step each stopping rule selected (no clean "
+         f"Budget: centre crops (the size column) and iteration caps (iters) as listed, run on 2 CPU cores "
+         f"shared with other jobs (load average 5–9 during these runs, so seconds are pessimistic and comparable "
+         f"only within a table) with {res['torch_threads']} torch thread(s). *rule* columns: the step each stopping rule selected (no clean "
          "image used) and the PSNR of the averaged output there; *oracle*: best averaged-output PSNR over the run.",
          ""]
     if res.get("speed"):
@@ -278,9 +279,9 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / "dip.json"
     res = json.loads(path.read_text()) if path.exists() else {}
-    res.update(args=vars(args), torch_threads=torch.get_num_threads())
     if args.threads:
         torch.set_num_threads(args.threads)
+    res.update(args=vars(args), torch_threads=torch.get_num_threads())
     for part, fn in [("denoise", denoising), ("speed", speed), ("sr", super_resolution), ("inpaint", inpainting),
                      ("flash", flash)]:
         if part in args.only:
