@@ -1,21 +1,12 @@
 """The CLI writes its files and answers bad input with one clear line and exit status 2 (no traceback)."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from netprior.cli import main
-
-
-def run(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["netprior", *map(str, args)])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
+from cli_runner import run
 
 
 @pytest.fixture

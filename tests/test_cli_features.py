@@ -2,7 +2,6 @@
 line and exit status 2."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ import torch
 from PIL import Image
 from skimage import data
 
-from netprior.cli import main
+from cli_runner import run
 
 
 @pytest.fixture(autouse=True)
@@ -21,14 +20,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-def run(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["netprior", *map(str, args)])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ to the plain generator, batch independence, block masks, interpolation endpoints
 and its answers to bad input."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from netprior.cli import main
+from cli_runner import run
 from netprior.errors import InputError
 from netprior.generators import LatentPrior, SequentialGenerator, get_generator
 from netprior.generators.biggan import random_biggan
@@ -205,14 +204,6 @@ def test_image_fitting_crops_resizes_or_refuses():
         make_config("gradient")
     with pytest.raises(InputError, match="mgan"):
         make_config("latent", attention="cbam")
-
-
-def run(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["netprior", *map(str, args)])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 @pytest.fixture

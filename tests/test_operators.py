@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 from netprior.errors import InputError
-from netprior.io import from_numpy, to_numpy
+from netprior.io import to_numpy
 from netprior.metrics import psnr
 from netprior.operators import JPEG, Compose, Downsample, GaussianNoise, Grayscale, Mask, downsampling_taps
 
