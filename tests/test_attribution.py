@@ -1,21 +1,10 @@
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from skimage import data
 
+from helpers import as_input
 from netprior.attribution import gradcam, overlay_heatmap
-from netprior.backbones import get_backbone
-
-
-def as_input(image, size=224):
-    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
-    return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-
-
-@pytest.fixture(scope="module")
-def lite0():
-    return get_backbone("lite0")
 
 
 def test_gradcam_of_cat_lies_on_the_cat_and_is_differentiable(lite0):

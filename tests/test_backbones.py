@@ -7,18 +7,9 @@ import torchvision.models as tvm
 from skimage import data
 from torch import nn
 
+from helpers import as_input
 from netprior.backbones import Backbone, get_backbone, list_backbones
 from netprior.errors import InputError, WeightsNotFoundError
-
-
-def as_input(image, size=224):
-    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
-    return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-
-
-@pytest.fixture(scope="module")
-def lite0():
-    return get_backbone("lite0")
 
 
 @pytest.fixture(scope="module")

@@ -6,14 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli_runner import run
+from helpers import run
 
 
 @pytest.fixture
-def img(tmp_path, photo64):
-    p = tmp_path / "photo.png"
-    Image.fromarray((photo64[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(p)
-    return p
+def img(photo64_png):
+    return photo64_png
 
 
 def test_denoise_writes_image_sidecar_and_report(monkeypatch, capsys, tmp_path, img):

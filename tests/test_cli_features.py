@@ -9,24 +9,14 @@ import torch
 from PIL import Image
 from skimage import data
 
-from cli_runner import run
+from helpers import run
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread for these tests: on the shared 2-core machine two spinning OpenMP threads cost up to 15×
-    the CPU time of one for these small tensors (measured); the previous setting is restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: see conftest.py
 
 
 @pytest.fixture
-def img(tmp_path, photo64):
-    p = tmp_path / "photo.png"
-    Image.fromarray((photo64[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(p)
-    return p
+def img(photo64_png):
+    return photo64_png
 
 
 @pytest.fixture

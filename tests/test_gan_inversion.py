@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from cli_runner import run
+from helpers import run
 from netprior.errors import InputError
 from netprior.generators import LatentPrior, SequentialGenerator, get_generator
 from netprior.generators.biggan import random_biggan
@@ -32,13 +32,7 @@ from netprior.segmentation import cluster, dissimilarity, segment_attention
 FAST = {"feature_weight": 0.0}  # pixel loss only: no backbone in the small tests
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These small tensors run fastest on one thread (thread hand-offs dominate on a shared machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: see conftest.py
 
 
 def small_generator(seed: int = 0) -> SequentialGenerator:
@@ -207,10 +201,8 @@ def test_image_fitting_crops_resizes_or_refuses():
 
 
 @pytest.fixture
-def face(tmp_path, photo64):
-    p = tmp_path / "face.png"
-    Image.fromarray((photo64[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(p)
-    return p
+def face(photo64_png):
+    return photo64_png
 
 
 CHEAP = ["--iters", "2", "--offset-iters", "2", "--restarts", "1", "--lambda-feat", "0", "--quiet"]

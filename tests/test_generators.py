@@ -17,14 +17,7 @@ from netprior.generators.biggan import build_biggan, random_biggan
 from netprior.generators.dcgan_faces import build_dcgan_faces, dcgan_main, weights_path
 from netprior.generators.pggan import build_pggan, random_pggan
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These small tensors run fastest on one thread (thread hand-offs dominate on a shared machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: see conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -1,17 +1,14 @@
 """IMAGINE (image-guided classifier inversion) on 64×64 photos with the offline Lite0 classifier and tiny budgets."""
 
 import json
-import sys
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
+from helpers import run
 from netprior.attribution import gradcam
-from netprior.backbones import get_backbone
-from netprior.cli import main
 from netprior.errors import InputError
+from netprior.io import save_image
 from netprior.losses import gradient_penalty
 from netprior.nets.discriminator import PatchDiscriminator
 from netprior.recipes.imagine import (
@@ -26,20 +23,7 @@ from netprior.recipes.imagine import (
     stylize,
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: on a shared, oversubscribed CPU two OpenMP threads spin-wait for each other and a Lite0
-    step takes 10-15x longer (measured: 3.5 s against 0.22 s at 64 px under load); idle, one thread costs ~1.5x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def lite0():
-    return get_backbone("lite0")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: see conftest.py
 
 
 def tiny(**kw) -> Settings:
@@ -196,18 +180,8 @@ def test_bad_input_is_refused_with_a_clear_message(lite0, photo64):
 # ------------------------------------------------------------------------------------------- CLI
 
 
-def run(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["netprior", *map(str, args)])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
-
-
 def save(tmp_path, name, x):
-    p = tmp_path / name
-    Image.fromarray((x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8).squeeze()).save(p)
-    return p
+    return save_image(x, tmp_path / name)
 
 
 def test_cli_writes_variations_sidecars_and_report(monkeypatch, capsys, tmp_path, photo64):

@@ -4,26 +4,13 @@ an early Lite0 layer, the Deep Image Prior gives smoother pre-images than plain 
 import pytest
 import torch
 
-from netprior.backbones import BackboneInputError, get_backbone
+from netprior.backbones import BackboneInputError
 from netprior.errors import InputError
 from netprior.recipes.preimage import (CroppedDeepPrior, PreImageObjective, Regularisers, dip_parametrization,
                                        feature_targets, invert, invert_layers, layer_strides, relative_feature_error,
                                        resize_side)
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread for these tests: on the shared 2-core machine two spinning OpenMP threads cost up to 15×
-    the CPU time of one for these small tensors (measured); the previous setting is restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def lite0():
-    return get_backbone("lite0")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: see conftest.py
 
 
 def test_tv_preimage_at_early_layer_reaches_relative_error_below_0_1(lite0, photo64):

@@ -3,7 +3,6 @@ instance normalisation, the Julesz diversity term, model files and the CLI.  All
 descriptor layers (block0, block1, block3 of EfficientNet-Lite0, receptive fields 7, 11, 35 px) keep it fast."""
 
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -11,9 +10,9 @@ import torch
 from PIL import Image
 from skimage import data
 
-from netprior.cli import main
+from helpers import run
 from netprior.errors import InputError
-from netprior.io import from_numpy
+from netprior.io import from_numpy, save_image
 from netprior.losses import julesz_diversity
 from netprior.nets.layers import norm
 from netprior.nets.texture import StyleNet, TextureNet, TextureNetV2
@@ -24,13 +23,7 @@ from netprior.recipes.texture import (Descriptor, GeneratorModel, TrainConfig, l
 SHALLOW = ("block0", "block1", "block3")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These tensors are tiny: one thread avoids the OpenMP hand-off cost (several times faster on a busy CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: see conftest.py
 
 
 @pytest.fixture(scope="module")
@@ -302,17 +295,8 @@ def test_style_network_trains_saves_and_applies(tmp_path, descriptor, brick64, a
         sample(loaded, 1)
 
 
-def run(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["netprior", *map(str, args)])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
-
-
 def test_cli_optimize_train_sample_and_bad_input(monkeypatch, capsys, tmp_path, brick64):
-    ex = tmp_path / "brick.png"
-    Image.fromarray((brick64[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(ex)
+    ex = save_image(brick64, tmp_path / "brick.png")
     layers = ",".join(SHALLOW)
     out = tmp_path / "tex.png"
     code, stdout, err = run(monkeypatch, capsys, "texture", "optimize", ex, "-o", out, "--size", "32", "--iters", "3",
