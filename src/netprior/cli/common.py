@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 
@@ -58,23 +58,35 @@ def load_for_dip(path: Path, max_side: int, scale: int = 1):
     return cropped
 
 
-def finish_restoration(r, out: Path, *, inputs: dict, report: bool, observation=None) -> None:
+def write_result(r, out: Path, *, inputs: dict, summary: str, report: Optional[Callable[[Path], object]] = None,
+                 ) -> None:
+    """The outputs every optimisation command writes: ``r.image`` as PNG, its JSON sidecar (config, result,
+    metrics, input hashes) and, when ``report`` is given, the figure it draws at ``<out>.report.png``; each path
+    is echoed as it is written.  ``r`` is any recipe result with ``image``, ``config``, ``result`` and ``metrics``."""
     from ..io import save_image
-    from ..report import write_report, write_sidecar
+    from ..report import write_sidecar
 
-    metrics = r.metrics
     save_image(r.image, out)
-    write_sidecar(out, config=r.config, result=r.result, metrics=metrics, inputs=inputs)
-    typer.echo(f"wrote {out}  ({r.result.steps} steps, {r.result.seconds:.1f} s"
-               + (f", stopped by {r.result.stop['rule']} at step {r.result.stop['selected_step']}"
-                  if r.result.stop and r.result.stop.get("selected_step") else "")
-               + "".join(f", {k} {v:.2f}" for k, v in metrics.items() if k in ("psnr", "ssim")) + ")")
+    write_sidecar(out, config=r.config, result=r.result, metrics=r.metrics, inputs=inputs)
+    typer.echo(f"wrote {out}  ({summary})")
     typer.echo(f"wrote {out.with_suffix('.json')}")
-    if report:
+    if report is not None:
         rp = out.with_suffix(".report.png")
-        write_report(rp, r.result, title=f"{r.config.get('task')} — preset {r.config['preset']['name']}",
-                     observation=observation)
+        report(rp)
         typer.echo(f"wrote {rp}")
+
+
+def finish_restoration(r, out: Path, *, inputs: dict, report: bool, observation=None) -> None:
+    from ..report import write_report
+
+    stop = r.result.stop
+    summary = (f"{r.result.steps} steps, {r.result.seconds:.1f} s"
+               + (f", stopped by {stop['rule']} at step {stop['selected_step']}" if stop and stop.get("selected_step")
+                  else "")
+               + "".join(f", {k} {v:.2f}" for k, v in r.metrics.items() if k in ("psnr", "ssim")))
+    title = f"{r.config.get('task')} — preset {r.config['preset']['name']}"
+    write_result(r, out, inputs=inputs, summary=summary,
+                 report=(lambda p: write_report(p, r.result, title=title, observation=observation)) if report else None)
 
 
 def reference_tensor(reference: Optional[Path], shape):

@@ -20,7 +20,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError
-from .common import Checkpoint, Device, Output, Quiet, Report, Seed, check_device, output_path
+from .common import Checkpoint, Device, Output, Quiet, Report, Seed, check_device, output_path, write_result
 
 features_app = typer.Typer()
 
@@ -144,7 +144,7 @@ def invert_features_cmd(
         checkpoint: Checkpoint = None, quiet: Quiet = False):
     """Natural pre-image: reconstruct the image from its representation at a layer (thesis §7.3.4, Fig. 7.9)."""
     from ..backbones import get_backbone
-    from ..io import _atomic_write, check_size, save_image
+    from ..io import _atomic_write, check_size
     from ..recipes.preimage import (DEFAULTS, PRIORS, Regularisers, invert, invert_layers, resize_side,
                                     write_grid_figure)
     from ..report import write_report, write_sidecar
@@ -170,15 +170,11 @@ def invert_features_cmd(
         r = invert(x0, bb, names[0], prior=prior, checkpoint=str(checkpoint) if checkpoint else None,
                    snapshot_every=max(1, (iters or DEFAULTS[prior]["iters"]) // 6) if report else 0, **kw)
         r.config["resized_to"] = size
-        save_image(r.image, out)
-        write_sidecar(out, config=r.config, result=r.result, metrics=r.metrics, inputs=inputs)
-        typer.echo(f"wrote {out}  ({r.result.steps} steps, {r.result.seconds:.1f} s, relative feature error "
-                   f"{r.metrics['relative_feature_error']:.3f}, PSNR {r.metrics['psnr']:.2f} dB)")
-        typer.echo(f"wrote {out.with_suffix('.json')}")
-        if report:
-            rp = out.with_suffix(".report.png")
-            write_report(rp, r.result, title=f"pre-image of {bb.name}/{names[0]} ({prior})", observation=x0)
-            typer.echo(f"wrote {rp}")
+        title = f"pre-image of {bb.name}/{names[0]} ({prior})"
+        write_result(r, out, inputs=inputs,
+                     summary=f"{r.result.steps} steps, {r.result.seconds:.1f} s, relative feature error "
+                             f"{r.metrics['relative_feature_error']:.3f}, PSNR {r.metrics['psnr']:.2f} dB",
+                     report=(lambda p: write_report(p, r.result, title=title, observation=x0)) if report else None)
         return
     priors = tuple(PRIORS) if prior == "both" else (prior,)
     grid = invert_layers(x0, bb, names, priors=priors, checkpoint=str(checkpoint) if checkpoint else None, **kw)

@@ -31,6 +31,7 @@ from .common import (
     Seed,
     check_device,
     output_path,
+    write_result,
 )
 
 
@@ -152,19 +153,11 @@ def _write_report(path: Path, r, title: str, shown) -> None:
 
 
 def _finish(r, out: Path, inputs: dict, report: bool, title: str, shown, num_classes: int) -> None:
-    from ..io import save_image
-    from ..report import write_sidecar
-
-    save_image(r.image, out)
-    write_sidecar(out, config=r.config, result=r.result, metrics=r.metrics, inputs=inputs)
     m = r.metrics
-    typer.echo(f"wrote {out}  (seed {r.config['seed']}, class {_class_name(m['target_class'], num_classes)}: "
-               f"confidence {m['confidence']:.3f}; {r.result.steps} steps, {r.result.seconds:.1f} s)")
-    typer.echo(f"wrote {out.with_suffix('.json')}")
-    if report:
-        rp = out.with_suffix(".report.png")
-        _write_report(rp, r, title, shown)
-        typer.echo(f"wrote {rp}")
+    write_result(r, out, inputs=inputs,
+                 summary=f"seed {r.config['seed']}, class {_class_name(m['target_class'], num_classes)}: "
+                         f"confidence {m['confidence']:.3f}; {r.result.steps} steps, {r.result.seconds:.1f} s",
+                 report=(lambda p: _write_report(p, r, title, shown)) if report else None)
 
 
 @imagine_app.command("synth")

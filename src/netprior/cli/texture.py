@@ -18,7 +18,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError
-from .common import Checkpoint, Device, MaxSide, Output, Quiet, Report, Seed, check_device, output_path
+from .common import (Checkpoint, Device, MaxSide, Output, Quiet, Report, Seed, check_device, output_path,
+                     write_result)
 
 texture_app = typer.Typer(no_args_is_help=True, help="Texture synthesis: by optimisation (Gatys et al.) or with a "
                                                       "trained texture network (thesis ch. 2-3).")
@@ -92,18 +93,12 @@ def _net_options(arch: str, width: Optional[int], norm: Optional[str]) -> dict:
 
 
 def _write_synthesis(s, out: Path, inputs: dict, report: bool, title: str) -> None:
-    from ..io import save_image
-    from ..report import write_report, write_sidecar
+    from ..report import write_report
 
-    save_image(s.image, out)
-    write_sidecar(out, config=s.config, result=s.result, metrics=s.metrics, inputs=inputs)
-    typer.echo(f"wrote {out}  ({s.result.steps} steps, {s.result.seconds:.1f} s, texture loss "
-               f"{s.metrics['texture_loss']:.4g})")
-    typer.echo(f"wrote {out.with_suffix('.json')}")
-    if report:
-        rp = out.with_suffix(".report.png")
-        write_report(rp, s.result, title=title)
-        typer.echo(f"wrote {rp}")
+    write_result(s, out, inputs=inputs,
+                 summary=f"{s.result.steps} steps, {s.result.seconds:.1f} s, texture loss "
+                         f"{s.metrics['texture_loss']:.4g}",
+                 report=(lambda p: write_report(p, s.result, title=title)) if report else None)
 
 
 def _write_model(training, out: Path, inputs: dict) -> None:
