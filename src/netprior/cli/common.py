@@ -23,6 +23,9 @@ Stopping = Annotated[str, typer.Option("--stopping", help="auto, wmv, discrepanc
 Checkpoint = Annotated[Optional[Path], typer.Option("--checkpoint", help="Checkpoint file: saved periodically, "
                                                                           "resumed from when it exists.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+Compile = Annotated[bool, typer.Option("--compile", help="torch.compile the network: about 1.3x faster steps at "
+                                                         "256² and above on CPU after ~1 min of compilation (needs a "
+                                                         "C++ compiler); no gain on small images.")]
 
 # Peak memory per output pixel of the 5x128 skip network (forward + backward, float32), measured at 256x256.
 BYTES_PER_PIXEL = 12_000
@@ -104,9 +107,9 @@ def reference_tensor(reference: Optional[Path], shape):
     return ref
 
 
-def common_kwargs(iters, lr, seed, device, stopping, checkpoint, quiet, report) -> dict:
+def common_kwargs(iters, lr, seed, device, stopping, checkpoint, quiet, report, compile_net=False) -> dict:
     return {"iters": iters, "lr": lr, "seed": seed, "device": check_device(device), "stopping": stopping,
             "checkpoint": str(checkpoint) if checkpoint else None, "progress": not quiet,
-            "snapshot_every": 50 if report else 0}
+            "snapshot_every": 50 if report else 0, "compile": compile_net}
 
 

@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError
-from .common import (Checkpoint, Device, Iters, Lr, MaxSide, Output, PresetOpt, Quiet, Reference, Report, Seed,
-                     Stopping, check_device, common_kwargs, finish_restoration, load_for_dip, output_path,
-                     reference_tensor, BYTES_PER_PIXEL)
+from .common import (BYTES_PER_PIXEL, Checkpoint, Compile, Device, Iters, Lr, MaxSide, Output, PresetOpt, Quiet,
+                     Reference, Report, Seed, Stopping, check_device, common_kwargs, finish_restoration, load_for_dip,
+                     output_path, reference_tensor)
 
 restore_app = typer.Typer(no_args_is_help=True, help="Restore an image with a Deep Image Prior (untrained network).")
 
@@ -20,7 +20,8 @@ def denoise_cmd(image: Path, output: Output = None,
                 sigma: Annotated[Optional[float], typer.Option(help="Noise std on 0-255, if known (else estimated).")] = None,
                 iters: Iters = None, lr: Lr = None, preset: PresetOpt = None, seed: Seed = 0, device: Device = "cpu",
                 max_side: MaxSide = 1024, reference: Reference = None, report: Report = False,
-                stopping: Stopping = "auto", checkpoint: Checkpoint = None, quiet: Quiet = False):
+                stopping: Stopping = "auto", checkpoint: Checkpoint = None, quiet: Quiet = False,
+                compile_net: Compile = False):
     """Blind denoising (thesis §7.3.1), stopped by the discrepancy rule at the given or estimated noise level."""
     from ..recipes.dip import denoise
 
@@ -28,14 +29,15 @@ def denoise_cmd(image: Path, output: Output = None,
     y = load_for_dip(image, max_side)
     ref = reference_tensor(reference, y.shape)
     r = denoise(y, sigma255=sigma, preset=preset, reference=ref,
-                **common_kwargs(iters, lr, seed, device, stopping, checkpoint, quiet, report))
+                **common_kwargs(iters, lr, seed, device, stopping, checkpoint, quiet, report, compile_net))
     finish_restoration(r, out, inputs={"image": image, "reference": reference}, report=report, observation=y)
 
 
 @restore_app.command("jpeg")
 def jpeg_cmd(image: Path, output: Output = None, iters: Iters = None, lr: Lr = None, preset: PresetOpt = "jpeg",
              seed: Seed = 0, device: Device = "cpu", max_side: MaxSide = 1024, reference: Reference = None,
-             report: Report = False, stopping: Stopping = "wmv", checkpoint: Checkpoint = None, quiet: Quiet = False):
+             report: Report = False, stopping: Stopping = "wmv", checkpoint: Checkpoint = None, quiet: Quiet = False,
+             compile_net: Compile = False):
     """Remove JPEG blocking and ringing from a compressed photo (thesis Fig. 7.3)."""
     from ..recipes.dip import deblock_jpeg
 
@@ -43,7 +45,7 @@ def jpeg_cmd(image: Path, output: Output = None, iters: Iters = None, lr: Lr = N
     y = load_for_dip(image, max_side)
     ref = reference_tensor(reference, y.shape)
     r = deblock_jpeg(y, preset=preset or "jpeg", reference=ref,
-                     **common_kwargs(iters, lr, seed, device, stopping, checkpoint, quiet, report))
+                     **common_kwargs(iters, lr, seed, device, stopping, checkpoint, quiet, report, compile_net))
     finish_restoration(r, out, inputs={"image": image, "reference": reference}, report=report, observation=y)
 
 
@@ -52,7 +54,8 @@ def sr_cmd(image: Path, output: Output = None,
            factor: Annotated[int, typer.Option("--factor", "-f", help="Upscaling factor: 2, 3, 4 or 8.")] = 4,
            iters: Iters = None, lr: Lr = None, preset: PresetOpt = None, seed: Seed = 0, device: Device = "cpu",
            max_side: MaxSide = 1024, reference: Reference = None, report: Report = False,
-           stopping: Stopping = "wmv", checkpoint: Checkpoint = None, quiet: Quiet = False):
+           stopping: Stopping = "wmv", checkpoint: Checkpoint = None, quiet: Quiet = False,
+           compile_net: Compile = False):
     """×factor super-resolution with the data term ||d(x) − x0||² (thesis §7.3.2); the output is factor× larger."""
     from ..io import check_size, load_image
     from ..recipes.dip import super_resolve
@@ -68,7 +71,7 @@ def sr_cmd(image: Path, output: Output = None,
             raise InputError(f"--reference {reference}: {ref.shape[-1]}x{ref.shape[-2]} is not {factor}x the input "
                              f"{y.shape[-1]}x{y.shape[-2]}")
     r = super_resolve(y, factor, preset=preset, reference=ref,
-                      **common_kwargs(iters, lr, seed, device, stopping, checkpoint, quiet, report))
+                      **common_kwargs(iters, lr, seed, device, stopping, checkpoint, quiet, report, compile_net))
     finish_restoration(r, out, inputs={"image": image, "reference": reference}, report=report)
 
 
@@ -82,7 +85,8 @@ def inpaint_cmd(image: Path, output: Output = None,
                                                                              "level in (0, 1).")] = None,
                 iters: Iters = None, lr: Lr = None, preset: PresetOpt = "inpaint", seed: Seed = 0,
                 device: Device = "cpu", max_side: MaxSide = 1024, reference: Reference = None, report: Report = False,
-                stopping: Stopping = "wmv", checkpoint: Checkpoint = None, quiet: Quiet = False):
+                stopping: Stopping = "wmv", checkpoint: Checkpoint = None, quiet: Quiet = False,
+                compile_net: Compile = False):
     """Fill missing pixels, E = ||(x − x0) ⊙ m||² (thesis §7.3.3).  Exactly one of --mask, --drop, --text."""
     import torch
 
@@ -106,7 +110,7 @@ def inpaint_cmd(image: Path, output: Output = None,
         m = Mask.text(tuple(x.shape[-2:]), text).mask
     ref = reference_tensor(reference, x.shape)
     r = inpaint(x, m, preset=preset or "inpaint", reference=ref,
-                **common_kwargs(iters, lr, seed, device, stopping, checkpoint, quiet, report))
+                **common_kwargs(iters, lr, seed, device, stopping, checkpoint, quiet, report, compile_net))
     if mask is None:
         mpath = out.with_suffix(".mask.png")
         save_image(m, mpath)
@@ -118,28 +122,30 @@ def inpaint_cmd(image: Path, output: Output = None,
 @restore_app.command("flash-no-flash")
 def flash_cmd(flash: Path, noflash: Path, output: Output = None, iters: Iters = None, lr: Lr = None,
               preset: PresetOpt = "flash", seed: Seed = 0, device: Device = "cpu", max_side: MaxSide = 1024,
-              report: Report = False, stopping: Stopping = "wmv", checkpoint: Checkpoint = None, quiet: Quiet = False):
+              report: Report = False, stopping: Stopping = "wmv", checkpoint: Checkpoint = None, quiet: Quiet = False,
+              compile_net: Compile = False):
     """Flash/no-flash pair (thesis §7.3.5): the flash image is the network input, the no-flash image the target."""
     from ..recipes.dip import flash_no_flash
 
     out = output_path(output, noflash, "flash", [flash, noflash])
     f, nf = load_for_dip(flash, max_side), load_for_dip(noflash, max_side)
     r = flash_no_flash(f, nf, preset=preset or "flash",
-                       **common_kwargs(iters, lr, seed, device, stopping, checkpoint, quiet, report))
+                       **common_kwargs(iters, lr, seed, device, stopping, checkpoint, quiet, report, compile_net))
     finish_restoration(r, out, inputs={"flash": flash, "noflash": noflash}, report=report, observation=nf)
 
 
 @restore_app.command("fit")
 def fit_cmd(image: Path, output: Output = None, iters: Iters = 1000, lr: Lr = None, preset: PresetOpt = "denoise",
             seed: Seed = 0, device: Device = "cpu", max_side: MaxSide = 1024, report: Report = False,
-            checkpoint: Checkpoint = None, quiet: Quiet = False):
+            checkpoint: Checkpoint = None, quiet: Quiet = False,
+            compile_net: Compile = False):
     """Fit the network to an image, min ||f_θ(z) − x0||² (eq. 7.4), for the full budget."""
     from ..recipes.dip import fit
 
     out = output_path(output, image, "fit", [image])
     x = load_for_dip(image, max_side)
     r = fit(x, preset=preset or "denoise", reference=x,
-            **common_kwargs(iters, lr, seed, device, "none", checkpoint, quiet, report))
+            **common_kwargs(iters, lr, seed, device, "none", checkpoint, quiet, report, compile_net))
     finish_restoration(r, out, inputs={"image": image}, report=report)
 
 

@@ -141,13 +141,15 @@ def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_si
             lr: float | None = None, reg_noise_std: float | None = None, seed: int = 0, device: str = "cpu",
             stopping: str | StoppingRule | None = "auto", sigma: float | None = None,
             reference: torch.Tensor | None = None, metrics_every: int = 10, snapshot_every: int = 0,
-            checkpoint: str | None = None, progress: bool = True) -> Restoration:
+            checkpoint: str | None = None, progress: bool = True, compile: bool = False) -> Restoration:
     """Solve min_θ ||A(f_θ(z)) − y||² for observation ``y`` (1, C, h, w) in [0, 1].
 
     ``out_size`` is the restored image's (H, W) (default: y's size); ``guide`` replaces z (flash/no-flash);
     ``sigma`` (on [0, 1]) feeds the discrepancy rule; ``reference`` adds PSNR/SSIM curves and final metrics.
     ``iters``, ``lr``, ``reg_noise_std`` override the preset; the preset's iteration count is the cap when a
-    stopping rule is active."""
+    stopping rule is active.  ``compile`` runs the network through ``torch.compile`` (same parameters and
+    checkpoints; measured on 2 CPU cores for the 5×128 skip net: 1.28× faster steps at 256², none at 128², after
+    ~50 s of compilation that later runs of the same shapes reuse from the cache)."""
     preset = get_preset(preset) if isinstance(preset, str) else preset
     preset = replace(preset, **{k: v for k, v in
                                 {"iters": iters, "lr": lr, "reg_noise_std": reg_noise_std}.items() if v is not None})
@@ -172,6 +174,8 @@ def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_si
     if tuple(op(param.z.new_zeros(1, out_channels, *size)).shape[-2:]) != tuple(y.shape[-2:]):
         raise InputError(f"the observation is {y.shape[-1]}x{y.shape[-2]} but the operator maps the "
                          f"{size[1]}x{size[0]} output to another size")
+    if compile:
+        net.compile()  # in place: parameter names, state_dict and checkpoints are those of the eager network
 
     def objective(x):
         data = torch.mean((op(x) - y) ** 2)
@@ -197,6 +201,7 @@ def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_si
             final["oracle_peak_psnr"] = curve[best]
             final["oracle_peak_step"] = result.history["psnr_step"][best]
     config = {"method": "deep-image-prior", "preset": asdict(preset), "seed": seed, "device": str(dev),
+              "compiled": compile,
               "observation_shape": list(y.shape), "output_shape": [1, out_channels, *size],
               **op.describe(), **param.describe(),
               "noise_sigma255": None if sigma is None else round(sigma * 255, 3)}
