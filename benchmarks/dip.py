@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -80,25 +81,45 @@ def run_dip(y, op, preset, ref, *, iters, sigma=None, out_size=None, guide=None,
             "rules": rule_results(rules, ref)}, r
 
 
+def time_steps(name: str, size: int, steps: int, compile: bool = False) -> tuple[float, float, int]:
+    """Median seconds of an Adam step of preset ``name`` at size², the first step's seconds (for a compiled net:
+    the compilation) and the parameter count."""
+    p = dip.PRESETS[name]
+    torch.manual_seed(0)
+    cin = 3 if p.input == "guide" else p.input_depth
+    net = nets.build(p.arch, cin, 3, **p.net)
+    if compile:
+        net.compile()
+    z = torch.rand(1, cin, size, size) * 0.1
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    times = []
+    for _ in range(steps + 1):
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        ((net(z) - 0.5) ** 2).mean().backward()
+        opt.step()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times[1:])), times[0], sum(q.numel() for q in net.parameters())
+
+
 def speed(args) -> list[dict]:
     rows = []
     for name, p in dip.PRESETS.items():
-        torch.manual_seed(0)
-        cin = 3 if p.input == "guide" else p.input_depth
-        net = nets.build(p.arch, cin, 3, **p.net)
-        z = torch.rand(1, cin, 256, 256) * 0.1
-        opt = torch.optim.Adam(net.parameters(), lr=0.01)
-        times = []
-        for i in range(args.speed_steps + 1):
-            t0 = time.perf_counter()
-            opt.zero_grad()
-            ((net(z) - 0.5) ** 2).mean().backward()
-            opt.step()
-            if i:
-                times.append(time.perf_counter() - t0)
-        rows.append({"preset": name, "arch": p.arch, "params": sum(q.numel() for q in net.parameters()),
-                     "sec_per_iter_256": round(float(np.median(times)), 3)})
+        sec, _, params = time_steps(name, 256, args.speed_steps)
+        rows.append({"preset": name, "arch": p.arch, "params": params, "sec_per_iter_256": round(sec, 3)})
         print(f"speed {name}: {rows[-1]['sec_per_iter_256']} s/it", flush=True)
+    return rows
+
+
+def compiled_speed(args) -> list[dict]:
+    """Eager against ``torch.compile`` (``--compile``) for the reference 5×128 skip net at several sizes."""
+    rows = []
+    for size in args.compile_sizes:
+        eager, _, _ = time_steps("denoise", size, args.speed_steps)
+        comp, first, _ = time_steps("denoise", size, args.speed_steps, compile=True)
+        rows.append({"preset": "denoise", "size": size, "eager": round(eager, 3), "compiled": round(comp, 3),
+                     "speedup": round(eager / comp, 2), "compile_seconds": round(first - comp, 1)})
+        print("compile", json.dumps(rows[-1]), flush=True)
     return rows
 
 
@@ -200,25 +221,42 @@ def fmt(v, nd=2):
     return "–" if v is None else (f"{v:.{nd}f}" if isinstance(v, float) else str(v))
 
 
-def markdown(res: dict, cmd: str) -> str:
-    L = ["## Deep Image Prior (thesis ch. 7)", "", f"Command: `{cmd}`", "",
-         f"Budget: centre crops (the size column) and iteration caps (iters) as listed, run on 2 CPU cores "
-         f"shared with other jobs (load average 5–9 during these runs, so seconds are pessimistic and comparable "
-         f"only within a table) with {res['torch_threads']} torch thread(s). *rule* columns: the step each stopping rule selected (no clean "
-         "image used) and the PSNR of the averaged output there; *oracle*: best averaged-output PSNR over the run.",
-         ""]
+def markdown(res: dict) -> str:
+    L = ["## Deep Image Prior (thesis ch. 7)", "",
+         "Budget: centre crops (the size column) and iteration caps (iters) as listed; each section below names the "
+         "command that produced it, its torch threads and the machine's 1-minute load average before and after "
+         "(2 CPU cores; a load above 2 means other jobs shared them and seconds are pessimistic). *rule* columns: "
+         "the step each stopping rule selected (no clean image used) and the PSNR (dB) / SSIM of the averaged "
+         "output there; "
+         "*oracle*: best averaged-output PSNR over the run.", ""]
+
+    def provenance(part):
+        m = res.get("meta", {}).get(part)
+        if not m:
+            return []
+        return [f"`{m['command']}` — {m['date']}, {m['threads']} thread(s), load {m['load_before']:.1f} → "
+                f"{m['load_after']:.1f}", ""]
+
     if res.get("speed"):
-        L += ["### Seconds per Adam step at 256×256", "", "| preset | arch | parameters | s / step |", "|---|---|---|---|"]
+        L += ["### Seconds per Adam step at 256×256", "", *provenance("speed"),
+              "| preset | arch | parameters | s / step |", "|---|---|---|---|"]
         L += [f"| {r['preset']} | {r['arch']} | {r['params']:,} | {r['sec_per_iter_256']} |" for r in res["speed"]]
+        L.append("")
+    if res.get("compile"):
+        L += ["### `--compile` (torch.compile) against eager, reference 5×128 skip net", "", *provenance("compile"),
+              "| size | eager s / step | compiled s / step | speed-up | compilation s (first run; cached after) |",
+              "|---|---|---|---|---|"]
+        L += [f"| {r['size']}² | {r['eager']} | {r['compiled']} | {r['speedup']}× | {r['compile_seconds']} |"
+              for r in res["compile"]]
         L.append("")
 
     def rules(r):
-        return " · ".join(f"{k} {fmt(v['psnr'])} @{v['step']}" + ("" if v["fired"] else " (not fired)")
-                          for k, v in r["rules"].items() if v)
+        return " · ".join(f"{k} {fmt(v['psnr'])} / {fmt(v['ssim'], 3)} @{v['step']}"
+                          + ("" if v["fired"] else " (not fired)") for k, v in r["rules"].items() if v)
 
     if res.get("denoise"):
-        L += ["### Denoising, σ = 25", "",
-              "| image | size | DIP rule result (dB @ step) | oracle peak | last avg | CBM3D | NLM | TV | noisy | "
+        L += ["### Denoising, σ = 25", "", *provenance("denoise"),
+              "| image | size | DIP rule result (dB / SSIM @ step) | oracle peak | last avg | CBM3D | NLM | TV | noisy | "
               "iters | s | peak MB |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in res["denoise"]:
             b = r["baselines"]
@@ -230,7 +268,8 @@ def markdown(res: dict, cmd: str) -> str:
                   "NLM 30.26.  Reference code on a 128² F16 crop: averaged output peaks at 30.43 dB at step 850 "
                   "and falls to 23.8 dB at 3000 steps (issue text).", ""]
     if res.get("sr"):
-        L += ["### ×4 super-resolution", "", "| image | HR size | DIP rule result | oracle | last avg | bicubic | iters | "
+        L += ["### ×4 super-resolution", "", *provenance("sr"),
+              "| image | HR size | DIP rule result | oracle | last avg | bicubic | iters | "
               "s | peak MB |", "|---|---|---|---|---|---|---|---|---|"]
         for r in res["sr"]:
             L.append(f"| {r['image']} | {r['size'][0]} | {rules(r)} | {fmt(r['oracle']['psnr'])} @{r['oracle']['step']} "
@@ -244,7 +283,8 @@ def markdown(res: dict, cmd: str) -> str:
                          f"{fmt(np.mean([r['bicubic_psnr'] for r in rs]))} | | | |")
         L += ["", "Paper (full images, 2000 steps): DIP 29.90 dB Set5 / 27.00 dB Set14; bicubic 28.43 / 26.05.", ""]
     if res.get("inpaint"):
-        L += ["### Inpainting", "", "| image | size | missing | DIP rule result | oracle | last avg | biharmonic | "
+        L += ["### Inpainting", "", *provenance("inpaint"),
+              "| image | size | missing | DIP rule result | oracle | last avg | biharmonic | "
               "zero fill | iters | s | peak MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in res["inpaint"]:
             L.append(f"| {r['image']} | {r['size'][0]} | {r['missing']:.0%} | {rules(r)} | {fmt(r['oracle']['psnr'])} "
@@ -254,7 +294,8 @@ def markdown(res: dict, cmd: str) -> str:
                   "(e.g. Barbara 32.22, Lena 36.16, Peppers 33.05).", ""]
     if res.get("flash"):
         r = res["flash"][0]
-        L += ["### Flash / no-flash", "", f"{r['image']}, {r['size'][0]}² crop, {r['iters']} steps, {r['seconds']} s, "
+        L += ["### Flash / no-flash", "", *provenance("flash"),
+              f"{r['image']}, {r['size'][0]}² crop, {r['iters']} steps, {r['seconds']} s, "
               f"peak {r['peak_mb']} MB (no ground truth; qualitative, `results/dip_flash.png`: flash · no-flash · DIP).",
               ""]
     return "\n".join(L)
@@ -268,29 +309,32 @@ def main() -> None:
     ap.add_argument("--iters-inpaint", type=int, default=1000)
     ap.add_argument("--iters-flash", type=int, default=300)
     ap.add_argument("--speed-steps", type=int, default=3)
+    ap.add_argument("--compile-sizes", type=int, nargs="*", default=[128, 256, 512])
     ap.add_argument("--set5", nargs="*", default=["baby.png", "bird.png", "butterfly.png", "head.png", "woman.png"])
-    ap.add_argument("--set14", nargs="*", default=["baboon.png", "comic.png", "face.png", "lenna.png"])
+    ap.add_argument("--set14", nargs="*", default=["baboon.png", "comic.png", "lenna.png", "monarch.png"])
     ap.add_argument("--inpaint", nargs="*", default=["kate.png", "vase.png", "library.png", "F16_GT.png",
                                                       "zebra_GT.png"], help="region masks: kate, vase, library; "
                     "50%% Bernoulli masks: F16_GT, zebra_GT")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    ap.add_argument("--only", nargs="*", default=["speed", "denoise", "sr", "inpaint", "flash"])
+    ap.add_argument("--only", nargs="*", default=["speed", "compile", "denoise", "sr", "inpaint", "flash"])
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / "dip.json"
     res = json.loads(path.read_text()) if path.exists() else {}
     if args.threads:
         torch.set_num_threads(args.threads)
-    res.update(args=vars(args), torch_threads=torch.get_num_threads())
-    for part, fn in [("denoise", denoising), ("speed", speed), ("sr", super_resolution), ("inpaint", inpainting),
-                     ("flash", flash)]:
+    cmd = ("python benchmarks/dip.py " + " ".join(sys.argv[1:])).strip()
+    for part, fn in [("speed", speed), ("compile", compiled_speed), ("denoise", denoising), ("inpaint", inpainting), ("flash", flash),
+                     ("sr", super_resolution)]:
         if part in args.only:
+            load_before = os.getloadavg()[0]
             res[part] = fn(args)
+            res.setdefault("meta", {})[part] = {
+                "command": cmd, "args": vars(args), "threads": torch.get_num_threads(), "load_before": load_before,
+                "load_after": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d"),
+                "peak_mb_process": round(peak_memory_mb())}
             path.write_text(json.dumps(res, indent=1))
-    res["peak_mb_process"] = round(peak_memory_mb())
-    path.write_text(json.dumps(res, indent=1))
-    cmd = "python benchmarks/dip.py " + " ".join(sys.argv[1:])
-    (OUT / "dip.md").write_text(markdown(res, cmd.strip()) + "\n")
+            (OUT / "dip.md").write_text(markdown(res) + "\n")
     print((OUT / "dip.md").read_text())
 
 
