@@ -69,6 +69,9 @@ def test_bad_inputs_exit_2_with_a_message(monkeypatch, capsys, tmp_path, img):
     cases.append((["restore", "denoise", tmp_path / "one.png"], "at least 2x2"))
     Image.new("RGB", (20, 20)).save(tmp_path / "tiny.png")
     cases.append((["restore", "denoise", tmp_path / "tiny.png"], "smaller than 32"))
+    cases.append((["restore", "inpaint", img, "--drop", "0.5", "--preset", "inpaint-large"], "at least 256 pixels"))
+    Image.new("RGB", (32, 32)).save(tmp_path / "p32.png")
+    cases.append((["restore", "denoise", tmp_path / "p32.png"], "at least 64 pixels"))
     for args, message in cases:
         code, stdout, err = run(monkeypatch, capsys, *args, "-q", "--iters", "1")
         assert code == 2, (args, stdout, err)

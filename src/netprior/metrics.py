@@ -31,8 +31,13 @@ def center_crop_border(x: torch.Tensor, border: int) -> torch.Tensor:
 
 def estimate_noise_sigma(y: torch.Tensor) -> float:
     """Blind estimate of Gaussian noise std on the [0, 1] scale (Donoho's wavelet MAD, ``skimage.restoration``),
-    averaged over channels."""
+    averaged over channels.  A flat image (no wavelet detail at all) has no measurable noise: 0."""
+    import warnings
+
     from skimage.restoration import estimate_sigma
 
     a = to_numpy(y)
-    return float(np.mean(estimate_sigma(a, channel_axis=2, average_sigmas=False)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # empty detail band of a constant image
+        sigma = float(np.mean(estimate_sigma(a, channel_axis=2, average_sigmas=False)))
+    return sigma if np.isfinite(sigma) else 0.0

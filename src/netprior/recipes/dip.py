@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
+from torch import nn
 
 from .. import nets
 from ..errors import InputError
@@ -136,6 +137,27 @@ def crop_to_multiple(x: torch.Tensor, d: int = 32) -> torch.Tensor:
     return x[..., top:top + h, left:left + w]
 
 
+def _output_size(net: nn.Module, z: torch.Tensor) -> tuple[int, int] | None:
+    """The network's output (H, W) for input ``z``, or None when the input is too small for its depth (padding
+    wider than the coarsest feature map, or batch norm over a single value)."""
+    try:
+        with torch.no_grad():
+            return tuple(net(z).shape[-2:])
+    except (RuntimeError, ValueError):
+        return None
+
+
+def min_side(preset: Preset | str, candidates: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)) -> int:
+    """The smallest square side (a multiple of 32 from ``candidates``) that the preset's network accepts."""
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    cin = 3 if preset.input == "guide" else preset.input_depth
+    net = nets.build(preset.arch, cin, 3, **preset.net)
+    for side in candidates:
+        if _output_size(net, torch.zeros(1, cin, side, side)) == (side, side):
+            return side
+    raise InputError(f"preset {preset.name!r} accepts none of the sizes {candidates}")
+
+
 def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_size: tuple[int, int] | None = None,
             out_channels: int = 3, guide: torch.Tensor | None = None, iters: int | None = None,
             lr: float | None = None, reg_noise_std: float | None = None, seed: int = 0, device: str = "cpu",
@@ -164,8 +186,11 @@ def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_si
         z = make_input(preset.input, preset.input_depth, size)
     net = nets.build(preset.arch, z.shape[1], out_channels, **preset.net)
     param = DeepPrior(net, z, reg_noise_std=preset.reg_noise_std).to(dev)
-    with torch.no_grad():
-        produced = tuple(net(param.z).shape[-2:])
+    produced = _output_size(net, param.z)
+    if produced is None:
+        raise InputError(f"preset {preset.name!r} ({preset.arch}) cannot run on a {size[1]}x{size[0]} image: its "
+                         f"coarsest scale becomes too small; it needs at least {min_side(preset)} pixels on each "
+                         "side (use a larger image or another --preset)")
     if produced != tuple(size):
         raise InputError(f"preset {preset.name!r} ({preset.arch}) turns a {size[1]}x{size[0]} input into "
                          f"{produced[1]}x{produced[0]}; crop the image to a multiple of 32 pixels")
