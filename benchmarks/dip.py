@@ -188,7 +188,8 @@ def inpainting(args) -> list[dict]:
             m = torch.ones(1, 1, *x.shape[-2:])
             h, w = x.shape[-2:]
             m[..., h // 2 - h // 8:h // 2 + h // 8, w // 2 - w // 8:w // 2 + w // 8] = 0
-        cases.append((img, centre(x, args.crop), centre(m, args.crop), preset))
+        crop = max(args.crop, dip.min_side(preset))  # inpaint-large halves the size 6 times: 256 px at least
+        cases.append((img, centre(x, crop), centre(m, crop), preset))
     for img in [i for i in ["F16_GT.png", "zebra_GT.png"] if i in args.inpaint]:
         x = centre(load_image(DATA / "dip" / img), args.crop)
         cases.append((f"{img} (50% Bernoulli)", x, Mask.bernoulli(tuple(x.shape[-2:]), 0.5,
@@ -217,6 +218,16 @@ def flash(args) -> list[dict]:
              "psnr_to_noflash": psnr(r.image, nf)}]
 
 
+def merge_rows(old: list[dict] | None, new: list[dict]) -> list[dict]:
+    """Rows of a new run replace the old rows of the same image (or preset/size); other old rows are kept, so a
+    section can be completed by several commands (each is listed above its table)."""
+    def key(r):
+        return r.get("image") or (r.get("preset"), r.get("size"))
+
+    fresh = {key(r) for r in new}
+    return [r for r in old or [] if key(r) not in fresh] + new
+
+
 def fmt(v, nd=2):
     return "–" if v is None else (f"{v:.{nd}f}" if isinstance(v, float) else str(v))
 
@@ -231,11 +242,10 @@ def markdown(res: dict) -> str:
          "*oracle*: best averaged-output PSNR over the run.", ""]
 
     def provenance(part):
-        m = res.get("meta", {}).get(part)
-        if not m:
-            return []
+        runs = res.get("meta", {}).get(part, [])
         return [f"`{m['command']}` — {m['date']}, {m['threads']} thread(s), load {m['load_before']:.1f} → "
-                f"{m['load_after']:.1f}", ""]
+                f"{m['load_after']:.1f}" + ("" if i == len(runs) - 1 else "  ") for i, m in enumerate(runs)] + \
+            ([""] if runs else [])
 
     if res.get("speed"):
         L += ["### Seconds per Adam step at 256×256", "", *provenance("speed"),
@@ -338,11 +348,12 @@ def main() -> None:
                      ("sr", super_resolution)]:
         if part in args.only:
             load_before = os.getloadavg()[0]
-            res[part] = fn(args)
-            res.setdefault("meta", {})[part] = {
+            res[part] = merge_rows(res.get(part), fn(args))
+            meta = res.setdefault("meta", {}).setdefault(part, [])
+            meta[:] = [m for m in meta if m["command"] != cmd] + [{
                 "command": cmd, "args": vars(args), "threads": torch.get_num_threads(), "load_before": load_before,
                 "load_after": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d"),
-                "peak_mb_process": round(peak_memory_mb())}
+                "peak_mb_process": round(peak_memory_mb())}]
             path.write_text(json.dumps(res, indent=1))
             (OUT / "dip.md").write_text(markdown(res) + "\n")
     print((OUT / "dip.md").read_text())
