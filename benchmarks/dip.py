@@ -89,7 +89,8 @@ def time_steps(name: str, size: int, steps: int, compile: bool = False) -> tuple
     cin = 3 if p.input == "guide" else p.input_depth
     net = nets.build(p.arch, cin, 3, **p.net)
     if compile:
-        net.compile()
+        torch._dynamo.reset()  # a fresh static-shape graph per size, as in a one-image run (no dynamic recompile)
+        net.compile(dynamic=False)
     z = torch.rand(1, cin, size, size) * 0.1
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
     times = []

@@ -200,7 +200,8 @@ def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_si
         raise InputError(f"the observation is {y.shape[-1]}x{y.shape[-2]} but the operator maps the "
                          f"{size[1]}x{size[0]} output to another size")
     if compile:
-        net.compile()  # in place: parameter names, state_dict and checkpoints are those of the eager network
+        net.compile(dynamic=False)  # in place: parameter names and checkpoints stay those of the eager network;
+        # static shapes: a second image size recompiles for that size instead of tracing a slower dynamic graph
 
     def objective(x):
         data = torch.mean((op(x) - y) ** 2)
