@@ -288,7 +288,7 @@ def markdown(res: dict) -> str:
                 L += ["", f"{r['image']}: the discrepancy rule stopped at step {d['step']}, "
                           f"{dip.get_preset('denoise').iters / d['step']:.1f}× fewer steps than the preset's "
                           f"{dip.get_preset('denoise').iters}, {r['oracle']['psnr'] - d['psnr']:.2f} dB below the "
-                          f"oracle peak and {d['psnr'] - r['final_psnr_avg']:.2f} dB above the averaged output at "
+                          f"oracle peak, {d['psnr'] - r['final_psnr_avg']:+.2f} dB against the averaged output at "
                           f"the {r['iters']}-step cap."]
         L += ["", "Paper (full 9-image set, 512², 1800 steps): DIP 29.22 dB, 30.43 dB with averaging; CBM3D 31.42, "
                   "NLM 30.26.  Reference code on a 128² F16 crop: averaged output peaks at 30.43 dB at step 850 "
