@@ -21,7 +21,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from netprior import nets
 from netprior.io import load_image, load_mask, save_image
 from netprior.metrics import estimate_noise_sigma, psnr, ssim
 from netprior.operators import Downsample, GaussianNoise, Mask
@@ -84,10 +83,8 @@ def run_dip(y, op, preset, ref, *, iters, sigma=None, out_size=None, guide=None,
 def time_steps(name: str, size: int, steps: int, compile: bool = False) -> tuple[float, float, int]:
     """Median seconds of an Adam step of preset ``name`` at size², the first step's seconds (for a compiled net:
     the compilation) and the parameter count."""
-    p = dip.PRESETS[name]
     torch.manual_seed(0)
-    cin = 3 if p.input == "guide" else p.input_depth
-    net = nets.build(p.arch, cin, 3, **p.net)
+    net, cin = dip.preset_net(name)
     if compile:
         torch._dynamo.reset()  # a fresh static-shape graph per size, as in a one-image run (no dynamic recompile)
         net.compile(dynamic=False)
@@ -353,8 +350,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     cmd = ("python benchmarks/dip.py " + " ".join(sys.argv[1:])).strip()
-    for part, fn in [("speed", speed), ("compile", compiled_speed), ("denoise", denoising), ("inpaint", inpainting), ("flash", flash),
-                     ("sr", super_resolution)]:
+    for part, fn in [("speed", speed), ("compile", compiled_speed), ("denoise", denoising), ("inpaint", inpainting),
+                     ("flash", flash), ("sr", super_resolution)]:
         if part in args.only:
             load_before = os.getloadavg()[0]
             res[part] = merge_rows(res.get(part), fn(args))

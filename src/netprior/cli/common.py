@@ -61,8 +61,8 @@ def load_for_dip(path: Path, max_side: int, scale: int = 1):
     return cropped
 
 
-def write_result(r, out: Path, *, inputs: dict, summary: str, report: Optional[Callable[[Path], object]] = None,
-                 ) -> None:
+def write_result(r, out: Path, *, inputs: dict, summary: str,
+                 report: Optional[Callable[[Path], object]] = None) -> None:
     """The outputs every optimisation command writes: ``r.image`` as PNG, its JSON sidecar (config, result,
     metrics, input hashes) and, when ``report`` is given, the figure it draws at ``<out>.report.png``; each path
     is echoed as it is written.  ``r`` is any recipe result with ``image``, ``config``, ``result`` and ``metrics``."""

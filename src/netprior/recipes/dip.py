@@ -147,11 +147,17 @@ def _output_size(net: nn.Module, z: torch.Tensor) -> tuple[int, int] | None:
         return None
 
 
+def preset_net(preset: Preset | str) -> tuple[nn.Module, int]:
+    """The preset's freshly initialised RGB network and its input depth (3 for a guide image, else z's depth)."""
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    cin = 3 if preset.input == "guide" else preset.input_depth
+    return nets.build(preset.arch, cin, 3, **preset.net), cin
+
+
 def min_side(preset: Preset | str, candidates: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)) -> int:
     """The smallest square side (a multiple of 32 from ``candidates``) that the preset's network accepts."""
     preset = get_preset(preset) if isinstance(preset, str) else preset
-    cin = 3 if preset.input == "guide" else preset.input_depth
-    net = nets.build(preset.arch, cin, 3, **preset.net)
+    net, cin = preset_net(preset)
     for side in candidates:
         if _output_size(net, torch.zeros(1, cin, side, side)) == (side, side):
             return side
