@@ -7,7 +7,8 @@
                      stop if the stopping rule says so
 
 with metric callbacks, snapshots, a progress bar, and checkpoints from which a resumed run continues exactly as
-the uninterrupted one would (parameters, optimiser state, average, history, stopping rule and RNG state are saved).
+the uninterrupted one would (parameters, optimiser state, average, history, stopping rule and RNG state are saved
+in a :mod:`~netprior.statefile`: safetensors + JSON, nothing that can run code).
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ import torch
 from torch import nn
 
 from .errors import InputError
-from .io import _atomic_write
+from .statefile import load_state, save_state
 from .stopping import StoppingRule
 
 Objective = Callable[[torch.Tensor], "torch.Tensor | tuple[torch.Tensor, dict[str, float]]"]
 Metric = Callable[[torch.Tensor], float]
 OPTIMIZERS = ("adam", "lbfgs", "sgd")
+CHECKPOINT_KIND, CHECKPOINT_VERSION = "solver-checkpoint", 2  # version 1: the torch.save pickles of netprior 0.1
 
 
 @dataclass
@@ -120,8 +122,8 @@ def solve(param: nn.Module, objective: Objective, *, iters: int, lr: float = 0.0
     fp = _fingerprint(param, optimizer)
 
     if ckpt_path is not None and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        if state.get("fingerprint") != fp:
+        state = load_state(ckpt_path, kind=CHECKPOINT_KIND, version=CHECKPOINT_VERSION, what="checkpoint")
+        if not isinstance(state, dict) or state.get("fingerprint") != fp:
             raise InputError(f"{ckpt_path}: checkpoint belongs to a different model or optimizer; "
                              "delete it or choose another --checkpoint path")
         param.load_state_dict(state["param"])
@@ -133,7 +135,7 @@ def solve(param: nn.Module, objective: Objective, *, iters: int, lr: float = 0.0
         start, elapsed, history, snapshots = state["step"], state["seconds"], state["history"], state["snapshots"]
         avg = None if state["avg"] is None else state["avg"].to(params[0].device)
         if stopping is not None and state.get("stopping") is not None:
-            stopping.__dict__.update(state["stopping"].__dict__)
+            stopping.load_state_dict(state["stopping"])
         torch.set_rng_state(state["rng"])
         if torch.cuda.is_available() and state.get("cuda_rng") is not None:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
@@ -143,10 +145,11 @@ def solve(param: nn.Module, objective: Objective, *, iters: int, lr: float = 0.0
                  "param": param.state_dict(), "optimizer": opt.state_dict(),
                  "scheduler": sched.state_dict() if sched else None,
                  "objective": objective.state_dict() if isinstance(objective, nn.Module) else None,
-                 "avg": avg, "history": history, "snapshots": snapshots, "stopping": stopping,
+                 "avg": avg, "history": history, "snapshots": snapshots,
+                 "stopping": stopping.state_dict() if stopping is not None else None,
                  "rng": torch.get_rng_state(),
                  "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
-        _atomic_write(ckpt_path, lambda tmp: torch.save(state, tmp))
+        save_state(ckpt_path, state, kind=CHECKPOINT_KIND, version=CHECKPOINT_VERSION)
 
     from tqdm.auto import tqdm
 

@@ -39,6 +39,13 @@ class StoppingRule(ABC):
     def describe(self) -> dict:
         return {"rule": self.name, "selected_step": self.best_step, "stopped_at": self.stopped_at}
 
+    def state_dict(self) -> dict:
+        """Everything the rule has seen, for a checkpoint: its attributes (numbers, tensors, lists, deques)."""
+        return dict(vars(self))
+
+    def load_state_dict(self, state: dict) -> None:
+        vars(self).update(state)
+
 
 class WindowedVariance(StoppingRule):
     """ES-WMV.  The running sums S1 = Σ x, S2 = Σ ||x||² over the window give VAR = S2/W − ||S1/W||² in O(n) per
