@@ -64,14 +64,16 @@ def test_unknown_generator_or_layer_lists_the_valid_ones(dcgan):
 def test_pggan_zoo_checkpoint_loads_with_its_pickled_config(tmp_path):
     g, state = random_pggan(dim_latent=16, depths=(16, 8, 8), seed=1)
     # The zoo pickles its own config class; it is not importable here and must not be needed.
-    mod = types.ModuleType("zoo_models_config")
-    cfg_cls = type("BaseConfig", (), {"__module__": "zoo_models_config"})
-    mod.BaseConfig = cfg_cls
-    sys.modules["zoo_models_config"] = mod
+    names = ("models", "models.utils", "models.utils.config")
+    for name in names:
+        sys.modules[name] = types.ModuleType(name)
+    cfg_cls = type("BaseConfig", (), {"__module__": "models.utils.config"})
+    sys.modules["models.utils.config"].BaseConfig = cfg_cls
     cfg = cfg_cls()
     cfg.depthScale0 = 16
     torch.save({"config": cfg, "netG": state, "avgG": state, "netD": {}}, tmp_path / "zoo.pt")
-    del sys.modules["zoo_models_config"]
+    for name in names:
+        del sys.modules[name]
     old = {k.replace(".module.", "."): v for k, v in state.items()}  # older zoo key style
     torch.save(old, tmp_path / "old.pt")
     z = g.prior.sample(2, torch.Generator().manual_seed(0))

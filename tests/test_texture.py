@@ -17,8 +17,10 @@ from netprior.losses import julesz_diversity
 from netprior.nets.layers import norm
 from netprior.nets.texture import StyleNet, TextureNet, TextureNetV2
 from netprior.recipes.style import apply_style, load_content_pool, stylize, train_style_net
-from netprior.recipes.texture import (Descriptor, GeneratorModel, TrainConfig, load_model, pairwise_distance,
-                                      sample, save_model, synthesize, train_texture_net)
+from netprior.recipes.texture import (MODEL_FORMAT, MODEL_FORMAT_VERSION, Descriptor, GeneratorModel, TrainConfig,
+                                      load_model, pairwise_distance, sample, save_model, synthesize,
+                                      train_texture_net)
+from netprior.statefile import load_state, save_state
 
 SHALLOW = ("block0", "block1", "block3")
 
@@ -218,21 +220,28 @@ def test_bad_model_files_are_refused(tmp_path, descriptor):
     model = untrained_model(TextureNet(scales=2, channels=4))
     model.descriptor = descriptor.describe()
     good = save_model(model, tmp_path / "m.pt")
-    state = torch.load(good, weights_only=True)
+    state = load_state(good, kind=MODEL_FORMAT, version=MODEL_FORMAT_VERSION)
     cases = {
-        "version": ({**state, "format_version": 99}, "format version 99"),
         "arch": ({**state, "arch": "texture_net_v2", "arch_config": {"size": 16, "width": 8}},
                  "do not match the texture_net_v2 architecture"),
         "unknown": ({**state, "arch": "gan"}, "unknown generator architecture"),
-        "checkpoint": ({"fingerprint": "x", "param": {}}, "not a netprior generator model"),
+        "options": ({**state, "arch_config": {"no_such_option": 1}}, "bad options for generator"),
     }
     for name, (content, message) in cases.items():
-        p = tmp_path / f"{name}.pt"
-        torch.save(content, p)
+        p = save_state(tmp_path / f"{name}.pt", content, kind=MODEL_FORMAT, version=MODEL_FORMAT_VERSION)
         with pytest.raises(InputError, match=message):
             load_model(p)
-    (tmp_path / "junk.pt").write_bytes(b"not a model")
-    with pytest.raises(InputError, match="not a readable model file"):
+    save_state(tmp_path / "v99.pt", state, kind=MODEL_FORMAT, version=99)
+    with pytest.raises(InputError, match="unsupported model file.* version 99"):
+        load_model(tmp_path / "v99.pt")
+    save_state(tmp_path / "ckpt.pt", {"fingerprint": "x"}, kind="solver-checkpoint", version=2)
+    with pytest.raises(InputError, match="this is a solver-checkpoint file"):
+        load_model(tmp_path / "ckpt.pt")
+    torch.save({"format": MODEL_FORMAT, "format_version": 1}, tmp_path / "old.pt")  # what netprior 0.1 wrote
+    with pytest.raises(InputError, match="unsupported model file.*version: a pickle"):
+        load_model(tmp_path / "old.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a model file at all")
+    with pytest.raises(InputError, match="not a model file"):
         load_model(tmp_path / "junk.pt")
 
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import math
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from netprior.backbones.base import Backbone
 from netprior.errors import WeightsNotFoundError
+from netprior.weightfile import load_weights
 
 MEAN = (127.0 / 255.0,) * 3
 STD = (128.0 / 255.0,) * 3
@@ -127,7 +127,7 @@ def build_lite0(weights: str) -> Backbone:
     path = None
     if weights == "pretrained":
         path = lite0_weights_path()
-        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        net.load_state_dict(load_weights(path, "lite0"))
     steps: list[tuple[str, nn.Module]] = [("stem", ConvBNReLU6(net._conv_stem, net._bn0))]
     steps += [(f"block{i}", block) for i, block in enumerate(net._blocks)]
     steps += [

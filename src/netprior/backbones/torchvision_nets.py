@@ -36,6 +36,7 @@ from torchvision.models import WeightsEnum
 
 from netprior.backbones.base import Backbone, BackboneInputError
 from netprior.errors import WeightsNotFoundError
+from netprior.weightfile import load_weights
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -63,7 +64,7 @@ def _load(name: str, model: nn.Module, enum: WeightsEnum, weights: str) -> str |
     if weights != "pretrained":
         return None
     path = cached_weights_path(name, enum)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.load_state_dict(load_weights(path, name))
     return path
 
 

@@ -18,17 +18,13 @@ Conventions shared by every adapter (DCGAN faces, PGGAN, BigGAN, ``nn.Sequential
 
 from __future__ import annotations
 
-import io
-import pickle
-import types
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-from ..errors import InputError, WeightsNotFoundError
+from ..errors import InputError
 
 PRIOR_KINDS = ("gaussian", "uniform")
 
@@ -237,51 +233,6 @@ class SplitGenerator(nn.Module):
         return {"generator": self.name, "source": self.source, "image_size": list(self.image_size),
                 "output_range": list(self.output_range), "prior": self.prior.describe(),
                 "stages": self.stage_names, "dense": self.dense, "attention_stage": self.attention_stage}
-
-
-def _stub_class(module: str, name: str) -> type:
-    """Stand-in for a class a checkpoint pickled but that is not importable (e.g. pytorch_GAN_zoo's config)."""
-
-    def setstate(self, state):
-        self.__dict__.update(state if isinstance(state, dict) else {"state": state})
-
-    return type(name, (), {"__module__": module, "__setstate__": setstate,
-                           "__init__": lambda self, *a, **k: None})
-
-
-class _TolerantUnpickler(pickle.Unpickler):
-    """Loads tensors and containers; replaces every other pickled class by an inert stub (no code runs)."""
-
-    def find_class(self, module, name):
-        if module.split(".")[0] == "torch" or (module, name) == ("collections", "OrderedDict"):
-            return super().find_class(module, name)
-        return _stub_class(module, name)
-
-
-_tolerant_pickle = types.ModuleType("netprior_tolerant_pickle")
-_tolerant_pickle.Unpickler = _TolerantUnpickler
-_tolerant_pickle.load = lambda f, **kw: _TolerantUnpickler(f, **kw).load()
-_tolerant_pickle.loads = lambda b, **kw: _TolerantUnpickler(io.BytesIO(b), **kw).load()
-_tolerant_pickle.__name__ = "pickle"
-
-
-def load_torch_file(path: str | Path, what: str) -> dict:
-    """Read a ``torch.save`` file on the CPU.  Plain tensors load with ``weights_only=True``; files that also pickle
-    their own classes (pytorch_GAN_zoo stores its config object) are read with an unpickler that turns unknown
-    classes into inert stubs, so no code from the file is executed."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsNotFoundError(f"{what}: weights file {path} not found")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        pass
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise InputError(f"{path}: not a readable PyTorch checkpoint ({exc})") from None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_tolerant_pickle)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, AttributeError, TypeError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable PyTorch checkpoint ({exc})") from None
 
 
 def load_state(module: nn.Module, state: dict, what: str) -> None:

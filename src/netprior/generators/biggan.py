@@ -33,7 +33,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import InputError
-from .base import AttentionMap, LatentPrior, SplitGenerator, load_state, load_torch_file
+from ..weightfile import load_weights
+from .base import AttentionMap, LatentPrior, SplitGenerator, load_state
 
 DEFAULT_LAYERS = [(False, 16, 16), (True, 16, 16), (False, 16, 16), (True, 16, 8), (False, 8, 8), (True, 8, 4),
                   (False, 4, 4), (True, 4, 2), (False, 2, 2), (True, 2, 1)]
@@ -279,7 +280,7 @@ def build_biggan(weights: str | Path, config: str | Path | None = None, *, class
     ``config.json``, or the .bin file itself (``config`` defaults to the config.json beside it)."""
     wpath, cpath = _find_files(Path(weights), Path(config) if config else None)
     cfg = BigGANConfig.from_json(cpath)
-    state = load_torch_file(wpath, "biggan")
+    state = load_weights(wpath, "biggan")
     if not isinstance(state, dict):
         raise InputError(f"{wpath}: expected a state dict, got {type(state).__name__}")
     net = _BigGANNet(cfg)

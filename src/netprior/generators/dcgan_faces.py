@@ -22,13 +22,13 @@ import torch
 from torch import nn
 
 from ..errors import InputError, WeightsNotFoundError
+from ..weightfile import load_weights
 from .base import (
     LatentPrior,
     Plain,
     Reshape,
     SplitGenerator,
     load_state,
-    load_torch_file,
 )
 
 Z_DIM, NGF, IMAGE = 100, 64, 64
@@ -86,7 +86,7 @@ def build_dcgan_faces(weights: str | Path = "pretrained", *, seed: int = 0) -> D
                 m.bias.data.zero_()
         return DCGANFaces(main, "random init")
     path = weights_path() if weights == "pretrained" else Path(weights)
-    state = load_torch_file(path, "dcgan-faces")
+    state = load_weights(path, "dcgan-faces")
     if not isinstance(state, dict):
         raise InputError(f"{path}: expected a dict with netG_state_dict, got {type(state).__name__}")
     state = state.get("netG_state_dict", state)

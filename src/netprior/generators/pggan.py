@@ -30,7 +30,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import InputError
-from .base import LatentPrior, SplitGenerator, load_state, load_torch_file
+from ..weightfile import load_weights
+from .base import LatentPrior, SplitGenerator, load_state
 
 
 def pixel_norm(x: Tensor, eps: float = 1e-8) -> Tensor:
@@ -134,7 +135,7 @@ def pggan_architecture(state: dict) -> tuple[int, list[int], int]:
 def build_pggan(weights: str | Path) -> PGGAN:
     """Load a pytorch_GAN_zoo checkpoint (see module docstring)."""
     path = Path(weights)
-    ckpt = load_torch_file(path, "pggan")
+    ckpt = load_weights(path, "pggan")
     if not isinstance(ckpt, dict):
         raise InputError(f"{path}: expected a checkpoint dict, got {type(ckpt).__name__}")
     state = ckpt.get("avgG") or ckpt.get("netG") or ckpt

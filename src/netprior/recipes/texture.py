@@ -50,11 +50,11 @@ from torch import Tensor, nn
 from .. import __version__
 from ..backbones import Backbone, get_backbone
 from ..errors import InputError
-from ..io import _atomic_write
 from ..losses import feature_mse, gram_loss, gram_matrix, julesz_diversity
 from ..nets.texture import GENERATORS, Generator, build_generator
 from ..parametrize import Parametrization, Pixels
 from ..solve import SolveResult, solve
+from ..statefile import load_state, save_state
 
 TEXTURE_LAYERS: dict[str, tuple[str, ...]] = {
     "lite0": ("block0", "block1", "block3", "block5", "block7"),
@@ -67,7 +67,7 @@ CONTENT_LAYERS: dict[str, tuple[str, ...]] = {"lite0": ("block5",), "vgg19": ("r
 # (×8 loss) at 0.01 and reached a lower objective at 0.003 than at 0.001 (Johnson et al.'s rate).
 ARCH_LR = {"texture_net": 0.1, "stylisation_net": 0.1, "texture_net_v2": 0.01, "style_net": 0.003}
 MODEL_FORMAT = "netprior-generator-model"
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2  # version 1: the torch.save files of netprior 0.1
 _RF_CACHE: dict[tuple, int] = {}
 
 
@@ -408,32 +408,23 @@ def train_texture_net(exemplar: Tensor, cfg: TrainConfig | None = None, *, descr
 
 def save_model(model: GeneratorModel, path: str | Path) -> Path:
     """Write the model file (architecture, options, weights, descriptor, training config, target Grams)
-    atomically."""
-    state = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "netprior_version": __version__,
-             "kind": model.kind, "arch": model.arch, "arch_config": model.net.config,
-             "state_dict": {k: v.cpu() for k, v in model.net.state_dict().items()},
+    atomically, as a :mod:`~netprior.statefile` (safetensors + JSON: loading it cannot run code)."""
+    state = {"netprior_version": __version__, "kind": model.kind, "arch": model.arch,
+             "arch_config": model.net.config, "state_dict": model.net.state_dict(),
              "descriptor": model.descriptor, "training": model.training,
              "target_grams": model.target_grams, "source": model.source}
-    return _atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
+    return save_state(path, state, kind=MODEL_FORMAT, version=MODEL_FORMAT_VERSION)
 
 
 def load_model(path: str | Path, kind: str | None = None, device: str = "cpu") -> GeneratorModel:
     """Read a model file written by :func:`save_model`, refusing files of another format, format version,
     kind (``"texture"``/``"style"``) or whose weights do not fit the recorded architecture."""
+    state = load_state(path, kind=MODEL_FORMAT, version=MODEL_FORMAT_VERSION,
+                       what="model file (written by `texture train -o` or `style train -o`)")
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such model file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle, zip and format errors all mean "not a model file"
-        raise InputError(f"{path}: not a readable model file ({type(exc).__name__}: {exc})") from None
-    if not isinstance(state, dict) or state.get("format") != MODEL_FORMAT:
-        raise InputError(f"{path}: not a netprior generator model (a solver --checkpoint is not a model; use the "
-                         "file written by `texture train -o` or `style train -o`)")
-    if state.get("format_version") != MODEL_FORMAT_VERSION:
-        raise InputError(f"{path}: model format version {state.get('format_version')} (written by netprior "
-                         f"{state.get('netprior_version')}); this netprior {__version__} reads version "
-                         f"{MODEL_FORMAT_VERSION}; retrain the model")
+    if not isinstance(state, dict) or not isinstance(state.get("arch_config"), dict) \
+            or not isinstance(state.get("state_dict"), dict):
+        raise InputError(f"{path}: damaged model file (no architecture or weights)")
     if kind is not None and state.get("kind") != kind:
         raise InputError(f"{path}: this is a {state.get('kind')} model, a {kind} model is needed here")
     if state.get("arch") not in GENERATORS:
