@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -41,21 +43,59 @@ LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
 
 
-def _open(path: str | os.PathLike) -> Image.Image:
-    path = Path(path)
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS  # about 89 megapixels: no image above it is decoded, whatever --max-side says
+
+
+def check_readable(path: Path, what: str) -> None:
+    """Refuse a path that is missing, a folder, unreadable or empty, with one line."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
-        raise InputError(f"{path}: is a folder, expected an image file")
+        raise InputError(f"{path}: is a folder, expected {what}")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty")
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(H, W) of an image file from its header, without decoding it (Pillow's own bomb guard still applies)."""
+    w, h = _open(path, decode=False).size
+    return h, w
+
+
+def _open(path: str | os.PathLike, max_side: int | None = None, *, decode: bool = True) -> Image.Image:
+    """Open and decode an image, checking its size from the header *before* decoding: above ``max_side`` (a
+    ResourceError naming --max-side) or above :data:`MAX_PIXELS` (a decompression bomb) nothing is decoded."""
+    path = Path(path)
+    check_readable(path, "an image file")
     try:
-        img = Image.open(path)
-        img.load()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        pixels = re.search(r"\((\d+) pixels\)", str(exc))
+        count = f"{int(pixels.group(1)) / 1e6:.0f} megapixels" if pixels else "too many pixels"
+        raise InputError(f"{path}: the image declares {count}, above the {MAX_PIXELS / 1e6:.0f}-megapixel limit "
+                         "(a decompression bomb?); crop or resize it (optimising commands also refuse images "
+                         "above --max-side)") from None
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image Pillow can read (PNG, JPEG, TIFF, WebP are supported)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"{path}: unreadable or truncated image ({exc})") from None
+    except Exception as exc:  # a damaged header: Pillow raises OSError, SyntaxError, struct.error, …
+        raise InputError(f"{path}: unreadable image ({type(exc).__name__}: {exc})") from None
+    w, h = img.size
+    if max_side is not None:
+        check_size(h, w, max_side, what=str(path))
+    if not decode:
+        return img
+    if w * h > MAX_PIXELS:
+        raise InputError(f"{path}: {w}x{h} is {w * h / 1e6:.0f} megapixels, above the {MAX_PIXELS / 1e6:.0f}-"
+                         "megapixel limit (a decompression bomb?); crop or resize it (optimising commands also "
+                         "refuse images above --max-side)")
+    try:
+        img.load()
+    except Exception as exc:  # truncated or corrupt data; Pillow raises many types
+        raise InputError(f"{path}: unreadable or truncated image ({type(exc).__name__}: {exc})") from None
     return img
 
 
@@ -122,12 +162,10 @@ def load_image_and_alpha(
     if mode not in ("RGB", "L"):
         raise ValueError(f"mode must be 'RGB' or 'L', got {mode!r}")
     path = Path(path)
-    img = _open(path)
+    img = _open(path, max_side)
     w, h = img.size
     if w < 2 or h < 2:
         raise InputError(f"{path}: image is {w}x{h}; at least 2x2 pixels are needed")
-    if max_side is not None:
-        check_size(h, w, max_side, what=str(path))
     arr, alpha = _to_float(img, path, mode, keep_alpha=True)
     x = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))).unsqueeze(0)
     a = None if alpha is None else torch.from_numpy((alpha >= 0.5).astype(np.float32))[None, None]
@@ -142,8 +180,16 @@ def load_mask(
     ``size`` is the (H, W) the mask must have.  Grey values are refused unless ``threshold`` is given, in which
     case pixels with ``value >= threshold`` (value in [0, 1]) are known.
     """
+    if size is not None:
+        _check_mask_size(image_size(path), size, str(path))  # before decoding: a mask bomb is refused here
     m = load_image(path, mode="L")
     return validate_mask(m, size, threshold=threshold, what=str(path))
+
+
+def _check_mask_size(hw: tuple[int, int], size: tuple[int, int], what: str) -> None:
+    if tuple(hw) != tuple(size):
+        raise InputError(f"{what}: mask is {hw[1]}x{hw[0]} (WxH) but the image is {size[1]}x{size[0]}; "
+                         "they must have the same size")
 
 
 def validate_mask(
@@ -151,11 +197,8 @@ def validate_mask(
 ) -> torch.Tensor:
     """Check and binarise a mask tensor (…, H, W) with values in [0, 1]; return it as (1, 1, H, W) float 0/1."""
     m = m.reshape(1, 1, *m.shape[-2:]).float()
-    if size is not None and tuple(m.shape[-2:]) != tuple(size):
-        raise InputError(
-            f"{what}: mask is {m.shape[-1]}x{m.shape[-2]} (WxH) but the image is {size[1]}x{size[0]}; "
-            "they must have the same size"
-        )
+    if size is not None:
+        _check_mask_size(tuple(m.shape[-2:]), size, what)
     if threshold is None:
         grey = ((m > 0) & (m < 1)).sum().item()
         if grey:

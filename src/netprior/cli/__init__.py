@@ -77,11 +77,18 @@ def demo_cmd(output_dir: Annotated[Path, typer.Option("-o", "--output-dir")] = P
         typer.echo(line)
 
 
+def one_line(text: str) -> str:
+    """A message as one printable line: newlines folded, undecodable bytes of file names (kept by Python as
+    surrogates) shown as \\xNN escapes instead of crashing the terminal write."""
+    text = " ".join(text.split("\n"))
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def main() -> None:
     try:
         app()
     except NetpriorError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {one_line(str(exc))}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

@@ -49,11 +49,12 @@ def output_path(output: Optional[Path], image: Path, task: str, inputs: list) ->
 
 
 def load_for_dip(path: Path, max_side: int, scale: int = 1):
-    from ..io import check_size, load_image
+    from ..io import check_size, image_size, load_image
     from ..recipes.dip import crop_to_multiple
 
+    h, w = image_size(path)  # refused before decoding
+    check_size(h * scale, w * scale, max_side, what=str(path), bytes_per_pixel=BYTES_PER_PIXEL)
     x = load_image(path)
-    check_size(x.shape[-2] * scale, x.shape[-1] * scale, max_side, what=str(path), bytes_per_pixel=BYTES_PER_PIXEL)
     cropped = crop_to_multiple(x, 32 // scale if scale < 32 else 1)
     if cropped.shape != x.shape:
         typer.echo(f"note: {path.name} cropped from {x.shape[-1]}x{x.shape[-2]} to "
