@@ -46,16 +46,17 @@ _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS  # about 89 megapixels: no image above it is decoded, whatever --max-side says
 
 
-def check_readable(path: Path, what: str) -> None:
-    """Refuse a path that is missing, a folder, unreadable or empty, with one line."""
+def check_readable(path: Path, what: str = "file", missing: type[Exception] = InputError) -> None:
+    """Refuse a path that is missing (``missing`` is the error raised), a folder, unreadable or empty, in one line
+    that names ``what`` the file should be ("image file", "checkpoint", "pggan weights file", …)."""
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise missing(f"{path}: no such {what}")
     if path.is_dir():
-        raise InputError(f"{path}: is a folder, expected {what}")
+        raise InputError(f"{path}: is a folder, expected a {what}")
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: permission denied")
     if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty")
+        raise InputError(f"{path}: the {what} is empty")
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
@@ -68,7 +69,7 @@ def _open(path: str | os.PathLike, max_side: int | None = None, *, decode: bool 
     """Open and decode an image, checking its size from the header *before* decoding: above ``max_side`` (a
     ResourceError naming --max-side) or above :data:`MAX_PIXELS` (a decompression bomb) nothing is decoded."""
     path = Path(path)
-    check_readable(path, "an image file")
+    check_readable(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
