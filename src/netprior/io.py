@@ -295,6 +295,16 @@ def save_image(x: torch.Tensor | np.ndarray, path: str | os.PathLike, *, bits: i
     return _atomic_write(Path(path), lambda tmp: img.save(tmp, format="PNG"))
 
 
+def save_gif(frames: Iterable[torch.Tensor], path: str | os.PathLike, *, duration_ms: int = 150) -> Path:
+    """Write tensors (C, H, W)/(1, C, H, W) in [0, 1] as a looping animated GIF, atomically."""
+    images = [Image.fromarray(to_uint8(f)) for f in frames]
+    if not images:
+        raise ValueError("a GIF needs at least one frame")
+    return _atomic_write(Path(path), lambda tmp: images[0].save(tmp, format="GIF", save_all=True,
+                                                                append_images=images[1:], duration=duration_ms,
+                                                                loop=0))
+
+
 def write_json(data: dict[str, Any], path: str | os.PathLike) -> Path:
     """Write ``data`` as indented JSON, atomically."""
     text = json.dumps(data, indent=2, default=_json_default)
