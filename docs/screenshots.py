@@ -68,7 +68,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="netprior-shots-"))
     kate = crop(args.data / "dip/kate.png", (180, 120, 308, 248), 128, tmp / "kate.png")
-    face = crop(args.data / "CSet14/face.png", (40, 30, 236, 226), 128, tmp / "face.png")
+    face = crop(args.data / "CSet14/face.png", (0, 0, 276, 276), 128, tmp / "face.png")
     content = crop(args.data / "CSet5/head.png", (0, 0, 280, 280), 128, tmp / "head.png")
     tex, sty = train_models(args.data, tmp, args.train_iters)
     server = start(Settings(preview_every=10), "127.0.0.1", free_port())
@@ -82,6 +82,7 @@ def main() -> None:
             page.wait_for_load_state("networkidle")
 
             page.locator("#restore-editor input[type=file]").first.set_input_files(str(kate))
+            page.wait_for_selector("#restore-editor button[aria-label=Undo]:not([disabled])", timeout=120_000)
             box = page.locator("#restore-editor canvas").first.bounding_box()
             cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
             page.mouse.move(cx - 90, cy - 60)
@@ -95,11 +96,14 @@ def main() -> None:
             page.screenshot(path=str(args.out / "serve-restore.png"), full_page=True)
 
             page.get_by_role("tab", name="Texture / style").click()
-            page.locator("#texture-model input[type=file]").set_input_files(str(tex))
+            with page.expect_response(lambda r: "/gradio_api/upload" in r.url):
+                page.locator("#texture-model input[type=file]").set_input_files(str(tex))
             page.locator("#texture-size input").fill("192")
             page.locator("#texture-run").click()
-            page.locator("#style-model input[type=file]").set_input_files(str(sty))
-            page.locator("#style-content input[type=file]").set_input_files(str(content))
+            with page.expect_response(lambda r: "/gradio_api/upload" in r.url):
+                page.locator("#style-model input[type=file]").set_input_files(str(sty))
+            with page.expect_response(lambda r: "/gradio_api/upload" in r.url):
+                page.locator("#style-content input[type=file]").set_input_files(str(content))
             page.wait_for_selector("#texture-gallery img", timeout=300_000)
             page.locator("#style-run").click()
             page.wait_for_selector("#style-output img", timeout=300_000)
@@ -107,7 +111,8 @@ def main() -> None:
             page.screenshot(path=str(args.out / "serve-texture.png"), full_page=True)
 
             page.get_by_role("tab", name="GAN").click()
-            page.locator("#gan-face input[type=file]").set_input_files(str(face))
+            with page.expect_response(lambda r: "/gradio_api/upload" in r.url):
+                page.locator("#gan-face input[type=file]").set_input_files(str(face))
             page.locator("#gan-steps input").fill("150")
             page.locator("#gan-invert-run").click()
             page.wait_for_selector("#gan-status:has-text('Done')", timeout=900_000)

@@ -7,9 +7,11 @@ import ipaddress
 import json
 import os
 import socket
+import struct
 import sys
 import threading
 import time
+import zlib
 
 import numpy as np
 import pytest
@@ -73,11 +75,25 @@ def test_upload_limits_use_the_cli_max_side_rule_before_decoding(tmp_path):
             ws.check_upload(tmp_path / "small.png", "image", scale=4)
         with pytest.raises(InputError, match="upload an image first"):
             ws.check_upload(None, "image")
+        with pytest.raises(ResourceError, match="exceeds --max-side 256"):  # header says 5000², never decoded
+            ws.check_upload(_png_header(tmp_path / "huge.png", 5000, 5000), "image")
+        with pytest.raises(ResourceError, match="decompression bomb"):  # Pillow refuses 20000² at the header
+            ws.check_upload(_png_header(tmp_path / "bomb.png", 20000, 20000), "image")
     finally:
         ws.close()
     assert not ws.root.exists()  # the temporary folder is removed
     with pytest.raises(ResourceError, match="exceeds --max-side 256"):
         load_observation(big, 256)
+
+
+def _png_header(path, w, h):
+    """A small PNG file whose header claims w×h pixels (what a decompression bomb looks like before decoding)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+    return path
 
 
 def test_binding_beyond_loopback_warns():
@@ -155,6 +171,7 @@ def test_browser_inpaint_paint_run_download(browser_page, tmp_path, photo64):
     page, server, requests, outgoing = browser_page
     src = save_image(photo64, tmp_path / "face.png")
     page.locator("#restore-editor input[type=file]").first.set_input_files(str(src))
+    page.wait_for_selector("#restore-editor button[aria-label=Undo]:not([disabled])", timeout=120_000)  # on canvas
     box = page.locator("#restore-editor canvas").first.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(cx - 50, cy)  # one brush stroke across the middle of the photo
@@ -181,6 +198,8 @@ def test_browser_inpaint_paint_run_download(browser_page, tmp_path, photo64):
     known = meta["config"]["known_fraction"]
     assert meta["config"]["task"] == "inpaint" and meta["steps"] == 4 and 0.5 < known < 0.99  # the stroke
     assert meta["inputs"]["image"]["sha256"] and meta["interface"] == "netprior serve"
+    received = np.asarray(Image.open(meta["inputs"]["image"]["path"]).convert("RGB"))
+    assert np.array_equal(received, np.asarray(Image.open(src)))  # the editor sent the upload pixel for pixel
     assert not [u for u in requests if not u.startswith(server.url.rstrip("/"))]
     assert not outgoing.foreign
 

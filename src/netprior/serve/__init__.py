@@ -20,6 +20,8 @@ from .workspace import Settings, Workspace
 
 __all__ = ["Server", "Settings", "start"]
 
+LAUNCH_ATTEMPTS = 3
+
 
 @dataclass
 class Server:
@@ -54,11 +56,20 @@ def start(settings: Settings, host: str = "127.0.0.1", port: int = 7860, *, bloc
     try:
         demo = build_app(ws)
         demo.queue(max_size=queue_size, default_concurrency_limit=1)
-        _, url, _ = demo.launch(
-            server_name=host, server_port=port, share=False, inbrowser=False, prevent_thread_lock=True,
-            quiet=True, show_error=True, ssr_mode=False, mcp_server=False, pwa=False, enable_monitoring=False,
-            max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=[str(ws.runs)], footer_links=[],
-            theme=local_theme())
+        for attempt in range(LAUNCH_ATTEMPTS):
+            try:
+                _, url, _ = demo.launch(
+                    server_name=host, server_port=port, share=False, inbrowser=False, prevent_thread_lock=True,
+                    quiet=True, show_error=True, ssr_mode=False, mcp_server=False, pwa=False,
+                    enable_monitoring=False, max_file_size=f"{settings.max_upload_mb}mb",
+                    allowed_paths=[str(ws.runs)], footer_links=[], theme=local_theme())
+                break
+            except ValueError as exc:
+                # Gradio checks its own URL with a 3 s timeout after starting; on an overloaded machine that
+                # check can time out although the server is up: close it and launch again.
+                if "localhost is not accessible" not in str(exc) or attempt == LAUNCH_ATTEMPTS - 1:
+                    raise
+                demo.close()
     except BaseException:
         ws.close()
         raise

@@ -114,9 +114,12 @@ def painted_mask(layers: list | None, size: tuple[int, int]) -> torch.Tensor:
     return torch.from_numpy(~painted).float()[None, None]
 
 
-def preview(x: torch.Tensor) -> np.ndarray:
-    """A tensor image (1, C, H, W) in [0, 1] as the uint8 array Gradio shows."""
-    return to_uint8(x[:1])
+def preview(x: torch.Tensor, min_side: int = 256) -> np.ndarray:
+    """A tensor image (1, C, H, W) in [0, 1] as the uint8 array Gradio shows, enlarged by an integer factor
+    (nearest neighbour, pixels stay visible) until its shorter side reaches ``min_side`` — for display only; the
+    files to download keep the real size."""
+    k = max(1, -(-min_side // min(x.shape[-2:])))
+    return to_uint8(torch.nn.functional.interpolate(x[:1].float(), scale_factor=k, mode="nearest") if k > 1 else x[:1])
 
 
 def upscale_nearest(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
