@@ -24,6 +24,8 @@ from netprior.serve import check_host
 from netprior.serve.jobs import Job
 from netprior.serve.workspace import Settings, Workspace, painted_mask
 
+from helpers import run
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 CHROMIUM = "/usr/bin/chromium"
@@ -221,3 +223,16 @@ def test_browser_cancel_stops_the_run(browser_page):
     assert not [u for u in requests if not u.startswith(server.url.rstrip("/"))]
     assert not outgoing.foreign
 
+
+
+def test_serve_command_passes_its_limits_and_warns_off_loopback(monkeypatch, capsys):
+    import netprior.serve
+
+    calls = []
+    monkeypatch.setattr(netprior.serve, "start", lambda *a, **kw: calls.append((a, kw)))
+    code, out, err = run(monkeypatch, capsys, "serve", "--host", "0.0.0.0", "--port", "8123", "--max-side", "300",
+                         "--max-upload-mb", "7", "--preview-every", "5")
+    (settings, host, port), kw = calls[0]
+    assert code == 0 and host == "0.0.0.0" and port == 8123 and kw == {"block": True}
+    assert (settings.max_side, settings.max_upload_mb, settings.preview_every) == (300, 7, 5)
+    assert "warning: serving on 0.0.0.0" in err and "http://0.0.0.0:8123/" in out
