@@ -47,7 +47,8 @@ def train_models(data: Path, tmp: Path, iters: int) -> tuple[Path, Path]:
     for name in ("CSet5/bird.png", "CSet5/butterfly.png", "CSet14/monarch.png", "CSet14/flowers.png"):
         crop(data / name, (0, 0, 256, 256), 96, pool / Path(name).name)
     tex, sty = tmp / "fur.pt", tmp / "style.pt"
-    small = ["--size", "96", "--batch", "2", "--iters", str(iters), "--layers", "block0,block1,block3,block5", "--quiet"]
+    small = ["--size", "96", "--batch", "2", "--iters", str(iters), "--layers", "block0,block1,block3,block5",
+             "--quiet"]
     for args in (["texture", "train", str(exemplar), "-o", str(tex), *small],
                  ["style", "train", str(exemplar), "--content-dir", str(pool), "-o", str(sty), "--pool", "4",
                   *small]):

@@ -251,7 +251,7 @@ def interpolate_cmd(image_a: Path, image_b: Path, output: Output = None,
     and B the path from the latent to the dense reconstruction, G2(G1(z*) + α·δ*)) and a GIF of the two A→B
     paths side by side."""
     from ..io import save_gif, save_image
-    from ..recipes.gan import INTERPOLATION_ROWS, interpolation_figures, invert
+    from ..recipes.gan import interpolation_config, interpolation_figures, invert
     from ..report import write_sidecar
 
     out = output_path(output, image_a, "gan-interpolate", [image_a, image_b])
@@ -264,10 +264,7 @@ def interpolate_cmd(image_a: Path, image_b: Path, output: Output = None,
     strip, gif_frames = interpolation_figures(g, a, b, xa, xb, frames)
     save_image(strip, out)
     gif = save_gif(gif_frames, out.with_suffix(".gif"))
-    write_sidecar(out, config={"task": "interpolate", "frames": frames, "inversion": a.config,
-                               "rows": list(INTERPOLATION_ROWS),
-                               "columns": "target, frames t=0…1, target (or blank)"},
-                  inputs={"a": image_a, "b": image_b},
+    write_sidecar(out, config=interpolation_config(a, frames), inputs={"a": image_a, "b": image_b},
                   metrics={"a": a.metrics, "b": b.metrics}, extra={"fit_notice": [note_a, note_b]})
     typer.echo(f"wrote {out}  (A: latent loss {a.metrics['latent_loss']:.3f} → dense {a.metrics['loss']:.3f}; "
                f"B: {b.metrics['latent_loss']:.3f} → {b.metrics['loss']:.3f})")

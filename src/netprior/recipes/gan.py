@@ -436,6 +436,12 @@ def interpolation_figures(generator: SplitGenerator, a: Inversion, b: Inversion,
     return strip, forward + forward[-2:0:-1]
 
 
+def interpolation_config(a: Inversion, frames: int) -> dict:
+    """What a sidecar records about an interpolation figure (the inversion settings are those of ``a``)."""
+    return {"task": "interpolate", "frames": frames, "inversion": a.config, "rows": list(INTERPOLATION_ROWS),
+            "columns": "target, frames t=0…1, target (or blank)"}
+
+
 @dataclass
 class Segmentation:
     """Label map (H_a, W_a) at the attention resolution, the attention it came from and the inversion."""

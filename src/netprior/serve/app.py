@@ -276,8 +276,9 @@ def _generator(device: str):
 
 def _gan_tab(ws: Workspace, run_job, cancel) -> None:
     from ..io import image_size, load_image, save_gif, save_image
-    from ..recipes.gan import (INTERPOLATION_ROWS, fit_image, inpaint, interpolation_figures, invert,
-                               make_config)
+    from ..recipes.gan import (INTERPOLATION_ROWS, fit_image, inpaint, interpolation_config, interpolation_figures,
+                               invert, make_config)
+    from ..report import write_sidecar
 
     settings = ws.settings
     gr.Markdown(f"Generator: **{GAN_GENERATOR}** (64×64 faces; its weights ship with `gan-face-generate`). "
@@ -400,12 +401,8 @@ def _gan_tab(ws: Workspace, run_job, cancel) -> None:
             run_dir = ws.run_dir()
             out = save_image(image, run_dir / "interpolation.png")
             gif_path = save_gif(gif_frames, run_dir / "interpolation.gif")
-            from ..report import write_sidecar
-
-            side = write_sidecar(out, config={"task": "interpolate", "frames": int(n_frames), "inversion": a.config,
-                                              "rows": list(INTERPOLATION_ROWS),
-                                              "columns": "target, frames t=0…1, target (or blank)"},
-                                 inputs={"a": path_a, "b": path_b}, metrics={"a": a.metrics, "b": b.metrics},
+            side = write_sidecar(out, config=interpolation_config(a, int(n_frames)), inputs={"a": path_a, "b": path_b},
+                                 metrics={"a": a.metrics, "b": b.metrics},
                                  extra={"fit_notice": [note_a, note_b], "interface": "netprior serve"})
             return image, str(gif_path), [str(out), str(gif_path), str(side)], a, b
 
