@@ -30,6 +30,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def upload_to_editor(page, elem_id: str, path, tries: int = 3) -> None:
+    """Put an image into a Gradio ImageEditor and wait until it is on the canvas (its Undo button turns on); the
+    file is set again when a heavily loaded page missed it."""
+    from playwright.sync_api import TimeoutError as PageTimeout
+
+    for attempt in range(tries):
+        page.locator(f"#{elem_id} input[type=file]").first.set_input_files(str(path))
+        try:
+            page.wait_for_selector(f"#{elem_id} button[aria-label=Undo]:not([disabled])", timeout=40_000)
+            return
+        except PageTimeout:
+            if attempt == tries - 1:
+                raise
+
+
 def crop(src: Path, box: tuple[int, int, int, int], size: int, out: Path) -> Path:
     from PIL import Image
 
@@ -43,10 +58,12 @@ def train_models(data: Path, tmp: Path, iters: int) -> tuple[Path, Path]:
 
     exemplar = crop(data / "CSet14/baboon.png", (100, 220, 356, 476), 160, tmp / "fur.png")
     pool = tmp / "pool"
-    pool.mkdir()
+    pool.mkdir(exist_ok=True)
     for name in ("CSet5/bird.png", "CSet5/butterfly.png", "CSet14/monarch.png", "CSet14/flowers.png"):
         crop(data / name, (0, 0, 256, 256), 96, pool / Path(name).name)
     tex, sty = tmp / "fur.pt", tmp / "style.pt"
+    if tex.exists() and sty.exists():  # trained by an earlier run with the same --workdir
+        return tex, sty
     small = ["--size", "96", "--batch", "2", "--iters", str(iters), "--layers", "block0,block1,block3,block5",
              "--quiet"]
     for args in (["texture", "train", str(exemplar), "-o", str(tex), *small],
@@ -62,12 +79,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--train-iters", type=int, default=80)
     ap.add_argument("--out", type=Path, default=ROOT / "docs")
+    ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "netprior-shots",
+                    help="inputs and trained models (reused when present)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
     from netprior.serve import Settings, start
 
-    tmp = Path(tempfile.mkdtemp(prefix="netprior-shots-"))
+    tmp = args.workdir
+    tmp.mkdir(parents=True, exist_ok=True)
     kate = crop(args.data / "dip/kate.png", (180, 120, 308, 248), 128, tmp / "kate.png")
     face = crop(args.data / "CSet14/face.png", (0, 0, 276, 276), 128, tmp / "face.png")
     content = crop(args.data / "CSet5/head.png", (0, 0, 280, 280), 128, tmp / "head.png")
@@ -82,8 +102,7 @@ def main() -> None:
             page.goto(server.url)
             page.wait_for_load_state("networkidle")
 
-            page.locator("#restore-editor input[type=file]").first.set_input_files(str(kate))
-            page.wait_for_selector("#restore-editor button[aria-label=Undo]:not([disabled])", timeout=120_000)
+            upload_to_editor(page, "restore-editor", kate)
             box = page.locator("#restore-editor canvas").first.bounding_box()
             cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
             page.mouse.move(cx - 90, cy - 60)

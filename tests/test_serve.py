@@ -165,6 +165,21 @@ def browser_page():
             assert not root.exists()
 
 
+def upload_to_editor(page, elem_id: str, path, tries: int = 3) -> None:
+    """Put an image into a Gradio ImageEditor and wait until it is on the canvas (its Undo button turns on); the
+    file is set again when a heavily loaded page missed it."""
+    from playwright.sync_api import TimeoutError as PageTimeout
+
+    for attempt in range(tries):
+        page.locator(f"#{elem_id} input[type=file]").first.set_input_files(str(path))
+        try:
+            page.wait_for_selector(f"#{elem_id} button[aria-label=Undo]:not([disabled])", timeout=40_000)
+            return
+        except PageTimeout:
+            if attempt == tries - 1:
+                raise
+
+
 def _job_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == Job.THREAD_NAME and t.is_alive()]
 
@@ -172,8 +187,7 @@ def _job_threads() -> list[threading.Thread]:
 def test_browser_inpaint_paint_run_download(browser_page, tmp_path, photo64):
     page, server, requests, outgoing = browser_page
     src = save_image(photo64, tmp_path / "face.png")
-    page.locator("#restore-editor input[type=file]").first.set_input_files(str(src))
-    page.wait_for_selector("#restore-editor button[aria-label=Undo]:not([disabled])", timeout=120_000)  # on canvas
+    upload_to_editor(page, "restore-editor", src)
     box = page.locator("#restore-editor canvas").first.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(cx - 50, cy)  # one brush stroke across the middle of the photo

@@ -102,7 +102,7 @@ def _restore_tab(ws: Workspace, run_job, cancel) -> None:
     with gr.Row():
         with gr.Column(scale=3):
             editor = gr.ImageEditor(
-                label="Image — for inpainting, paint the missing region with the brush (the eraser removes paint)",
+                label="Image (inpainting: paint the missing region)",
                 type="filepath", format="png", sources=["upload", "clipboard"], transforms=(), layers=False,
                 brush=gr.Brush(colors=["#ff00ff"], default_color="#ff00ff", color_mode="fixed", default_size=12),
                 eraser=gr.Eraser(default_size=12), elem_id="restore-editor", height=420)
