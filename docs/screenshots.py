@@ -112,7 +112,10 @@ def main() -> None:
             page.mouse.up()
             page.locator("#restore-cap input").fill(str(args.steps))
             page.locator("#restore-run").click()
-            page.wait_for_selector("#restore-status:has-text('Done')", timeout=900_000)
+            try:
+                page.wait_for_selector("#restore-status:has-text('Done')", timeout=900_000)
+            finally:
+                page.screenshot(path=str(args.out / "serve-restore.png"), full_page=True)
             page.screenshot(path=str(args.out / "serve-restore.png"), full_page=True)
 
             page.get_by_role("tab", name="Texture / style").click()

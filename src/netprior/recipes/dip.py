@@ -116,11 +116,16 @@ class Restoration:
     metrics: dict
 
     def summary(self) -> str:
-        """One line: steps, seconds, the stopping rule's decision and PSNR/SSIM when measured."""
-        stop = self.result.stop
-        return (f"{self.result.steps} steps, {self.result.seconds:.1f} s"
-                + (f", stopped by {stop['rule']} at step {stop['selected_step']}" if stop and stop.get("selected_step")
-                   else "")
+        """One line: steps, seconds, the stopping rule's decision (whether it fired, which step was returned) and
+        PSNR/SSIM when measured."""
+        stop = self.result.stop or {}
+        rule, selected = stop.get("rule"), stop.get("selected_step")
+        decision = ""
+        if stop.get("stopped_at"):
+            decision = f", stopped by {rule} at step {stop['stopped_at']}, returned step {selected}"
+        elif selected:
+            decision = f", {rule} did not fire; returned its best step {selected}"
+        return (f"{self.result.steps} steps, {self.result.seconds:.1f} s{decision}"
                 + "".join(f", {k} {v:.2f}" for k, v in self.metrics.items() if k in ("psnr", "ssim")))
 
 
