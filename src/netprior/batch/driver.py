@@ -40,7 +40,7 @@ class BatchRun:
         failed input with its error."""
         rows = list(self.state.values())
         keys = sorted({k for r in rows for k, v in r.get("metrics", {}).items() if isinstance(v, (int, float))})
-        lines = ["| status | images | mean seconds | " + " | ".join(f"mean {k}" for k in keys) + " |",
+        lines = ["| status | images | mean seconds |" + "".join(f" mean {k} |" for k in keys),
                  "|---|---:|---:|" + "---:|" * len(keys)]
         for status in ("done", "failed"):
             group = [r for r in rows if r["status"] == status]
@@ -50,7 +50,7 @@ class BatchRun:
             for k in keys:
                 vals = [r["metrics"][k] for r in group if isinstance(r.get("metrics", {}).get(k), (int, float))]
                 cells.append(f"{sum(vals) / len(vals):.4g}" if vals else "")
-            lines.append(f"| {status} | {len(group)} | " + " | ".join(cells) + " |")
+            lines.append(f"| {status} | {len(group)} |" + "".join(f" {c} |" for c in cells))
         n_done = sum(r["status"] == "done" for r in self.ran)
         rate = 60.0 * n_done / self.seconds if self.seconds > 0 else 0.0
         lines += ["", f"This run: {len(self.ran)} processed ({n_done} done, {len(self.ran) - n_done} failed), "
