@@ -66,6 +66,7 @@ def run_config(name: str, extra: list[str], inputs: Path, steps: int) -> dict:
     return {"config": name, "flags": " ".join(extra), "images": len(done), "wall_s": round(wall, 1),
             "images_per_min": round(60 * len(done) / wall, 2),
             "mean_image_s": round(sum(r["seconds"] for r in done) / len(done), 2),
+            "mean_image_cpu_s": round(sum(r["cpu_seconds"] for r in done) / len(done), 2),
             "load_before": [round(v, 2) for v in load_before],
             "load_after": [round(v, 2) for v in os.getloadavg()], "output": str(out.relative_to(ROOT))}
 
@@ -140,7 +141,7 @@ def stacked_part(args) -> dict:
     from netprior.recipes.dip import restore
 
     torch.set_num_threads(1)
-    inputs = WORK / "in"
+    inputs = WORK / "in-stacked"
     names = make_inputs(inputs, args.images, args.side)
     ys = [load_image(inputs / n) for n in names]
     seeds = list(range(len(ys)))
@@ -206,12 +207,12 @@ def workers_markdown(r: dict) -> list[str]:
              "with other jobs**: the load average (1, 5, 15 min) before and after each run is listed, and a load "
              "above 2 means the workers got less than a core each, so the rows compare configurations only "
              "roughly.", "",
-             "| executor | images | wall s | images/min | × 1 worker | mean s per image (in worker) | load before | "
-             "load after |", "|---|---:|---:|---:|---:|---:|---|---|"]
+             "| executor | images | wall s | images/min | × 1 worker | mean s per image (in worker) | "
+             "mean CPU s per image | load before | load after |", "|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for row in r["rows"]:
         lines.append(f"| {row['config']} (`{row['flags']}`) | {row['images']} | {row['wall_s']} | "
                      f"{row['images_per_min']} | {row['images_per_min'] / base:.2f} | {row['mean_image_s']} | "
-                     f"{row['load_before']} | {row['load_after']} |")
+                     f"{row.get('mean_image_cpu_s', '')} | {row['load_before']} | {row['load_after']} |")
     lines += ["", "No paper figure: DIP papers report per-image quality, not collection throughput. No GPU was "
               "available, so there is no GPU row.", "", "![batch outputs](batch_denoise.png)", ""]
     return lines

@@ -34,6 +34,7 @@ def check_exactly_once(out, records):
     for r in records:
         if r["status"] == "done":
             assert all((out / f).is_file() for f in r["files"]) and r["metrics"]["steps"] == 2
+            assert r["cpu_seconds"] > 0
     bad = [r for r in records if r["input"] == "bad.png"]
     assert len(bad) == 1 and bad[0]["status"] == "failed" and "\n" not in bad[0]["error"]
     assert bad[0]["error"].startswith(str(out.parent / "in" / "bad.png")) and "not an image" in bad[0]["error"]

@@ -13,6 +13,7 @@ in flight are simply not recorded).  The run ends with a summary table (printed 
 from __future__ import annotations
 
 import time
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -20,6 +21,7 @@ from typing import Callable, Iterator
 from ..errors import InputError
 from ..io import _atomic_write
 from ..report import file_digest
+from .executors import failure
 from .jobs import Job, Task
 from .manifest import MANIFEST, ManifestWriter, latest, read_records
 
@@ -77,10 +79,12 @@ def find_inputs(in_dir: Path, suffixes: tuple[str, ...], exclude: Path | None = 
     return found
 
 
-def plan(task: Task, in_dir: Path, out_dir: Path) -> tuple[list[Job], list[Job], dict[str, str]]:
-    """Split the inputs into (to run, already done) and find output-name clashes ({input: error})."""
+def plan(task: Task, in_dir: Path, out_dir: Path, config: str | None = None) -> tuple[list[Job], list[Job],
+                                                                                      dict[str, str]]:
+    """Split the inputs into (to run, already done) and find output-name clashes ({input: error}); ``config`` is
+    ``task.config_digest()`` when the caller has it already."""
     state = latest(read_records(out_dir / MANIFEST))
-    config = task.config_digest()
+    config = config or task.config_digest()
     todo, done, clashes, owner = [], [], {}, {}
     for rel in find_inputs(in_dir, task.suffixes, exclude=out_dir.resolve()):
         output = Path(rel).with_suffix(".png").as_posix()
@@ -107,27 +111,28 @@ def run_batch(task: Task, in_dir: str | Path, out_dir: str | Path, executor, *,
     if out_dir.exists() and out_dir.resolve() == in_dir.resolve():
         raise InputError(f"{out_dir}: the output folder is the input folder; choose another -o/--output-dir")
     task = replace(task, in_root=str(in_dir.resolve()), out_root=str(out_dir.resolve()))
-    todo, done, clashes = plan(task, in_dir, out_dir)
+    config = task.config_digest()
+    todo, done, clashes = plan(task, in_dir, out_dir, config)
     if not (todo or done or clashes):
         raise InputError(f"{in_dir}: no input files ({', '.join(task.suffixes)}) found")
-    config = task.config_digest()
     run = BatchRun(skipped=[j.rel for j in done], executor=executor.describe())
     echo(f"{len(todo) + len(clashes)} to process, {len(done)} already done, on {run.executor}")
     start = time.perf_counter()
     with ManifestWriter(out_dir / MANIFEST) as manifest:
         for rel, error in clashes.items():
-            record = _record(Job(rel, file_digest(in_dir / rel), ""), config,
-                             {"status": "failed", "error": error, "seconds": 0.0, "metrics": {}, "files": {}})
+            record = _record(Job(rel, file_digest(in_dir / rel), ""), config, failure(error))
             manifest.append(record)
             run.ran.append(record)
         try:
-            for job, result in _run(executor, task, todo, in_dir):
-                for name, data in result["files"].items():
-                    _atomic_write(out_dir / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
-                record = _record(job, config, result)
-                manifest.append(record)
-                run.ran.append(record)
-                echo(_progress_line(record, len(run.ran), len(todo) + len(clashes)))
+            # closing(): on Ctrl-C the executor's generator is closed at once, which stops its workers
+            with closing(_run(executor, task, todo, in_dir)) as results:
+                for job, result in results:
+                    for name, data in result["files"].items():
+                        _atomic_write(out_dir / name, lambda tmp, data=data: Path(tmp).write_bytes(data))
+                    record = _record(job, config, result)
+                    manifest.append(record)
+                    run.ran.append(record)
+                    echo(_progress_line(record, len(run.ran), len(todo) + len(clashes)))
         finally:
             run.seconds = time.perf_counter() - start
             run.state = {rel: r for rel, r in latest(read_records(out_dir / MANIFEST)).items()
@@ -148,6 +153,7 @@ def _run(executor, task: Task, jobs: list[Job], in_dir: Path) -> Iterator[tuple[
 def _record(job: Job, config: str, result: dict) -> dict:
     return {"input": job.rel, "sha256": job.sha256, "config": config, "output": job.output,
             "files": sorted(result["files"]), "status": result["status"], "seconds": result["seconds"],
+            "cpu_seconds": result.get("cpu_seconds"),
             "metrics": result["metrics"], "error": result["error"], "notes": result.get("notes", []),
             "worker": result.get("worker"), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 

@@ -23,7 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator
 
 from ..errors import InputError
-from .jobs import Job, Task, run_job
+from .jobs import Job, Task, one_line, run_job
 
 Loader = Callable[[Job], Job]  # fills in a job's bytes just before it is sent
 
@@ -32,10 +32,14 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def failure(error: str) -> dict:
+    """The result of a job that could not run to the end of :func:`run_job` (unreadable input, lost worker)."""
+    return {"status": "failed", "error": error, "seconds": 0.0, "metrics": {}, "notes": [], "worker": None,
+            "files": {}}
+
+
 def died(attempts: int, why: str) -> dict:
-    """The result of a job whose worker died ``attempts`` times."""
-    return {"status": "failed", "error": f"{why} {attempts} times while running this input; giving up",
-            "seconds": 0.0, "metrics": {}, "notes": [], "worker": None, "files": {}}
+    return failure(f"{why} {attempts} times while running this input; giving up")
 
 
 def _init_worker(threads: int) -> None:
@@ -78,20 +82,28 @@ class LocalExecutor:
             while todo or running:
                 while todo and len(running) < 2 * self.workers:
                     job = todo.popleft()
-                    running[pool.submit(run_job, task, load(job))] = job
+                    try:
+                        running[pool.submit(run_job, task, load(job))] = job
+                    except OSError as exc:
+                        yield job, failure(one_line(exc))
+                if not running:
+                    continue
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 broken = False
                 for fut in done:
                     job = running.pop(fut)
                     try:
-                        yield job, fut.result()
+                        result = fut.result()
                     except BrokenProcessPool:
                         broken = True
                         tries[job.rel] = tries.get(job.rel, 0) + 1
-                        if tries[job.rel] >= self.attempts:
-                            yield job, died(tries[job.rel], "a worker process died")
-                        else:
+                        if tries[job.rel] < self.attempts:
                             todo.appendleft(job)
+                            continue
+                        result = died(tries[job.rel], "a worker process died")
+                    except Exception as exc:  # e.g. a result that could not be sent back
+                        result = failure(f"worker error: {one_line(exc)}")
+                    yield job, result
                 if broken:  # every job still in flight was lost with the pool: run them again on a new one
                     for job in running.values():
                         tries[job.rel] = tries.get(job.rel, 0) + 1
@@ -159,15 +171,23 @@ class RayExecutor:
             while todo or running:
                 while todo and len(running) < 2 * self.slots:
                     job = todo.popleft()
-                    running[self.remote.remote(task_ref, load(job))] = job
+                    try:
+                        running[self.remote.remote(task_ref, load(job))] = job
+                    except OSError as exc:
+                        yield job, failure(one_line(exc))
+                if not running:
+                    continue
                 ready, _ = ray.wait(list(running), num_returns=1)
                 for ref in ready:
                     job = running.pop(ref)
                     try:
-                        yield job, ray.get(ref)
+                        result = ray.get(ref)
                     except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
                             ray.exceptions.TaskUnschedulableError, ray.exceptions.ObjectLostError) as exc:
-                        yield job, died(self.attempts, f"the Ray worker was lost ({type(exc).__name__})")
+                        result = died(self.attempts, f"the Ray worker was lost ({type(exc).__name__})")
+                    except ray.exceptions.RayError as exc:
+                        result = failure(f"worker error: {one_line(exc)}")
+                    yield job, result
         finally:
             for ref in running:
                 ray.cancel(ref, force=True)

@@ -105,7 +105,7 @@ def run_job(task: Task, job: Job) -> dict:
 
     torch.set_num_threads(task.threads)
     fn = resolve_target(task.target)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory(prefix="netprior-batch-") as tmp:
         tmp_in, tmp_out = os.path.join(tmp, "in"), os.path.join(tmp, "out")
         src, out = Path(tmp_in, job.rel), Path(tmp_out, job.output)
@@ -141,5 +141,6 @@ def run_job(task: Task, job: Job) -> dict:
     if "steps" in summary:
         metrics["steps"] = summary["steps"]
     return {"status": "done" if error is None else "failed", "error": error,
-            "seconds": round(time.perf_counter() - started, 3), "metrics": metrics, "notes": notes,
+            "seconds": round(time.perf_counter() - started, 3),
+            "cpu_seconds": round(time.process_time() - cpu, 3), "metrics": metrics, "notes": notes,
             "worker": f"{socket.gethostname()}:{os.getpid()}", "files": files}

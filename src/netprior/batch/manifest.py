@@ -3,7 +3,7 @@
 Each finished image adds one record::
 
     {"input": "a/b.jpg", "sha256": "…", "config": "…", "output": "a/b.png", "files": ["a/b.png", "a/b.json"],
-     "status": "done" | "failed", "seconds": 12.3, "metrics": {...}, "error": null | "one line", "attempts": 1,
+     "status": "done" | "failed", "seconds": 12.3, "cpu_seconds": 12.1, "metrics": {...}, "error": null | "one line", "attempts": 1,
      "notes": [...], "worker": "host:pid", "finished": "2026-11-26T06:00:00+0000"}
 
 The file is append-only: a rerun adds records, and the *latest* record of an input is its state.  Every line is
