@@ -218,6 +218,15 @@ def workers_markdown(r: dict) -> list[str]:
         lines.append(f"| {row['config']} (`{row['flags']}`) | {row['images']} | {row['wall_s']} | "
                      f"{row['images_per_min']} | {row['images_per_min'] / base:.2f} | {row['mean_image_s']} | "
                      f"{row.get('mean_image_cpu_s', '')} | {row['load_before']} | {row['load_after']} |")
+    cpu = [row["mean_image_cpu_s"] for row in r["rows"] if row.get("mean_image_cpu_s")]
+    if cpu:
+        share = [row["images"] * row["mean_image_cpu_s"] / row["wall_s"] for row in r["rows"]]
+        lines += ["", f"Reading: the CPU cost per image is about the same in every row ({min(cpu):.1f}–{max(cpu):.1f} "
+                  "CPU s), so a second worker adds no overhead; but the CPU time all workers together obtained "
+                  f"per wall second was {min(share):.2f}–{max(share):.2f} cores, whatever their number, because "
+                  "other jobs oversubscribed the machine — so the measured images/min reflect the load, not the "
+                  "executor. From the CPU cost alone, an idle 2-core machine would reach about "
+                  f"{60 / min(cpu):.1f} images/min per worker (an estimate, not a measurement)."]
     lines += ["", "No paper figure: DIP papers report per-image quality, not collection throughput. No GPU was "
               "available, so there is no GPU row.", "",
               f"The figure shows the inputs and the 2-worker outputs. {r['steps']} steps is a throughput budget, not "
