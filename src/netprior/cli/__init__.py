@@ -1,6 +1,7 @@
 """Command-line interface.  One sub-command group per recipe family, with uniform flags (``cli/common.py``):
 
 * ``netprior restore …`` – Deep Image Prior restoration (``cli/restore.py``);
+* ``netprior batch …`` – any of them over a folder, resumable, local processes or Ray (``cli/batch.py``);
 * ``netprior degrade`` – make test data; ``netprior presets``; ``netprior demo``;
 * ``netprior serve`` – the local web app (:mod:`netprior.serve`, extra ``[ui]``).
 
@@ -17,6 +18,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError, NetpriorError
+from .batch import batch_app
 from .common import Device, MaxSide, Quiet, Seed, check_device, output_path
 from .features import features_app
 from .gan import gan_app
@@ -33,6 +35,7 @@ app.add_typer(texture_app, name="texture")
 app.add_typer(style_app, name="style")
 app.add_typer(imagine_app, name="imagine")
 app.command("deepinversion")(deepinversion_cmd)
+app.add_typer(batch_app, name="batch")
 
 
 @app.command("degrade")

@@ -202,6 +202,21 @@ def min_side(preset: Preset | str, candidates: tuple[int, ...] = (32, 64, 128, 2
     raise InputError(f"preset {preset.name!r} accepts none of the sizes {candidates}")
 
 
+def make_prior(preset: Preset, size: tuple[int, int], *, seed: int, guide: torch.Tensor | None = None,
+               out_channels: int = 3) -> DeepPrior:
+    """What a run with ``seed`` starts from: ``torch.manual_seed(seed)``, then the input code z for an output of
+    ``size`` (or the ``guide`` image), then the preset's freshly initialised network, as a :class:`DeepPrior`."""
+    torch.manual_seed(seed)
+    if preset.input == "guide":
+        if guide is None:
+            raise InputError(f"preset {preset.name!r} takes a guide image as network input")
+        z = guide
+    else:
+        z = make_input(preset.input, preset.input_depth, size)
+    net = nets.build(preset.arch, z.shape[1], out_channels, **preset.net)
+    return DeepPrior(net, z, reg_noise_std=preset.reg_noise_std)
+
+
 def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_size: tuple[int, int] | None = None,
             out_channels: int = 3, guide: torch.Tensor | None = None, iters: int | None = None,
             lr: float | None = None, reg_noise_std: float | None = None, seed: int = 0, device: str = "cpu",
@@ -224,15 +239,8 @@ def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_si
                                 {"iters": iters, "lr": lr, "reg_noise_std": reg_noise_std}.items() if v is not None})
     size = out_size or tuple(y.shape[-2:])
     dev = torch.device(device)
-    torch.manual_seed(seed)
-    if preset.input == "guide":
-        if guide is None:
-            raise InputError(f"preset {preset.name!r} takes a guide image as network input")
-        z = guide
-    else:
-        z = make_input(preset.input, preset.input_depth, size)
-    net = nets.build(preset.arch, z.shape[1], out_channels, **preset.net)
-    param = DeepPrior(net, z, reg_noise_std=preset.reg_noise_std).to(dev)
+    param = make_prior(preset, size, seed=seed, guide=guide, out_channels=out_channels).to(dev)
+    net = param.net
     produced = _output_size(net, param.z)
     if produced is None:
         raise InputError(f"preset {preset.name!r} ({preset.arch}) cannot run on a {size[1]}x{size[0]} image: its "
