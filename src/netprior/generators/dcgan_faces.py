@@ -36,7 +36,8 @@ Z_DIM, NGF, IMAGE = 100, 64, 64
 
 
 def dcgan_main(nz: int = Z_DIM, ngf: int = NGF, nc: int = 3) -> nn.Sequential:
-    """The package's ``Generator.main`` (same layer indices and shapes): the 64² DCGAN of :mod:`netprior.nets.dcgan`."""
+    """The package's ``Generator.main`` (same layer indices and shapes), i.e. the 64² DCGAN generator of
+    :mod:`netprior.nets.dcgan`."""
     return dcgan_generator_layers(IMAGE, nz, ngf, nc)
 
 
