@@ -163,3 +163,10 @@ def test_default_collection_is_generated_offline(tmp_path):
     (tmp_path / "other" / "keep.txt").write_text("mine")
     with pytest.raises(InputError, match="not empty"):
         make_default_collection(tmp_path / "other", counts={"photos": 1, "textures": 0, "faces": 0}, progress=False)
+
+
+def test_worker_processes_give_the_same_batches(folder):
+    ds = ImageFolder(folder, 16, split="all", seed=2)
+    plain, workers = BatchStream(ds, 4, seed=1), BatchStream(ds, 4, seed=1, workers=2)
+    for _ in range(4):  # across an epoch boundary (3 batches per epoch)
+        assert torch.equal(next(plain), next(workers))

@@ -84,6 +84,17 @@ def test_accumulation_gives_the_full_batch_step(coll):
     assert runs[2].images == runs[0].images == 24
 
 
+def test_penalty_hook_changes_the_critic(coll):
+    data = ImageFolder(coll, 16, seed=4)
+    runs = {r1: train_dcgan(data, DCGANConfig(**TINY, iters=2, r1=r1, r1_every=1, seed=4), device="cpu",
+                            progress=False).result for r1 in (0.0, 10.0)}
+    assert runs[10.0].history["D/penalty"][-1] > 0 and "D/penalty" not in runs[0.0].history
+    d0, d1 = runs[0.0].nets["D"].main[0].weight, runs[10.0].nets["D"].main[0].weight
+    assert not torch.allclose(d0, d1)
+    g0, g1 = runs[0.0].nets["G"].main[0].weight, runs[10.0].nets["G"].main[0].weight
+    assert not torch.equal(g0, g1)  # G's second step already sees the other critic
+
+
 def test_schedules_lr_and_step_counts(coll, tmp_path):
     cfg = DCGANConfig(**TINY, iters=5, seed=0)
     d, g = players(cfg)
