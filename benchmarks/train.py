@@ -144,7 +144,9 @@ def fid_run(args) -> dict:
 
 def markdown(res: dict) -> str:
     b, t, f = res["budget"], res.get("train"), res.get("fid")
-    lines = ["## Loop 2: DCGAN on the default collection (64², CPU)", "", f"Command: `{res['command']}`", "",
+    commands = sorted(set(res["commands"].values()))
+    lines = ["## Loop 2: DCGAN on the default collection (64², CPU)", "",
+             "Commands: " + ", ".join(f"`{c}`" for c in commands) + " (then `--parts report` to assemble)", "",
              f"CPU, {b['threads']} thread, load average at start {res['load_average']} and at the end "
              f"{res['load_average_end']} (a shared 2-core machine: wall times are inflated by other jobs, CPU "
              "times are what one idle core would take). Collection: `netprior data make-default` (600 crops of the "
@@ -183,7 +185,8 @@ def markdown(res: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--parts", default="collection,speed,train,fid")
+    ap.add_argument("--parts", default="collection,speed,train,fid",
+                    help="comma-separated; 'report' alone rebuilds train.md from the files in benchmarks/out/train")
     ap.add_argument("--iters", type=int, default=400)
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--batch", type=int, default=32)
@@ -213,13 +216,16 @@ def main(argv: list[str] | None = None) -> None:
     command = "python benchmarks/train.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     res_path = WORK / "results.json"
     res = json.loads(res_path.read_text()) if res_path.exists() else {}
-    res.update(command=command, load_average=res.get("load_average") or [round(x, 1) for x in os.getloadavg()],
+    res.setdefault("commands", {}).update({part: command for part in parts if part != "report"})
+    res.update(load_average=res.get("load_average") or [round(x, 1) for x in os.getloadavg()],
                budget={"threads": args.threads, "iters": args.iters, "width": args.width, "batch": args.batch,
                        "fid_images": args.fid_images, "evaluate_at": args.evaluate_at})
     if "collection" in parts:
         collection(args)
     if "speed" in parts:
         res["speed"] = speed(args)
+    elif "speed" not in res and list(WORK.glob("speed-*.json")):
+        res["speed"] = [json.loads(p.read_text()) for p in sorted(WORK.glob("speed-*.json"))]
     if "train" in parts:
         for p in WORK.glob("g-*.safetensors"):
             p.unlink()

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import run
 from netprior.data import BatchStream, ImageFolder, heldout_fraction, list_images, make_default_collection
 from netprior.errors import InputError
 
@@ -170,3 +171,13 @@ def test_worker_processes_give_the_same_batches(folder):
     plain, workers = BatchStream(ds, 4, seed=1), BatchStream(ds, 4, seed=1, workers=2)
     for _ in range(4):  # across an epoch boundary (3 batches per epoch)
         assert torch.equal(next(plain), next(workers))
+
+
+def test_make_default_command(monkeypatch, capsys, tmp_path):
+    out = tmp_path / "c"
+    code, stdout, err = run(monkeypatch, capsys, "data", "make-default", "-o", out, "--photos", "2", "--textures",
+                            "1", "--faces", "0", "--size", "32", "-q")
+    assert code in (0, None), err
+    assert "wrote 3 images" in stdout and len(list_images(out)) == 3
+    code, _, err = run(monkeypatch, capsys, "data", "make-default", "-o", out, "--size", "8", "-q")
+    assert code == 2 and ">= 16" in err
