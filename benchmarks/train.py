@@ -1,7 +1,7 @@
 """Loop 2 benchmark: a DCGAN trained on the offline default collection at 64², FID/KID on held-out images vs
 iterations, and the cost of a training step (seconds, images/s, peak memory) on the CPU.
 
-Parts (``--parts``, all by default; ``train`` and ``fid`` run as two processes side by side):
+Parts (``--parts``, all by default; ``fid`` runs as two processes beside the ``train`` one):
 
 * ``collection`` — build the default collection (``netprior data make-default``) into benchmarks/out/ unless it
   is there;
@@ -9,9 +9,10 @@ Parts (``--parts``, all by default; ``train`` and ``fid`` run as two processes s
   CPU time, images/s, peak resident memory, each in a fresh process;
 * ``train`` — the reference run: writes the EMA generator at the iterations listed in ``--evaluate-at``, the
   training report and the sample grid;
-* ``fid`` — waits for those generator files and computes FID/KID of ``--fid-images`` samples against the
-  held-out split (centre crops), plus the real-vs-real floor: the same number of *training* images against the
-  held-out split (FID on ~140 images is strongly biased upward; the floor is what a perfect generator would get).
+* ``fid`` — Inception features of the held-out split (centre crops), of ``--fid-images`` training images (the
+  real-vs-real floor: FID on ~140 images is strongly biased upward, the floor is what a perfect generator would
+  get) and of ``--fid-images`` samples of each saved generator (waiting for its file), cached per set; then the
+  FID/KID table.  ``--parts report`` rebuilds results/train.md from the files in benchmarks/out/train.
 
     .venv/bin/python benchmarks/train.py     # ~20 min of CPU time on one thread (much longer wall time on a loaded machine)
 """
@@ -172,7 +173,7 @@ def fid_table(args) -> dict:
 
 def markdown(res: dict) -> str:
     b, t, f = res["budget"], res.get("train"), res.get("fid")
-    commands = sorted(set(res["commands"].values()))
+    commands = list(dict.fromkeys(res["commands"].values()))
     lines = ["## Loop 2: DCGAN on the default collection (64², CPU)", "",
              "Commands: " + ", ".join(f"`{c}`" for c in commands) + " (then `--parts report` to assemble)", "",
              f"CPU, {b['threads']} thread, load average at start {res['load_average']} and at the end "
