@@ -238,3 +238,23 @@ def julesz_diversity(samples: Tensor, eps: float = 1e-8) -> Tensor:
         nearest = dist.argmin(dim=1)
     rho = torch.sqrt((flat - flat[nearest]).pow(2).sum(dim=1) + eps)
     return -rho.log().mean()
+
+
+def gan_discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Discriminator loss of the original GAN (Goodfellow et al. 2014, eq. 1; DCGAN, Radford et al. 2016):
+    −E log σ(D(x)) − E log(1 − σ(D(G(z)))) = E softplus(−D(x)) + E softplus(D(G(z))), on logits."""
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def gan_generator_loss(fake_logits: Tensor) -> Tensor:
+    """Non-saturating generator loss (Goodfellow et al. 2014, §3): −E log σ(D(G(z))) = E softplus(−D(G(z)))."""
+    return F.softplus(-fake_logits).mean()
+
+
+def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
+    """R1 gradient penalty (Mescheder et al. 2018, eq. 9): E_x ||∇_x D(x)||² on real images (sum of the batch's
+    scores differentiated, then the per-sample squared norm averaged); the graph is kept so it trains D."""
+    real = real.detach().float().requires_grad_(True)
+    scores = critic(real)
+    (grad,) = torch.autograd.grad(scores.sum(), real, create_graph=True)
+    return grad.flatten(1).pow(2).sum(dim=1).mean()

@@ -106,3 +106,54 @@ def write_report(path: str | Path, result: SolveResult, *, title: str = "", obse
     out = _atomic_write(Path(path), lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
     plt.close(fig)
     return out
+
+
+def image_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> torch.Tensor:
+    """(N, C, H, W) images in [0, 1] → one (1, C, H', W') grid, ``nrow`` per row (default ⌈√N⌉), white gaps."""
+    from torchvision.utils import make_grid
+
+    n = images.shape[0]
+    nrow = nrow or int(np.ceil(np.sqrt(n)))
+    return make_grid(images.detach().float().cpu().clamp(0, 1), nrow=nrow, padding=padding, pad_value=1.0)[None]
+
+
+def write_training_report(path: str | Path, history: dict[str, list[float]], snapshots: list, *,
+                          title: str = "") -> Path:
+    """A PNG for a training run (:func:`netprior.train.train`): the sample grids of up to three snapshots (first,
+    middle, last) on top, each player's loss per logged iteration below, and the evaluation curves (e.g. FID)
+    when there are any."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    picks = sorted({0, len(snapshots) // 2, len(snapshots) - 1}) if snapshots else []
+    evals = [k for k in history if k.startswith("eval/") and not k.endswith("_std")]
+    cols = max(len(picks), 1 + bool(evals))
+    fig = plt.figure(figsize=(3.6 * cols, 7.0), constrained_layout=True)
+    grid = fig.add_gridspec(2, cols, height_ratios=[1.3, 1])
+    for i, j in enumerate(picks):
+        step, images = snapshots[j]
+        ax = fig.add_subplot(grid[0, i])
+        arr = to_numpy(image_grid(images))
+        ax.imshow(arr[..., 0] if arr.shape[2] == 1 else arr, cmap="gray" if arr.shape[2] == 1 else None)
+        ax.set_title(f"samples, iteration {step}", fontsize=8)
+        ax.axis("off")
+    ax = fig.add_subplot(grid[1, : cols - bool(evals)] if cols > 1 else grid[1, 0])
+    for key in (k for k in history if k.endswith("/loss")):
+        ax.plot(history["iteration"], history[key], lw=0.8, marker="." if len(history[key]) < 30 else None,
+                label=key.removesuffix("/loss"))
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss")
+    ax.legend(fontsize=7)
+    if evals:
+        ax2 = fig.add_subplot(grid[1, cols - 1])
+        for key in evals:
+            ax2.semilogy(history["eval_iteration"], history[key], marker="o", lw=0.8, label=key.removeprefix("eval/"))
+        ax2.set_xlabel("iteration")
+        ax2.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    out = _atomic_write(Path(path), lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
+    plt.close(fig)
+    return out

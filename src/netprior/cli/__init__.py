@@ -2,6 +2,8 @@
 
 * ``netprior restore …`` – Deep Image Prior restoration (``cli/restore.py``);
 * ``netprior batch …`` – any of them over a folder, resumable, local processes or Ray (``cli/batch.py``);
+* ``netprior train …``, ``netprior data make-default``, ``netprior fid`` – loop 2: training on collections
+  (``cli/train.py``);
 * ``netprior degrade`` – make test data; ``netprior presets``; ``netprior demo``;
 * ``netprior serve`` – the local web app (:mod:`netprior.serve`, extra ``[ui]``).
 
@@ -25,6 +27,7 @@ from .gan import gan_app
 from .imagine import deepinversion_cmd, imagine_app
 from .restore import restore_app
 from .texture import style_app, texture_app
+from .train import data_app, fid_cmd, train_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Image restoration and synthesis by inverting deep networks.")
@@ -36,6 +39,9 @@ app.add_typer(style_app, name="style")
 app.add_typer(imagine_app, name="imagine")
 app.command("deepinversion")(deepinversion_cmd)
 app.add_typer(batch_app, name="batch")
+app.add_typer(train_app, name="train")
+app.add_typer(data_app, name="data")
+app.command("fid")(fid_cmd)
 
 
 @app.command("degrade")

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError, WeightsNotFoundError
+from ..nets.dcgan import dcgan_generator_layers
 from ..weightfile import load_weights
 from .base import (
     LatentPrior,
@@ -35,14 +36,9 @@ Z_DIM, NGF, IMAGE = 100, 64, 64
 
 
 def dcgan_main(nz: int = Z_DIM, ngf: int = NGF, nc: int = 3) -> nn.Sequential:
-    """The package's ``Generator.main`` (same layer indices and shapes)."""
-    return nn.Sequential(
-        nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh(),
-    )
+    """The package's ``Generator.main`` (same layer indices and shapes), i.e. the 64² DCGAN generator of
+    :mod:`netprior.nets.dcgan`."""
+    return dcgan_generator_layers(IMAGE, nz, ngf, nc)
 
 
 def weights_path() -> Path:

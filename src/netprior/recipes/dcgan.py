@@ -1,0 +1,142 @@
+"""DCGAN (Radford et al. 2016) trained with loop 2 — the reference that the trained systems compare against.
+
+Two players, the discriminator D first, then the generator G, each ``d_steps`` / ``g_steps`` Adam steps
+(lr 2·10⁻⁴, β = (0.5, 0.999), §4) per iteration:
+
+    L_D = E softplus(−D(x)) + E softplus(D(G(z)))      (+ γ/2 · R1 on real images when ``r1`` = γ > 0)
+    L_G = E softplus(−D(G(z)))                          (non-saturating), z ~ N(0, I_nz)
+
+with an exponential moving average of G's weights (``ema``) used for samples and evaluation.  Networks:
+:mod:`netprior.nets.dcgan`.  The trained generator is saved as a :mod:`~netprior.statefile` ("dcgan-generator":
+architecture options, EMA weights, training config).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ..errors import InputError
+from ..losses import gan_discriminator_loss, gan_generator_loss, r1_penalty
+from ..nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from ..statefile import load_state, save_state
+from ..train import Player, Step, TrainResult, train
+
+MODEL_KIND, MODEL_VERSION = "dcgan-generator", 1
+
+
+@dataclass
+class DCGANConfig:
+    size: int = 64
+    nz: int = 100
+    width: int = 64          # channels of G's last / D's first hidden layer (the paper's 128 at 64², tutorial 64)
+    channels: int = 3
+    batch: int = 64
+    iters: int = 2000
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    d_steps: int = 1
+    g_steps: int = 1
+    r1: float = 0.0          # γ of the R1 penalty (0: off, as in DCGAN)
+    r1_every: int = 16
+    ema: float | None = 0.999
+    accum: int = 1
+    seed: int = 0
+    norm: str = "batch"
+
+
+@dataclass
+class DCGANRun:
+    generator: DCGANGenerator   # the EMA copy when ``ema`` is set
+    result: TrainResult
+    config: dict
+
+
+def discriminator_loss(step: Step, real: Tensor) -> tuple[Tensor, dict]:
+    with torch.no_grad():
+        fake = step.net("G")(step.noise(step.module("G").nz))
+    d = step.net("D")
+    real_logits, fake_logits = d(real), d(fake)
+    return gan_discriminator_loss(real_logits, fake_logits), {
+        "real_prob": float(torch.sigmoid(real_logits.detach()).mean()),
+        "fake_prob": float(torch.sigmoid(fake_logits.detach()).mean())}
+
+
+def generator_loss(step: Step, real: Tensor | None) -> Tensor:
+    g = step.net("G")
+    return gan_generator_loss(step.net("D")(g(step.noise(step.module("G").nz))))
+
+
+def r1(step: Step, real: Tensor) -> Tensor:
+    return 0.5 * r1_penalty(step.module("D"), real)
+
+
+def players(cfg: DCGANConfig) -> list[Player]:
+    """D and G with their losses, built from ``cfg`` with the global RNG seeded by ``cfg.seed``."""
+    torch.manual_seed(cfg.seed)
+    g = DCGANGenerator(cfg.size, cfg.nz, cfg.width, cfg.channels, cfg.norm)
+    d = DCGANDiscriminator(cfg.size, cfg.width, cfg.channels, cfg.norm)
+    return [Player("D", d, discriminator_loss, lr=cfg.lr, betas=cfg.betas, steps=cfg.d_steps,
+                   penalty=r1 if cfg.r1 > 0 else None, penalty_weight=cfg.r1, penalty_every=cfg.r1_every),
+            Player("G", g, generator_loss, lr=cfg.lr, betas=cfg.betas, steps=cfg.g_steps, uses_data=False,
+                   ema=cfg.ema)]
+
+
+def fixed_codes(nz: int, count: int, seed: int = 0) -> Tensor:
+    return torch.randn(count, nz, generator=torch.Generator().manual_seed(seed))
+
+
+@torch.no_grad()
+def generate(g: DCGANGenerator, count: int, *, seed: int = 0, batch: int = 64) -> Tensor:
+    """``count`` samples G(z) with z drawn from ``seed``, in eval mode (BN running statistics)."""
+    training = g.training
+    g.eval()
+    dev = next(g.parameters()).device
+    z = fixed_codes(g.nz, count, seed)
+    out = torch.cat([g(z[i:i + batch].to(dev)).cpu() for i in range(0, count, batch)])
+    g.train(training)
+    return out
+
+
+def train_dcgan(data, cfg: DCGANConfig | None = None, *, device: str = "auto", workers: int = 0,
+                checkpoint: str | Path | None = None, log: str | Path | None = None, progress: bool = True,
+                sample_every: int = 0, grid: int = 64,
+                evaluate: Callable[[int, dict], dict[str, float]] | None = None, eval_every: int = 0) -> DCGANRun:
+    """Train a DCGAN on ``data`` (an :class:`~netprior.data.ImageFolder` of ``cfg.size`` crops).  Snapshots are
+    grids of ``grid`` samples from fixed codes; ``evaluate(iteration, {"G": …, "D": …})`` e.g. computes FID."""
+    cfg = cfg or DCGANConfig()
+    sample_size = data[0].shape
+    if tuple(sample_size) != (cfg.channels, cfg.size, cfg.size):
+        raise InputError(f"the data gives {tuple(sample_size)} images, the DCGAN is built for "
+                         f"{(cfg.channels, cfg.size, cfg.size)}")
+    ps = players(cfg)
+    z = fixed_codes(cfg.nz, grid, cfg.seed)
+    result = train(ps, data, iters=cfg.iters, batch=cfg.batch, accum=cfg.accum, seed=cfg.seed, device=device,
+                   workers=workers, sample=lambda m: m["G"](z.to(next(m["G"].parameters()).device)),
+                   sample_every=sample_every, evaluate=evaluate, eval_every=eval_every, checkpoint=checkpoint,
+                   log=log, progress=progress, desc="dcgan")
+    g = result.ema.get("G", result.nets["G"])
+    config = {"method": "dcgan", **asdict(cfg), "data": data.describe() if hasattr(data, "describe") else None,
+              "generator_is_ema": "G" in result.ema}
+    return DCGANRun(generator=g, result=result, config=config)
+
+
+def save_generator(g: DCGANGenerator, path: str | Path, *, training: dict | None = None) -> Path:
+    """Write the generator (architecture options + weights + training config) as a state file, atomically."""
+    return save_state(path, {"config": g.config, "state_dict": {k: v.cpu() for k, v in g.state_dict().items()},
+                             "training": training or {}}, kind=MODEL_KIND, version=MODEL_VERSION)
+
+
+def load_generator(path: str | Path, device: str = "cpu") -> DCGANGenerator:
+    """Read a generator written by :func:`save_generator` (other files are refused with one line)."""
+    state = load_state(path, kind=MODEL_KIND, version=MODEL_VERSION, what="DCGAN generator file")
+    try:
+        g = DCGANGenerator(**state["config"])
+        g.load_state_dict(state["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise InputError(f"{path}: damaged DCGAN generator file ({str(exc).splitlines()[0][:200]})") from None
+    return g.to(device).eval()
