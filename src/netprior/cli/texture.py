@@ -26,7 +26,9 @@ texture_app = typer.Typer(no_args_is_help=True, help="Texture synthesis: by opti
 style_app = typer.Typer(no_args_is_help=True, help="Style transfer: by optimisation (Gatys et al.) or with a trained "
                                                     "stylisation network (thesis ch. 2-3).")
 
-Backbone = Annotated[str, typer.Option("--backbone", help="Descriptor network: lite0 (offline), vgg19, vgg16.")]
+Backbone = Annotated[str, typer.Option("--backbone", help="Descriptor network: lite0 (offline), vgg16-hed "
+                                                          "(offline; ImageNet VGG-16 fine-tuned for edges by HED), "
+                                                          "vgg19, vgg16.")]
 Layers = Annotated[Optional[str], typer.Option("--layers", help="Texture layers, comma-separated (default: the "
                                                                 "backbone's, e.g. lite0 block0,block1,block3,block5,block7).")]
 ContentLayers = Annotated[Optional[str], typer.Option("--content-layers", help="Content layers, comma-separated "

@@ -60,8 +60,11 @@ TEXTURE_LAYERS: dict[str, tuple[str, ...]] = {
     "lite0": ("block0", "block1", "block3", "block5", "block7"),
     "vgg19": ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
     "vgg16": ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+    "vgg16-hed": ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
 }
-CONTENT_LAYERS: dict[str, tuple[str, ...]] = {"lite0": ("block5",), "vgg19": ("relu4_2",), "vgg16": ("relu4_2",)}
+CONTENT_LAYERS: dict[str, tuple[str, ...]] = {"lite0": ("block5",), "vgg19": ("relu4_2",), "vgg16": ("relu4_2",),
+                                              "vgg16-hed": ("relu4_2",)}
+VGG_DESCRIPTORS = ("vgg16", "vgg19", "vgg16-hed")  # average pooling, no activation smoothing by default
 # Default Adam learning rates: 0.1 for the ch. 2 networks (§2.4.1).  The thesis gives none for the ch. 3 networks;
 # in our runs (benchmarks/texture.py, 64 px, 150 steps) TextureNetV2 trained well at 0.01, while StyleNet spiked
 # (×8 loss) at 0.01 and reached a lower objective at 0.003 than at 0.001 (Johnson et al.'s rate).
@@ -82,7 +85,7 @@ class Descriptor:
             self.net = backbone
             self.avg_pool = any(isinstance(m, nn.AvgPool2d) for m in backbone.modules())
         else:
-            self.avg_pool = backbone in ("vgg16", "vgg19")
+            self.avg_pool = backbone in VGG_DESCRIPTORS
             self.net = get_backbone(backbone, weights, avg_pool=self.avg_pool, device=device)
         name = self.net.name
         if texture_layers is None and name not in TEXTURE_LAYERS:
