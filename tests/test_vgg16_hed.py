@@ -8,8 +8,7 @@ import torch.nn.functional as F
 from skimage import data
 from torch import nn
 
-from netprior.backbones import get_backbone
-from netprior.backbones import vgg16_hed
+from netprior.backbones import get_backbone, vgg16_hed
 from netprior.errors import WeightsNotFoundError
 from netprior.io import from_numpy
 

