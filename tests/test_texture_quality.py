@@ -1,12 +1,15 @@
 """Texture quality measures that no synthesis optimises, and the activation smoothing of the Gram descriptor."""
 
+import json
+
 import pytest
 import torch
 from skimage import data
 from torch import nn
 
 from netprior.errors import InputError
-from netprior.io import from_numpy
+from helpers import run
+from netprior.io import from_numpy, save_image
 from netprior.losses import gram_matrix, softmax_smoothing
 from netprior.nets.texture import TextureNet, TextureNetV2
 from netprior.recipes.texture import Descriptor, GeneratorModel, synthesize, texture_loss_of
@@ -119,3 +122,17 @@ def test_a_model_scores_with_the_smoothing_it_was_trained_with(lite0, brick):
     assert float(texture_loss_of(model, brick)[0]) < 1e-8
     plain = Descriptor(lite0, texture_layers=("block0", "block1"))
     assert float(plain.texture_loss(brick, model.target_grams)) > 0.1
+
+
+def test_cli_init_and_smoothing_options(monkeypatch, capsys, tmp_path, brick):
+    ex = save_image(brick[..., :64, :64], tmp_path / "brick.png")
+    out = tmp_path / "tex.png"
+    code, _, err = run(monkeypatch, capsys, "texture", "optimize", ex, "-o", out, "--size", "32", "--iters", "2",
+                       "--layers", "block0,block1", "--init", "noise", "--smoothing", "16", "--quiet")
+    assert code == 0, err
+    config = json.loads(out.with_suffix(".json").read_text())["config"]
+    assert config["init"] == "noise" and config["descriptor"]["smoothing"] == 16.0
+    for option, value in (("--smoothing", "hot"), ("--init", "zeros")):
+        code, _, err = run(monkeypatch, capsys, "texture", "optimize", ex, "-o", tmp_path / "x.png", "--iters", "1",
+                           "--layers", "block0", option, value)
+        assert code == 2 and option.strip("-") in err and "Traceback" not in err
