@@ -401,6 +401,16 @@ def quality_markdown(q: dict, meta: dict) -> list[str]:
         for method, r in runs.items():
             lines.append(f"| {label} | {method} | {r['seconds']:.0f} | "
                          + " | ".join(f"{r[c]:.3g}" for c in cols) + " |")
+    gatys = {label: runs["Gatys (L-BFGS)"] for label, runs in q["runs"].items()}
+    before, after = gatys.get(next(iter(QUALITY_CONFIGS))), gatys.get(list(QUALITY_CONFIGS)[1])
+    if before and after:
+        lines += ["", f"Gatys with Lite0: colour-noise pixels {before['colour_noise_fraction']:.0%} → "
+                  f"{after['colour_noise_fraction']:.0%}, patch SW₂ {before['patch_swd']:.3g} → "
+                  f"{after['patch_swd']:.3g}, Gram loss under vgg16-hed {before['gram_vgg16-hed']:.3g} → "
+                  f"{after['gram_vgg16-hed']:.3g} (before → after)."]
+    lines += ["", "Paper: the thesis' and Gatys et al.'s textures (VGG-19, 256 px, GPU) have the exemplar's colours "
+              "and no pixel noise; the sheet shows how far the CPU budget gets. TextureNet samples are drawn at "
+              f"{q['net_size']} px and shown enlarged (nearest neighbour)."]
     return lines + ["", "![quality](texture_quality.png)", ""]
 
 
@@ -468,7 +478,8 @@ def markdown(res: dict, command: str) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--parts", default="speed,diversity,norm,quality",
-                   help="parts to run; the results of the others are kept from benchmarks/results/texture.json")
+                   help="parts to run; with only 'quality' (or none) the other parts' results are kept from "
+                        "benchmarks/results/texture.json")
     p.add_argument("--exemplar", default="brick", help="skimage.data texture for the speed part")
     p.add_argument("--div-exemplar", default="gravel", help="skimage.data texture for the diversity part")
     p.add_argument("--exemplar-size", type=int, default=256, help="exemplar crop side (>= 147 px, the receptive "
@@ -519,7 +530,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/texture.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     t0 = time.perf_counter()
-    parts = args.parts.split(",")
+    parts = [part for part in args.parts.split(",") if part]  # none: only re-render texture.md from the JSON
     load = [round(v, 1) for v in os.getloadavg()]
     budget = {k: v for k, v in vars(args).items() if not k.startswith("worker")}
     descriptor = Descriptor()

@@ -7,8 +7,9 @@ Texture loss (eq. 2.5), with the normalised Gram matrices of :func:`netprior.los
 * :func:`synthesize` — Gatys et al.: x* = localopt_x L_T(x; x0) from noise (eq. 2.2), L-BFGS or Adam on the
   pixels, output size independent of the exemplar's.  The start is the exemplar's pixels in random order by
   default (``init="shuffle"``), U(0, 1) in every channel with ``init="noise"`` (Gatys et al.): Lite0 barely sees
-  pixel-level colour noise, and from U(0, 1) it leaves 92 % of the pixels of a grey brick exemplar coloured
-  (128 px, 300 L-BFGS steps), from the shuffled exemplar 22 % (benchmarks/texture.py, quality part).
+  pixel-level colour noise, and from U(0, 1) it leaves 92 % of the pixels coloured (max − min channel > 0.15) on
+  the grey 512 px brick exemplar (128 px output, 300 L-BFGS steps), from the shuffled exemplar 22 %, with patch
+  SW₂ 0.014 → 0.004 (:mod:`netprior.texture_metrics`; benchmarks/texture.py, quality part, at a smaller budget).
 * :func:`train_texture_net` — learn a generator g so that E_z L_T(g(z); x0) is small (eq. 2.7), or, with a
   diversity weight λ > 0, the Julesz objective E(g) = 1/N Σ_i [L_T(g(z_i))/T − λ ln min_{j≠i} ||g(z_i) − g(z_j)||]
   (eq. 3.10).  The one optimisation loop :func:`netprior.solve.solve` does the training: the parametrization
@@ -37,9 +38,9 @@ Activation smoothing (``smoothing`` = T, off by default): the texture layers go 
 Wang et al. (CVPR 2021, :func:`netprior.losses.softmax_smoothing`) before their Gram matrices, which the paper
 introduces for ResNets whose peaky activations dominate the Gram statistics.  Measured on Lite0 (brick, 128 px,
 300 L-BFGS steps): the paper's T = 1 stops the optimisation (loss ÷1.05, the image stays noise), since Lite0's
-block outputs reach ±30 and exp(F) keeps only the largest; T = 4 likewise; T = 16 removes the few saturated colour
-blotches but not the colour noise, and scores about as the unsmoothed descriptor (numbers in RESULTS.md) — so it
-is an option, not the default.
+block outputs reach ±30 and exp(F) keeps only the largest; T = 4 likewise (150 steps: the image stays noise);
+T = 16 from the shuffled start removes the few saturated colour blotches but adds a faint colour tint (coloured
+pixels 22 % → 27 %, > 0.3: 2.0 % → 2.5 %, patch SW₂ 0.0040 → 0.0042) — so it is an option, not the default.
 
 Layer weights: each layer's term is divided by ||G^l(x0)||²_F (``normalise_layers``, default), i.e. L_T sums
 relative errors.  Gatys' equal weights work for VGG, but with Lite0 the stem's Gram matrix is ~20× smaller than the
