@@ -197,3 +197,16 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path, photo64_png)
         load_image(out)
     subprocess.run(cli + ["-o", str(out), "--checkpoint", str(ckpt)], env=env, check=True, capture_output=True)
     assert np.array_equal(np.asarray(load_image(out)), np.asarray(load_image(straight)))
+
+
+def test_bad_biggan_folders_give_one_line(tmp_path, monkeypatch, capsys, photo64_png):
+    from netprior.generators.biggan import random_biggan
+
+    g, state = random_biggan()
+    torch.save(state, tmp_path / "pytorch_model.bin")
+    for config, message in ((b"[1, 2]", "holds an object"), (b"\xff\xfe{", "not a readable BigGAN config"),
+                            (b'{"layers": 5}', "does not describe a BigGAN")):
+        (tmp_path / "config.json").write_bytes(config)
+        code, _, err = run(monkeypatch, capsys, "gan", "invert", photo64_png, "-o", tmp_path / "g.png",
+                           "--generator", "biggan", "--weights", tmp_path, "-q")
+        assert code == 2 and message in err and err.count("\n") == 1, err

@@ -46,16 +46,17 @@ _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS  # about 89 megapixels: no image above it is decoded, whatever --max-side says
 
 
-def check_readable(path: Path, what: str) -> None:
-    """Refuse a path that is missing, a folder, unreadable or empty, with one line."""
+def check_readable(path: Path, what: str = "file", missing: type[Exception] = InputError) -> None:
+    """Refuse a path that is missing (``missing`` is the error raised), a folder, unreadable or empty, in one line
+    that names ``what`` the file should be ("image file", "checkpoint", "pggan weights file", …)."""
     if not path.exists():
-        raise InputError(f"{path}: no such file")
+        raise missing(f"{path}: no such {what}")
     if path.is_dir():
-        raise InputError(f"{path}: is a folder, expected {what}")
+        raise InputError(f"{path}: is a folder, expected a {what}")
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: permission denied")
     if path.stat().st_size == 0:
-        raise InputError(f"{path}: the file is empty")
+        raise InputError(f"{path}: the {what} is empty")
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:
@@ -68,7 +69,7 @@ def _open(path: str | os.PathLike, max_side: int | None = None, *, decode: bool 
     """Open and decode an image, checking its size from the header *before* decoding: above ``max_side`` (a
     ResourceError naming --max-side) or above :data:`MAX_PIXELS` (a decompression bomb) nothing is decoded."""
     path = Path(path)
-    check_readable(path, "an image file")
+    check_readable(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -292,6 +293,16 @@ def save_image(x: torch.Tensor | np.ndarray, path: str | os.PathLike, *, bits: i
         u8 = (arr * 255.0 + 0.5).astype(np.uint8)
         img = Image.fromarray(u8[..., 0] if u8.shape[2] == 1 else u8)
     return _atomic_write(Path(path), lambda tmp: img.save(tmp, format="PNG"))
+
+
+def save_gif(frames: Iterable[torch.Tensor], path: str | os.PathLike, *, duration_ms: int = 150) -> Path:
+    """Write tensors (C, H, W)/(1, C, H, W) in [0, 1] as a looping animated GIF, atomically."""
+    images = [Image.fromarray(to_uint8(f)) for f in frames]
+    if not images:
+        raise ValueError("a GIF needs at least one frame")
+    return _atomic_write(Path(path), lambda tmp: images[0].save(tmp, format="GIF", save_all=True,
+                                                                append_images=images[1:], duration=duration_ms,
+                                                                loop=0))
 
 
 def write_json(data: dict[str, Any], path: str | os.PathLike) -> Path:

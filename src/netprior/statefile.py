@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from .errors import InputError
+from .io import _atomic_write, check_readable
 
 _MARKERS = ("$tensor", "$tuple", "$dict", "$deque")
 _PICKLE_MAGIC = (b"PK\x03\x04", b"\x80\x02", b"\x80\x04", b"\x80\x05")  # torch.save zip / legacy pickle
@@ -78,23 +79,10 @@ def save_state(path: str | os.PathLike, state: Any, *, kind: str, version: int =
     """Write ``state`` (nested dicts/lists/tuples of tensors and JSON scalars) as a state file, atomically."""
     from safetensors.torch import save_file
 
-    from .io import _atomic_write
-
     tensors: dict[str, torch.Tensor] = {}
     tree = _encode(state, tensors)
     meta = {"netprior.kind": kind, "netprior.version": str(int(version)), "netprior.tree": json.dumps(tree)}
     return _atomic_write(Path(path), lambda tmp: save_file(tensors, tmp, metadata=meta))
-
-
-def _check_readable(path: Path, what: str) -> None:
-    if not path.exists():
-        raise InputError(f"{path}: no such {what}")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, expected a {what}")
-    if not os.access(path, os.R_OK):
-        raise InputError(f"{path}: permission denied")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the {what} is empty")
 
 
 def read_kind(path: str | os.PathLike, what: str = "netprior file") -> tuple[str, int]:
@@ -103,7 +91,7 @@ def read_kind(path: str | os.PathLike, what: str = "netprior file") -> tuple[str
 
 
 def _header(path: Path, what: str) -> tuple[str, int, dict]:
-    _check_readable(path, what)
+    check_readable(path, what)
     with open(path, "rb") as f:
         head = f.read(8)
     if head.startswith(_PICKLE_MAGIC):

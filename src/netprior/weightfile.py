@@ -24,6 +24,7 @@ import torch
 import torch._utils
 
 from .errors import InputError, WeightsNotFoundError
+from .io import check_readable
 
 ALLOWED: dict[tuple[str, str], object] = {
     ("collections", "OrderedDict"): OrderedDict,
@@ -73,14 +74,7 @@ _allow_list_pickle.__name__ = "pickle"
 def load_weights(path: str | os.PathLike, what: str):
     """Read a ``torch.save`` file on the CPU through the allow-list unpickler; every failure is one line."""
     path = Path(path)
-    if not path.exists():
-        raise WeightsNotFoundError(f"{what}: weights file {path} not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, expected a {what} weights file")
-    if not os.access(path, os.R_OK):
-        raise InputError(f"{path}: permission denied")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: the {what} weights file is empty")
+    check_readable(path, f"{what} weights file", missing=WeightsNotFoundError)
     try:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_allow_list_pickle)
     except RefusedGlobal as exc:

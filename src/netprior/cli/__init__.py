@@ -1,7 +1,9 @@
 """Command-line interface.  One sub-command group per recipe family, with uniform flags (``cli/common.py``):
 
 * ``netprior restore …`` – Deep Image Prior restoration (``cli/restore.py``);
-* ``netprior degrade`` – make test data; ``netprior presets``; ``netprior demo``.
+* ``netprior batch …`` – any of them over a folder, resumable, local processes or Ray (``cli/batch.py``);
+* ``netprior degrade`` – make test data; ``netprior presets``; ``netprior demo``;
+* ``netprior serve`` – the local web app (:mod:`netprior.serve`, extra ``[ui]``).
 
 The CLI only parses options, reads/writes files and prints; the work is done by :mod:`netprior.recipes`.
 User errors (:class:`netprior.errors.NetpriorError`) print one line and exit with status 2, without a traceback.
@@ -16,7 +18,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError, NetpriorError
-from .common import Quiet, Seed, output_path
+from .batch import batch_app
+from .common import Device, MaxSide, Quiet, Seed, check_device, output_path
 from .features import features_app
 from .gan import gan_app
 from .imagine import deepinversion_cmd, imagine_app
@@ -32,6 +35,7 @@ app.add_typer(texture_app, name="texture")
 app.add_typer(style_app, name="style")
 app.add_typer(imagine_app, name="imagine")
 app.command("deepinversion")(deepinversion_cmd)
+app.add_typer(batch_app, name="batch")
 
 
 @app.command("degrade")
@@ -75,6 +79,27 @@ def demo_cmd(output_dir: Annotated[Path, typer.Option("-o", "--output-dir")] = P
 
     for line in run_demo(output_dir, progress=not quiet):
         typer.echo(line)
+
+
+@app.command("serve")
+def serve_cmd(host: Annotated[str, typer.Option("--host", help="Address to bind; anything but loopback is "
+                                                                "reachable from the network.")] = "127.0.0.1",
+              port: Annotated[int, typer.Option("--port", help="Port.")] = 7860,
+              max_side: MaxSide = 1024,
+              max_upload_mb: Annotated[int, typer.Option("--max-upload-mb", help="Largest upload, in MB.")] = 50,
+              preview_every: Annotated[int, typer.Option("--preview-every", help="Steps between live "
+                                                                                 "previews.")] = 25,
+              device: Device = "cpu"):
+    """Local web app (needs the "ui" extra): restore with a painted mask, sample textures, invert faces.
+    Offline; binds 127.0.0.1; one job at a time."""
+    from ..serve import Settings, check_host, start
+
+    if (warning := check_host(host)) is not None:
+        typer.echo(warning, err=True)
+    settings = Settings(max_side=max_side, max_upload_mb=max_upload_mb, device=check_device(device),
+                        preview_every=preview_every)
+    typer.echo(f"netprior serve: http://{host}:{port}/  (Ctrl+C to stop)")
+    start(settings, host, port, block=True)
 
 
 def one_line(text: str) -> str:

@@ -27,9 +27,6 @@ Compile = Annotated[bool, typer.Option("--compile", help="torch.compile the netw
                                                          "1.55x at 512² on CPU after ~1 min of compilation (needs a "
                                                          "C++ compiler); no gain on small images.")]
 
-# Peak memory per output pixel of the 5x128 skip network (forward + backward, float32), measured at 256x256.
-BYTES_PER_PIXEL = 12_000
-
 
 def check_device(name: str) -> str:
     import torch
@@ -49,17 +46,13 @@ def output_path(output: Optional[Path], image: Path, task: str, inputs: list) ->
 
 
 def load_for_dip(path: Path, max_side: int, scale: int = 1):
-    from ..io import check_size, image_size, load_image
-    from ..recipes.dip import crop_to_multiple
+    """:func:`netprior.recipes.dip.load_observation`, with its crop notice on stderr."""
+    from ..recipes.dip import load_observation
 
-    h, w = image_size(path)  # refused before decoding
-    check_size(h * scale, w * scale, max_side, what=str(path), bytes_per_pixel=BYTES_PER_PIXEL)
-    x = load_image(path)
-    cropped = crop_to_multiple(x, 32 // scale if scale < 32 else 1)
-    if cropped.shape != x.shape:
-        typer.echo(f"note: {path.name} cropped from {x.shape[-1]}x{x.shape[-2]} to "
-                   f"{cropped.shape[-1]}x{cropped.shape[-2]} (a multiple of {32 // scale} for the network)", err=True)
-    return cropped
+    x, note = load_observation(path, max_side, scale)
+    if note:
+        typer.echo(f"note: {note}", err=True)
+    return x
 
 
 def write_result(r, out: Path, *, inputs: dict, summary: str,
@@ -83,13 +76,8 @@ def write_result(r, out: Path, *, inputs: dict, summary: str,
 def finish_restoration(r, out: Path, *, inputs: dict, report: bool, observation=None) -> None:
     from ..report import write_report
 
-    stop = r.result.stop
-    summary = (f"{r.result.steps} steps, {r.result.seconds:.1f} s"
-               + (f", stopped by {stop['rule']} at step {stop['selected_step']}" if stop and stop.get("selected_step")
-                  else "")
-               + "".join(f", {k} {v:.2f}" for k, v in r.metrics.items() if k in ("psnr", "ssim")))
     title = f"{r.config.get('task')} — preset {r.config['preset']['name']}"
-    write_result(r, out, inputs=inputs, summary=summary,
+    write_result(r, out, inputs=inputs, summary=r.summary(),
                  report=(lambda p: write_report(p, r.result, title=title, observation=observation)) if report else None)
 
 

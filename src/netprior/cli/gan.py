@@ -251,10 +251,8 @@ def interpolate_cmd(image_a: Path, image_b: Path, output: Output = None,
     """Invert A and B (two-step) and write a strip (rows: latent-space path A→B, dense-layer path A→B, and for A
     and B the path from the latent to the dense reconstruction, G2(G1(z*) + α·δ*)) and a GIF of the two A→B
     paths side by side."""
-    import torch
-
-    from ..io import _atomic_write, save_image, to_uint8
-    from ..recipes.gan import interpolate, invert, offset_path
+    from ..io import save_gif, save_image
+    from ..recipes.gan import interpolation_config, interpolation_figures, invert
     from ..report import write_sidecar
 
     out = output_path(output, image_a, "gan-interpolate", [image_a, image_b])
@@ -264,26 +262,10 @@ def interpolate_cmd(image_a: Path, image_b: Path, output: Output = None,
     (xa, note_a), (xb, note_b) = _load_fitted(image_a, g.image_size), _load_fitted(image_b, g.image_size)
     kw = {"seed": seed, "progress": not quiet}
     a, b = invert(xa, g, cfg, reference=xa, **kw), invert(xb, g, cfg, reference=xb, **kw)
-    paths = interpolate(g, a, b, frames)
-    off_a, off_b = offset_path(g, a, frames), offset_path(g, b, frames)
-    blank = torch.ones_like(xa)
-    rows = [torch.cat([xa, paths["latent"].cpu(), xb]), torch.cat([xa, paths["dense"].cpu(), xb]),
-            torch.cat([xa, off_a.cpu(), blank]), torch.cat([xb, off_b.cpu(), blank])]
-    strip = torch.cat([torch.cat(list(r), dim=-1) for r in rows], dim=-2)[None]
+    strip, gif_frames = interpolation_figures(g, a, b, xa, xb, frames)
     save_image(strip, out)
-    from PIL import Image
-
-    gif_frames = [Image.fromarray(to_uint8(torch.cat([lat, den], dim=-1)))
-                  for lat, den in zip(paths["latent"].cpu(), paths["dense"].cpu())]
-    gif_frames += gif_frames[-2:0:-1]
-    gif = out.with_suffix(".gif")
-    _atomic_write(gif, lambda tmp: gif_frames[0].save(tmp, format="GIF", save_all=True,
-                                                      append_images=gif_frames[1:], duration=150, loop=0))
-    write_sidecar(out, config={"task": "interpolate", "frames": frames, "inversion": a.config,
-                               "rows": ["latent path A→B", "dense-layer path A→B", "A: latent→dense (α·δ*)",
-                                        "B: latent→dense (α·δ*)"],
-                               "columns": "target, frames t=0…1, target (or blank)"},
-                  inputs={"a": image_a, "b": image_b},
+    gif = save_gif(gif_frames, out.with_suffix(".gif"))
+    write_sidecar(out, config=interpolation_config(a, frames), inputs={"a": image_a, "b": image_b},
                   metrics={"a": a.metrics, "b": b.metrics}, extra={"fit_notice": [note_a, note_b]})
     typer.echo(f"wrote {out}  (A: latent loss {a.metrics['latent_loss']:.3f} → dense {a.metrics['loss']:.3f}; "
                f"B: {b.metrics['latent_loss']:.3f} → {b.metrics['loss']:.3f})")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError
-from .common import (BYTES_PER_PIXEL, Checkpoint, Compile, Device, Iters, Lr, MaxSide, Output, PresetOpt, Quiet,
+from .common import (Checkpoint, Compile, Device, Iters, Lr, MaxSide, Output, PresetOpt, Quiet,
                      Reference, Report, Seed, Stopping, check_device, common_kwargs, finish_restoration, load_for_dip,
                      output_path, reference_tensor)
 
@@ -58,7 +58,7 @@ def sr_cmd(image: Path, output: Output = None,
            compile_net: Compile = False):
     """×factor super-resolution with the data term ||d(x) − x0||² (thesis §7.3.2); the output is factor× larger."""
     from ..io import check_size, load_image
-    from ..recipes.dip import super_resolve
+    from ..recipes.dip import BYTES_PER_PIXEL, super_resolve
 
     out = output_path(output, image, f"x{factor}", [image, reference])
     y = load_image(image)

@@ -58,8 +58,10 @@ class BigGANConfig:
     def from_json(cls, path: str | Path) -> BigGANConfig:
         try:
             data = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: bad JSON or not UTF-8
             raise InputError(f"{path}: not a readable BigGAN config.json ({exc})") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: a BigGAN config.json holds an object, not a {type(data).__name__}")
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
@@ -283,7 +285,10 @@ def build_biggan(weights: str | Path, config: str | Path | None = None, *, class
     state = load_weights(wpath, "biggan")
     if not isinstance(state, dict):
         raise InputError(f"{wpath}: expected a state dict, got {type(state).__name__}")
-    net = _BigGANNet(cfg)
+    try:
+        net = _BigGANNet(cfg)
+    except (TypeError, ValueError, IndexError, KeyError, RuntimeError) as exc:
+        raise InputError(f"{cpath}: the config does not describe a BigGAN ({type(exc).__name__}: {exc})") from None
     load_state(net, {k.removeprefix("module."): v for k, v in state.items()}, f"biggan ({wpath})")
     return BigGAN(net, cfg, class_index=class_index, truncation=truncation, source=str(wpath))
 

@@ -36,6 +36,8 @@ cropping; the restore commands crop them to a multiple of 32 first, as the refer
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -113,6 +115,19 @@ class Restoration:
     config: dict
     metrics: dict
 
+    def summary(self) -> str:
+        """One line: steps, seconds, the stopping rule's decision (whether it fired, which step was returned) and
+        PSNR/SSIM when measured."""
+        stop = self.result.stop or {}
+        rule, selected = stop.get("rule"), stop.get("selected_step")
+        decision = ""
+        if stop.get("stopped_at"):
+            decision = f", stopped by {rule} at step {stop['stopped_at']}, returned step {selected}"
+        elif selected:
+            decision = f", {rule} did not fire; returned its best step {selected}"
+        return (f"{self.result.steps} steps, {self.result.seconds:.1f} s{decision}"
+                + "".join(f", {k} {v:.2f}" for k, v in self.metrics.items() if k in ("psnr", "ssim")))
+
 
 def make_stopping(rule: str, sigma: float | None, *, window: int = 100, patience: int = 300) -> StoppingRule | None:
     """``auto``: the discrepancy rule when the noise level σ (on [0, 1]) is known or estimated, else ES-WMV;
@@ -135,6 +150,29 @@ def crop_to_multiple(x: torch.Tensor, d: int = 32) -> torch.Tensor:
         raise InputError(f"image {x.shape[-1]}x{x.shape[-2]} is smaller than {d} pixels on a side")
     top, left = (x.shape[-2] - h) // 2, (x.shape[-1] - w) // 2
     return x[..., top:top + h, left:left + w]
+
+
+# Peak memory per output pixel of the 5x128 skip network (forward + backward, float32), measured at 256x256.
+BYTES_PER_PIXEL = 12_000
+
+
+def load_observation(path: str | Path, max_side: int, scale: int = 1) -> tuple[torch.Tensor, str | None]:
+    """Read an image for a restoration: refuse it when its output (``scale`` × its size) exceeds ``max_side``
+    (with the memory estimate), centre-crop it to a multiple of 32 / ``scale`` for the network; return it and a
+    notice of the crop (None if nothing was cropped).  The CLI and the web app share these rules."""
+    from ..io import check_size, image_size, load_image
+
+    path = Path(path)
+    h, w = image_size(path)  # the header: a too-large image is refused before it is decoded
+    check_size(h * scale, w * scale, max_side, what=str(path), bytes_per_pixel=BYTES_PER_PIXEL)
+    x = load_image(path)
+    d = 32 // scale if scale < 32 else 1
+    cropped = crop_to_multiple(x, d)
+    note = None
+    if cropped.shape != x.shape:
+        note = (f"{path.name} cropped from {x.shape[-1]}x{x.shape[-2]} to {cropped.shape[-1]}x{cropped.shape[-2]} "
+                f"(a multiple of {d} for the network)")
+    return cropped, note
 
 
 def _output_size(net: nn.Module, z: torch.Tensor) -> tuple[int, int] | None:
@@ -164,25 +202,10 @@ def min_side(preset: Preset | str, candidates: tuple[int, ...] = (32, 64, 128, 2
     raise InputError(f"preset {preset.name!r} accepts none of the sizes {candidates}")
 
 
-def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_size: tuple[int, int] | None = None,
-            out_channels: int = 3, guide: torch.Tensor | None = None, iters: int | None = None,
-            lr: float | None = None, reg_noise_std: float | None = None, seed: int = 0, device: str = "cpu",
-            stopping: str | StoppingRule | None = "auto", sigma: float | None = None,
-            reference: torch.Tensor | None = None, metrics_every: int = 10, snapshot_every: int = 0,
-            checkpoint: str | None = None, progress: bool = True, compile: bool = False) -> Restoration:
-    """Solve min_θ ||A(f_θ(z)) − y||² for observation ``y`` (1, C, h, w) in [0, 1].
-
-    ``out_size`` is the restored image's (H, W) (default: y's size); ``guide`` replaces z (flash/no-flash);
-    ``sigma`` (on [0, 1]) feeds the discrepancy rule; ``reference`` adds PSNR/SSIM curves and final metrics.
-    ``iters``, ``lr``, ``reg_noise_std`` override the preset; the preset's iteration count is the cap when a
-    stopping rule is active.  ``compile`` runs the network through ``torch.compile`` (same parameters and
-    checkpoints; measured on 2 CPU cores for the 5×128 skip net: 1.41× faster steps at 256², 1.55× at 512², none
-    at 128², after 50–70 s of compilation that later runs of the same shapes reuse from the cache)."""
-    preset = get_preset(preset) if isinstance(preset, str) else preset
-    preset = replace(preset, **{k: v for k, v in
-                                {"iters": iters, "lr": lr, "reg_noise_std": reg_noise_std}.items() if v is not None})
-    size = out_size or tuple(y.shape[-2:])
-    dev = torch.device(device)
+def make_prior(preset: Preset, size: tuple[int, int], *, seed: int, guide: torch.Tensor | None = None,
+               out_channels: int = 3) -> DeepPrior:
+    """What a run with ``seed`` starts from: ``torch.manual_seed(seed)``, then the input code z for an output of
+    ``size`` (or the ``guide`` image), then the preset's freshly initialised network, as a :class:`DeepPrior`."""
     torch.manual_seed(seed)
     if preset.input == "guide":
         if guide is None:
@@ -191,7 +214,33 @@ def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_si
     else:
         z = make_input(preset.input, preset.input_depth, size)
     net = nets.build(preset.arch, z.shape[1], out_channels, **preset.net)
-    param = DeepPrior(net, z, reg_noise_std=preset.reg_noise_std).to(dev)
+    return DeepPrior(net, z, reg_noise_std=preset.reg_noise_std)
+
+
+def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_size: tuple[int, int] | None = None,
+            out_channels: int = 3, guide: torch.Tensor | None = None, iters: int | None = None,
+            lr: float | None = None, reg_noise_std: float | None = None, seed: int = 0, device: str = "cpu",
+            stopping: str | StoppingRule | None = "auto", sigma: float | None = None,
+            reference: torch.Tensor | None = None, metrics_every: int = 10, snapshot_every: int = 0,
+            checkpoint: str | None = None, progress: bool = True, compile: bool = False,
+            callback: Callable[[int, torch.Tensor], None] | None = None) -> Restoration:
+    """Solve min_θ ||A(f_θ(z)) − y||² for observation ``y`` (1, C, h, w) in [0, 1].
+
+    ``out_size`` is the restored image's (H, W) (default: y's size); ``guide`` replaces z (flash/no-flash);
+    ``sigma`` (on [0, 1]) feeds the discrepancy rule; ``reference`` adds PSNR/SSIM curves and final metrics.
+    ``iters``, ``lr``, ``reg_noise_std`` override the preset; the preset's iteration count is the cap when a
+    stopping rule is active.  ``compile`` runs the network through ``torch.compile`` (same parameters and
+    checkpoints; measured on 2 CPU cores for the 5×128 skip net: 1.41× faster steps at 256², 1.55× at 512², none
+    at 128², after 50–70 s of compilation that later runs of the same shapes reuse from the cache).
+    ``callback(step, x_t)`` is the solver's per-step hook (live previews); an exception raised in it ends the run
+    there, which is how the web app cancels a job."""
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    preset = replace(preset, **{k: v for k, v in
+                                {"iters": iters, "lr": lr, "reg_noise_std": reg_noise_std}.items() if v is not None})
+    size = out_size or tuple(y.shape[-2:])
+    dev = torch.device(device)
+    param = make_prior(preset, size, seed=seed, guide=guide, out_channels=out_channels).to(dev)
+    net = param.net
     produced = _output_size(net, param.z)
     if produced is None:
         raise InputError(f"preset {preset.name!r} ({preset.arch}) cannot run on a {size[1]}x{size[0]} image: its "
@@ -222,7 +271,8 @@ def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_si
         metrics["psnr"] = lambda x: psnr(x, ref)
     result = solve(param, objective, iters=preset.iters, lr=preset.lr, ema=preset.ema, stopping=rule,
                    metrics=metrics, metrics_every=metrics_every, snapshot_every=snapshot_every,
-                   checkpoint=checkpoint, seed=seed, progress=progress, desc=f"dip/{preset.name}")
+                   checkpoint=checkpoint, seed=seed, progress=progress, desc=f"dip/{preset.name}",
+                   callback=callback)
     final = {}
     if reference is not None:
         final = {"psnr": psnr(result.image, reference), "ssim": ssim(result.image, reference),

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import asdict, dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 import torch
@@ -206,13 +207,18 @@ def _phase_checkpoint(checkpoint: str | None, phase: str) -> str | None:
     return f"{checkpoint}.{phase}" if checkpoint else None
 
 
-def _solve_kw(progress: bool, checkpoint: str | None, phase: str, seed: int) -> dict:
+def _solve_kw(progress: bool, checkpoint: str | None, phase: str, seed: int, callback=None) -> dict:
     return {"progress": progress, "checkpoint": _phase_checkpoint(checkpoint, phase), "seed": seed,
-            "desc": f"gan/{phase}"}
+            "desc": f"gan/{phase}", "callback": callback}
+
+
+def _phase(callback, phase: str):
+    """The solver callback (step, x) that reports ``phase`` to an inversion callback (phase, step, x)."""
+    return None if callback is None else (lambda step, x: callback(phase, step, x))
 
 
 def _latent(y: Tensor, operator: Operator, g: SplitGenerator, cfg: InversionConfig, seed: int, progress: bool,
-            checkpoint: str | None) -> tuple[Tensor, Tensor, SolveResult]:
+            checkpoint: str | None, callback=None) -> tuple[Tensor, Tensor, SolveResult]:
     """Latent inversion with restarts in one batch: returns (z* (B, dim), final loss (B,), solver record)."""
     b, r = y.shape[0], cfg.restarts
     gen = torch.Generator().manual_seed(seed)
@@ -220,7 +226,7 @@ def _latent(y: Tensor, operator: Operator, g: SplitGenerator, cfg: InversionConf
     loss = ReconstructionLoss(y.repeat(r, 1, 1, 1), operator, cfg.feature, g.device)
     param = LatentCode(g, z0)
     result = solve(param, _objective(loss, param.penalty, cfg.lambda_prior, "prior"), iters=cfg.iters, lr=cfg.lr,
-                   **_solve_kw(progress, checkpoint, "latent", seed))
+                   **_solve_kw(progress, checkpoint, "latent", seed, callback))
     with torch.no_grad():
         final, _ = loss.per_sample(param())
         objective = final + cfg.lambda_prior * param.penalty()
@@ -231,10 +237,12 @@ def _latent(y: Tensor, operator: Operator, g: SplitGenerator, cfg: InversionConf
 
 def invert(y: Tensor, generator: SplitGenerator, config: InversionConfig | None = None, *,
            operator: Operator | None = None, seed: int = 0, progress: bool = True,
-           checkpoint: str | None = None, reference: Tensor | None = None) -> Inversion:
+           checkpoint: str | None = None, reference: Tensor | None = None,
+           callback: Callable[[str, int, Tensor], None] | None = None) -> Inversion:
     """Invert ``generator`` on observations ``y`` (B, C, h, w) in [0, 1] seen through ``operator`` (identity by
     default) with the method and settings of ``config`` (default: latent).  ``reference`` (B, 3, H, W) adds
-    PSNR/SSIM of the reconstruction (mean over targets)."""
+    PSNR/SSIM of the reconstruction (mean over targets).  ``callback(phase, step, x_t)`` is called after every
+    solver step of every phase (latent, offset, mgan); an exception raised in it ends the inversion there."""
     cfg = config or make_config("latent")
     op = operator or Identity()
     g = generator
@@ -244,7 +252,7 @@ def invert(y: Tensor, generator: SplitGenerator, config: InversionConfig | None 
     results: dict[str, SolveResult] = {}
     latent_image = latent_loss = None
     if cfg.method in ("latent", "two-step"):
-        z, loss_z, results["latent"] = _latent(y, op, g, cfg, seed, progress, checkpoint)
+        z, loss_z, results["latent"] = _latent(y, op, g, cfg, seed, progress, checkpoint, _phase(callback, "latent"))
         with torch.no_grad():
             ctx = g.condition(z)
         layer = g.check_layer(cfg.layer if cfg.method == "two-step" else None)
@@ -257,7 +265,7 @@ def invert(y: Tensor, generator: SplitGenerator, config: InversionConfig | None 
             rec = ReconstructionLoss(y, op, cfg.feature, dev)
             results["offset"] = solve(param, _objective(rec, param.sparsity, cfg.lambda_offset, "l1_offset"),
                                       iters=cfg.offset_iters, lr=cfg.offset_lr,
-                                      **_solve_kw(progress, checkpoint, "offset", seed))
+                                      **_solve_kw(progress, checkpoint, "offset", seed, _phase(callback, "offset")))
             with torch.no_grad():
                 image = param()
                 loss = rec.per_sample(image)[0]
@@ -271,7 +279,7 @@ def invert(y: Tensor, generator: SplitGenerator, config: InversionConfig | None 
         param = MultiCode(g, layer, z0, cfg.attention).to(dev)
         rec = ReconstructionLoss(y, op, cfg.feature, dev)
         results["mgan"] = solve(param, _objective(rec, None, 0.0, ""), iters=cfg.iters, lr=cfg.lr,
-                                **_solve_kw(progress, checkpoint, "mgan", seed))
+                                **_solve_kw(progress, checkpoint, "mgan", seed, _phase(callback, "mgan")))
         with torch.no_grad():
             image = param()
             loss = rec.per_sample(image)[0]
@@ -406,6 +414,32 @@ def offset_path(generator: SplitGenerator, inv: Inversion, frames: int = 8) -> T
         alpha = torch.linspace(0, 1, frames, device=h0.device).view(-1, *([1] * (h0.dim() - 1)))
         ctx = None if inv.ctx is None else inv.ctx[:1].expand(frames, -1)
         return generator.g2(h0 + alpha * delta, inv.layer, ctx)
+
+
+INTERPOLATION_ROWS = ("latent path A→B", "dense-layer path A→B", "A: latent→dense (α·δ*)", "B: latent→dense (α·δ*)")
+
+
+def interpolation_figures(generator: SplitGenerator, a: Inversion, b: Inversion, xa: Tensor, xb: Tensor,
+                          frames: int = 8) -> tuple[Tensor, list[Tensor]]:
+    """The interpolation figure of two two-step inversions ``a``/``b`` of targets ``xa``/``xb`` (1, 3, H, W):
+    a strip (1, 3, 4H, (frames + 2)W) whose rows are :data:`INTERPOLATION_ROWS` (columns: target, frames
+    t = 0…1, target or blank), and GIF frames (3, H, 2W) — the latent and dense-layer paths A→B side by side,
+    played forward then back."""
+    paths = interpolate(generator, a, b, frames)
+    off_a, off_b = offset_path(generator, a, frames), offset_path(generator, b, frames)
+    xa, xb = xa.cpu(), xb.cpu()
+    blank = torch.ones_like(xa)
+    rows = [torch.cat([xa, paths["latent"].cpu(), xb]), torch.cat([xa, paths["dense"].cpu(), xb]),
+            torch.cat([xa, off_a.cpu(), blank]), torch.cat([xb, off_b.cpu(), blank])]
+    strip = torch.cat([torch.cat(list(r), dim=-1) for r in rows], dim=-2)[None]
+    forward = [torch.cat([lat, den], dim=-1) for lat, den in zip(paths["latent"].cpu(), paths["dense"].cpu())]
+    return strip, forward + forward[-2:0:-1]
+
+
+def interpolation_config(a: Inversion, frames: int) -> dict:
+    """What a sidecar records about an interpolation figure (the inversion settings are those of ``a``)."""
+    return {"task": "interpolate", "frames": frames, "inversion": a.config, "rows": list(INTERPOLATION_ROWS),
+            "columns": "target, frames t=0…1, target (or blank)"}
 
 
 @dataclass
