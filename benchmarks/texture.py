@@ -285,7 +285,7 @@ QUALITY_CONFIGS = {  # label: (backbone, smoothing, Gatys init, Gatys optimiser,
     "before: Lite0, noise init, v2 transposed": ("lite0", None, "noise", "lbfgs", "transposed"),
     "after: Lite0, shuffle init, v2 resize": ("lite0", None, "shuffle", "lbfgs", "resize"),
     "Lite0 + smoothing T=16": ("lite0", 16.0, "shuffle", "lbfgs", "resize"),
-    # L-BFGS stalls with vgg16-hed (loss ÷1.1 in 100 steps at 64 px; a line-search problem not yet understood)
+    # solve()'s L-BFGS stalls with vgg16-hed (loss ÷1.1 in 100 steps at 64 px; see recipes/texture.py)
     "vgg16-hed, Adam": ("vgg16-hed", None, "shuffle", "adam", "resize"),
 }
 
