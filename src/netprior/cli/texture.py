@@ -26,11 +26,17 @@ texture_app = typer.Typer(no_args_is_help=True, help="Texture synthesis: by opti
 style_app = typer.Typer(no_args_is_help=True, help="Style transfer: by optimisation (Gatys et al.) or with a trained "
                                                     "stylisation network (thesis ch. 2-3).")
 
-Backbone = Annotated[str, typer.Option("--backbone", help="Descriptor network: lite0 (offline), vgg19, vgg16.")]
+Backbone = Annotated[str, typer.Option("--backbone", help="Descriptor network: lite0 (offline), vgg16-hed "
+                                                          "(offline; ImageNet VGG-16 fine-tuned for edges by HED), "
+                                                          "vgg19, vgg16.")]
 Layers = Annotated[Optional[str], typer.Option("--layers", help="Texture layers, comma-separated (default: the "
                                                                 "backbone's, e.g. lite0 block0,block1,block3,block5,block7).")]
 ContentLayers = Annotated[Optional[str], typer.Option("--content-layers", help="Content layers, comma-separated "
                                                                                "(default lite0 block5, VGG relu4_2).")]
+Smoothing = Annotated[str, typer.Option("--smoothing", help="Activation smoothing before the Gram matrices "
+                                                             "(Wang et al. 2021): a softmax temperature T, or none.")]
+Init = Annotated[str, typer.Option("--init", help="Start: shuffle (noise with the exemplar's pixel colours) or noise "
+                                                  "(U(0,1) in every channel, Gatys et al.).")]
 Optimizer = Annotated[str, typer.Option("--optimizer", help="lbfgs or adam.")]
 OptIters = Annotated[Optional[int], typer.Option("--iters", help="Steps (default: lbfgs 300, adam 1000).")]
 OptLr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: lbfgs 1, adam 0.05).")]
@@ -64,11 +70,21 @@ def _layers(text: Optional[str]) -> Optional[list[str]]:
     return names
 
 
-def _descriptor(backbone: str, layers: Optional[str], content_layers: Optional[str], device: str):
+def _smoothing(text: str) -> Optional[float]:
+    if text == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"--smoothing must be a temperature (a number > 0) or 'none', got {text!r}") from None
+
+
+def _descriptor(backbone: str, layers: Optional[str], content_layers: Optional[str], device: str,
+                smoothing: str = "none"):
     from ..recipes.texture import Descriptor
 
     return Descriptor(backbone, texture_layers=_layers(layers), content_layers=_layers(content_layers),
-                      device=device)
+                      smoothing=_smoothing(smoothing), device=device)
 
 
 def _model_path(output: Optional[Path], image: Path, task: str, inputs: list) -> Path:
@@ -118,7 +134,8 @@ def texture_optimize_cmd(exemplar: Path, output: Output = None,
                          size: Annotated[Optional[int], typer.Option("--size", help="Output side (default: the "
                                                                                     "exemplar's size).")] = None,
                          optimizer: Optimizer = "lbfgs", iters: OptIters = None, lr: OptLr = None,
-                         backbone: Backbone = "lite0", layers: Layers = None, seed: Seed = 0, device: Device = "cpu",
+                         backbone: Backbone = "lite0", layers: Layers = None, smoothing: Smoothing = "none",
+                         init: Init = "shuffle", seed: Seed = 0, device: Device = "cpu",
                          max_side: MaxSide = 1024, checkpoint: Checkpoint = None, report: Report = False,
                          quiet: Quiet = False):
     """Synthesise a texture by optimising the pixels (Gatys et al. 2015), from noise, to match the exemplar's
@@ -131,8 +148,9 @@ def texture_optimize_cmd(exemplar: Path, output: Output = None,
     x0 = load_image(exemplar, max_side=max_side)
     if size is not None:
         check_size(size, size, max_side, what=f"--size {size}")
-    s = synthesize(x0, size, descriptor=_descriptor(backbone, layers, None, device), optimizer=optimizer,
-                   iters=iters, lr=lr, seed=seed, device=device, checkpoint=str(checkpoint) if checkpoint else None,
+    s = synthesize(x0, size, descriptor=_descriptor(backbone, layers, None, device, smoothing),
+                   optimizer=optimizer, iters=iters, lr=lr, init=init, seed=seed, device=device,
+                   checkpoint=str(checkpoint) if checkpoint else None,
                    progress=not quiet, snapshot_every=max(1, (iters or 300) // 6) if report else 0)
     _write_synthesis(s, out, {"exemplar": exemplar}, report, f"texture by {optimizer}")
 
@@ -144,7 +162,8 @@ def texture_train_cmd(exemplar: Path, output: ModelOut = None,
                       size: TrainSize = 256, batch: Batch = 16, iters: TrainIters = 2000, lr: TrainLr = None,
                       lr_decay: LrDecay = 0.7, lr_decay_start: LrDecayStart = 1000, lr_decay_every: LrDecayEvery = 200,
                       diversity: Diversity = 0.0, temperature: Temperature = 1.0, width: Width = None,
-                      norm: Norm = None, backbone: Backbone = "lite0", layers: Layers = None, seed: Seed = 0,
+                      norm: Norm = None, backbone: Backbone = "lite0", layers: Layers = None,
+                      smoothing: Smoothing = "none", seed: Seed = 0,
                       device: Device = "cpu", max_side: MaxSide = 1024, checkpoint: Checkpoint = None,
                       quiet: Quiet = False):
     """Train a feed-forward texture generator on one exemplar (Texture Networks; with --diversity, the Julesz
@@ -160,7 +179,8 @@ def texture_train_cmd(exemplar: Path, output: ModelOut = None,
     cfg = TrainConfig(arch=arch, net=_net_options(arch, width, norm), size=size, batch=batch, iters=iters,
                       lr=lr or ARCH_LR[arch], lr_decay=lr_decay, lr_decay_start=lr_decay_start,
                       lr_decay_every=lr_decay_every, temperature=temperature, diversity=diversity, seed=seed)
-    training = train_texture_net(x0, cfg, descriptor=_descriptor(backbone, layers, None, device), device=device,
+    training = train_texture_net(x0, cfg, descriptor=_descriptor(backbone, layers, None, device, smoothing),
+                                 device=device,
                                  checkpoint=str(checkpoint) if checkpoint else None, progress=not quiet)
     _write_model(training, out, {"exemplar": exemplar})
 
@@ -205,6 +225,7 @@ def style_optimize_cmd(content: Path, style: Path, output: Output = None,
                        init: Annotated[str, typer.Option("--init", help="content or noise.")] = "content",
                        optimizer: Optimizer = "lbfgs", iters: OptIters = None, lr: OptLr = None,
                        backbone: Backbone = "lite0", layers: Layers = None, content_layers: ContentLayers = None,
+                       smoothing: Smoothing = "none",
                        seed: Seed = 0, device: Device = "cpu", max_side: MaxSide = 1024,
                        checkpoint: Checkpoint = None, report: Report = False, quiet: Quiet = False):
     """Style transfer by optimisation (Gatys et al. 2016): texture loss to STYLE + alpha x content loss to CONTENT."""
@@ -215,7 +236,8 @@ def style_optimize_cmd(content: Path, style: Path, output: Output = None,
     out = output_path(output, content, "stylized", [content, style])
     y = load_image(content, max_side=max_side)
     s0 = load_image(style, max_side=max_side)
-    s = stylize(y, s0, alpha=alpha, init=init, descriptor=_descriptor(backbone, layers, content_layers, device),
+    s = stylize(y, s0, alpha=alpha, init=init,
+                descriptor=_descriptor(backbone, layers, content_layers, device, smoothing),
                 optimizer=optimizer, iters=iters, lr=lr, seed=seed, device=device,
                 checkpoint=str(checkpoint) if checkpoint else None, progress=not quiet,
                 snapshot_every=max(1, (iters or 300) // 6) if report else 0)
@@ -235,6 +257,7 @@ def style_train_cmd(style: Path,
                     lr_decay: LrDecay = 0.7, lr_decay_start: LrDecayStart = 1000, lr_decay_every: LrDecayEvery = 200,
                     diversity: Diversity = 0.0, temperature: Temperature = 1.0, width: Width = None,
                     norm: Norm = None, backbone: Backbone = "lite0", layers: Layers = None,
+                    smoothing: Smoothing = "none",
                     content_layers: ContentLayers = None, seed: Seed = 0, device: Device = "cpu",
                     max_side: MaxSide = 1024, checkpoint: Checkpoint = None, quiet: Quiet = False):
     """Train a feed-forward stylisation network for STYLE on a small pool of content images."""
@@ -252,7 +275,8 @@ def style_train_cmd(style: Path,
                       lr=lr or ARCH_LR[arch], lr_decay=lr_decay, lr_decay_start=lr_decay_start,
                       lr_decay_every=lr_decay_every, temperature=temperature, diversity=diversity, alpha=alpha,
                       seed=seed)
-    training = train_style_net(s0, contents, cfg, descriptor=_descriptor(backbone, layers, content_layers, device),
+    training = train_style_net(s0, contents, cfg,
+                               descriptor=_descriptor(backbone, layers, content_layers, device, smoothing),
                                device=device, checkpoint=str(checkpoint) if checkpoint else None,
                                progress=not quiet)
     _write_model(training, out, {"style": style, **{f"content_{i}": p for i, p in enumerate(names)}})

@@ -19,8 +19,13 @@ constructor arguments, so ``GENERATORS[arch](**config)`` rebuilds it.
   content image average-pooled to that scale (§2.3.3, Fig. 2.5).  Padding defaults to reflection because content
   images are not periodic (the thesis blames boundary effects for stylisation errors, §3.4).
 * :class:`TextureNetV2` — the high-capacity texture generator of §3.5.1.1: a 256-d N(0, I) noise vector, two fully
-  connected layers (ReLU), reshaped to 4×4, then fractionally strided 4×4 convolutions (stride 2, norm, ReLU) as
-  in DCGAN up to the training size, which is therefore the only size it produces.
+  connected layers (ReLU), reshaped to 4×4, then ×2 upsampling stages (norm, ReLU) up to the training size, which
+  is therefore the only size it produces.  ``upsample="transposed"`` is the thesis' fractionally strided 4×4
+  convolution (stride 2) as in DCGAN: even and odd output pixels are made by disjoint halves of its kernel, so
+  unless training makes them agree every stage can print a period-2 pattern, and stacked stages a grid (Odena et
+  al. 2016, "Deconvolution and checkerboard artifacts").  ``upsample="resize"`` (nearest-neighbour ×2, then a 3×3
+  convolution with reflection padding) has no such parity dependence; :func:`netprior.texture_metrics.grid_strength`
+  measures the grid.
 * :class:`StyleNet` — the residual transformer of Johnson et al. (2016) used in §3.5: 9×9 conv, two stride-2 3×3
   convs, R residual blocks, two fractionally strided 3×3 convs, 9×9 conv to RGB, reflection padding, with
   instance (StyleNet IN) or batch normalisation (StyleNet BN); its input is the content image concatenated with
@@ -46,6 +51,9 @@ from torch import Tensor, nn
 
 from ..errors import InputError
 from .layers import conv, norm
+
+
+UPSAMPLERS = ("transposed", "resize")
 
 
 def _xavier(module: nn.Module) -> None:
@@ -180,9 +188,11 @@ class TextureNetV2(Generator):
     """TextureNetV2 of §3.5.1.1: z ∈ R^256 ~ N(0, I) → FC → FC → 4×4 map → fractionally strided convs → RGB."""
 
     def __init__(self, *, size: int = 128, noise_dim: int = 256, hidden: int = 256, width: int = 256,
-                 min_width: int = 32, normalization: str = "batch") -> None:
+                 min_width: int = 32, normalization: str = "batch", upsample: str = "transposed") -> None:
         super().__init__(size=size, noise_dim=noise_dim, hidden=hidden, width=width, min_width=min_width,
-                         normalization=normalization)
+                         normalization=normalization, upsample=upsample)
+        if upsample not in UPSAMPLERS:
+            raise InputError(f"upsample must be one of {', '.join(UPSAMPLERS)}, got {upsample!r}")
         ups = math.log2(size / 4) if size >= 4 else -1
         if ups < 0 or ups != int(ups):
             raise InputError(f"TextureNetV2 produces sizes 4·2^n (8, 16, …, 128, 256, …), got {size}")
@@ -193,8 +203,11 @@ class TextureNetV2(Generator):
         c = width
         for _ in range(int(ups)):
             c_out = max(min_width, c // 2)
-            layers += [nn.ConvTranspose2d(c, c_out, 4, stride=2, padding=1), norm(c_out, normalization),
-                       nn.ReLU(inplace=True)]
+            if upsample == "transposed":
+                layers.append(nn.ConvTranspose2d(c, c_out, 4, stride=2, padding=1))
+            else:
+                layers += [nn.Upsample(scale_factor=2, mode="nearest"), conv(c, c_out, 3, pad="reflection")]
+            layers += [norm(c_out, normalization), nn.ReLU(inplace=True)]
             c = c_out
         layers.append(conv(c, 3, 3, pad="reflection"))
         self.body = nn.Sequential(*layers)

@@ -4,8 +4,12 @@ Texture loss (eq. 2.5), with the normalised Gram matrices of :func:`netprior.los
 
     L_T(x; x0) = Σ_{l ∈ L_T} w_l · ¼ ||G^l(x) − G^l(x0)||²_F
 
-* :func:`synthesize` — Gatys et al.: x* = localopt_x L_T(x; x0) from x ~ U(0, 1) (eq. 2.2), L-BFGS or Adam on
-  the pixels, output size independent of the exemplar's.
+* :func:`synthesize` — Gatys et al.: x* = localopt_x L_T(x; x0) from noise (eq. 2.2), L-BFGS or Adam on the
+  pixels, output size independent of the exemplar's.  The start is the exemplar's pixels in random order by
+  default (``init="shuffle"``), U(0, 1) in every channel with ``init="noise"`` (Gatys et al.): Lite0 barely sees
+  pixel-level colour noise, and from U(0, 1) it leaves 92 % of the pixels coloured (max − min channel > 0.15) on
+  the grey 512 px brick exemplar (128 px output, 300 L-BFGS steps), from the shuffled exemplar 22 %, with patch
+  SW₂ 0.014 → 0.004 (:mod:`netprior.texture_metrics`; benchmarks/texture.py, quality part, at a smaller budget).
 * :func:`train_texture_net` — learn a generator g so that E_z L_T(g(z); x0) is small (eq. 2.7), or, with a
   diversity weight λ > 0, the Julesz objective E(g) = 1/N Σ_i [L_T(g(z_i))/T − λ ln min_{j≠i} ||g(z_i) − g(z_j)||]
   (eq. 3.10).  The one optimisation loop :func:`netprior.solve.solve` does the training: the parametrization
@@ -25,6 +29,22 @@ block3 (35) ↔ relu3_1 (24), block5 (83) ↔ relu4_1 (68), block7 = stage4 (147
 stem (3 px) would match relu1_1 best but its ReLU6 features are nearly blind to pixel noise (±0.15 colour noise on
 the brick exemplar changes its Gram matrix by 0.9 %, block0's by 340 %), and textures optimised with it stay
 covered in colour noise; block0 is the first tap that sees it.
+
+Descriptors: ``lite0`` (default) and ``vgg16-hed`` (VGG-16 convolutions with ImageNet weights fine-tuned for
+edges by HED; offline, see :mod:`netprior.backbones.vgg16_hed`) use the VGG-19 paper's layers above (VGG-16 has
+the same relu*_1 taps), with average pooling.  Known problem: with vgg16-hed, L-BFGS as :func:`netprior.solve.solve`
+runs it (one iteration per step, state kept) stalls after a few steps (loss ÷1.1–1.3 in 25–100 steps at 48–64 px,
+with or without the box projection), while ``torch.optim.LBFGS`` run natively on the same problem (25 iterations
+in one call) descends 1.12 → 0.36 in 30 evaluations; until that is fixed, use ``optimizer="adam"``
+(``--optimizer adam``) with vgg16-hed.
+
+Activation smoothing (``smoothing`` = T, off by default): the texture layers go through the softmax transform of
+Wang et al. (CVPR 2021, :func:`netprior.losses.softmax_smoothing`) before their Gram matrices, which the paper
+introduces for ResNets whose peaky activations dominate the Gram statistics.  Measured on Lite0 (brick, 128 px,
+300 L-BFGS steps): the paper's T = 1 stops the optimisation (loss ÷1.05, the image stays noise), since Lite0's
+block outputs reach ±30 and exp(F) keeps only the largest; T = 4 likewise (150 steps: the image stays noise);
+T = 16 from the shuffled start removes the few saturated colour blotches but adds a faint colour tint (coloured
+pixels 22 % → 27 %, > 0.3: 2.0 % → 2.5 %, patch SW₂ 0.0040 → 0.0042) — so it is an option, not the default.
 
 Layer weights: each layer's term is divided by ||G^l(x0)||²_F (``normalise_layers``, default), i.e. L_T sums
 relative errors.  Gatys' equal weights work for VGG, but with Lite0 the stem's Gram matrix is ~20× smaller than the
@@ -50,7 +70,7 @@ from torch import Tensor, nn
 from .. import __version__
 from ..backbones import Backbone, get_backbone
 from ..errors import InputError
-from ..losses import feature_mse, gram_loss, gram_matrix, julesz_diversity
+from ..losses import feature_mse, gram_loss, gram_matrix, julesz_diversity, softmax_smoothing
 from ..nets.texture import GENERATORS, Generator, build_generator
 from ..parametrize import Parametrization, Pixels
 from ..solve import SolveResult, solve
@@ -60,8 +80,11 @@ TEXTURE_LAYERS: dict[str, tuple[str, ...]] = {
     "lite0": ("block0", "block1", "block3", "block5", "block7"),
     "vgg19": ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
     "vgg16": ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+    "vgg16-hed": ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
 }
-CONTENT_LAYERS: dict[str, tuple[str, ...]] = {"lite0": ("block5",), "vgg19": ("relu4_2",), "vgg16": ("relu4_2",)}
+CONTENT_LAYERS: dict[str, tuple[str, ...]] = {"lite0": ("block5",), "vgg19": ("relu4_2",), "vgg16": ("relu4_2",),
+                                              "vgg16-hed": ("relu4_2",)}
+VGG_DESCRIPTORS = ("vgg16", "vgg19", "vgg16-hed")  # average pooling
 # Default Adam learning rates: 0.1 for the ch. 2 networks (§2.4.1).  The thesis gives none for the ch. 3 networks;
 # in our runs (benchmarks/texture.py, 64 px, 150 steps) TextureNetV2 trained well at 0.01, while StyleNet spiked
 # (×8 loss) at 0.01 and reached a lower objective at 0.003 than at 0.001 (Johnson et al.'s rate).
@@ -77,12 +100,12 @@ class Descriptor:
     def __init__(self, backbone: str | Backbone = "lite0", *, weights: str = "pretrained",
                  texture_layers: tuple[str, ...] | list[str] | None = None,
                  content_layers: tuple[str, ...] | list[str] | None = None, normalise_layers: bool = True,
-                 device: str = "cpu") -> None:
+                 smoothing: float | None = None, device: str = "cpu") -> None:
         if isinstance(backbone, Backbone):  # share an already loaded network
             self.net = backbone
             self.avg_pool = any(isinstance(m, nn.AvgPool2d) for m in backbone.modules())
         else:
-            self.avg_pool = backbone in ("vgg16", "vgg19")
+            self.avg_pool = backbone in VGG_DESCRIPTORS
             self.net = get_backbone(backbone, weights, avg_pool=self.avg_pool, device=device)
         name = self.net.name
         if texture_layers is None and name not in TEXTURE_LAYERS:
@@ -91,6 +114,10 @@ class Descriptor:
         self.texture_layers = tuple(texture_layers or TEXTURE_LAYERS[name])
         self.content_layers = tuple(content_layers or CONTENT_LAYERS.get(name, ()))
         self.normalise_layers = normalise_layers
+        if smoothing is not None and not (isinstance(smoothing, (int, float)) and smoothing > 0):
+            raise InputError(f"the smoothing temperature must be a number > 0 (or None for no smoothing), "
+                             f"got {smoothing!r}")
+        self.smoothing = None if smoothing is None else float(smoothing)
         unknown = [layer for layer in self.layers if layer not in self.net.layer_names]
         if unknown:
             raise InputError(f"unknown layer(s) {', '.join(map(repr, unknown))} for backbone {name}; valid layers: "
@@ -103,7 +130,8 @@ class Descriptor:
     def describe(self) -> dict:
         return {"backbone": self.net.name, "weights": self.net.weights, "weights_file": self.net.weights_file,
                 "avg_pool": self.avg_pool, "texture_layers": list(self.texture_layers),
-                "content_layers": list(self.content_layers), "normalise_layers": self.normalise_layers}
+                "content_layers": list(self.content_layers), "normalise_layers": self.normalise_layers,
+                "smoothing": self.smoothing}
 
     def features(self, x: Tensor, layers: list[str] | tuple[str, ...] | None = None) -> dict[str, Tensor]:
         feats = self.net(x, list(layers or self.texture_layers))
@@ -112,10 +140,17 @@ class Descriptor:
                 raise InputError(f"layer {name!r} of {self.net.name} is not a convolutional feature map")
         return feats
 
+    def smoothed(self, feats: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The texture layers of ``feats`` as the Gram matrix sees them: σ_T(F^l) with activation smoothing
+        (:func:`netprior.losses.softmax_smoothing`, temperature ``smoothing``), else F^l."""
+        if self.smoothing is None:
+            return {k: feats[k] for k in self.texture_layers}
+        return {k: softmax_smoothing(feats[k], self.smoothing) for k in self.texture_layers}
+
     def grams(self, x: Tensor) -> dict[str, Tensor]:
         """Gram matrices G^l(x) of the texture layers (no gradient): the targets of a texture loss."""
         with torch.no_grad():
-            return {name: gram_matrix(f) for name, f in self.features(x).items()}
+            return {name: gram_matrix(f) for name, f in self.smoothed(self.features(x)).items()}
 
     def layer_weights(self, target_grams: dict[str, Tensor]) -> dict[str, float] | None:
         """w_l = 1/||G^l(x0)||²_F with ``normalise_layers`` (each layer's term is a relative error), else None
@@ -136,8 +171,9 @@ class Descriptor:
         ``feats`` are precomputed features of ``x`` (must hold the texture layers)."""
         weights = self.layer_weights(target_grams)
         if per_sample:
-            return torch.stack([gram_loss(self.features(x[i:i + 1]), target_grams, weights) for i in range(len(x))])
-        return gram_loss(feats if feats is not None else self.features(x), target_grams, weights)
+            return torch.stack([gram_loss(self.smoothed(self.features(x[i:i + 1])), target_grams, weights)
+                                for i in range(len(x))])
+        return gram_loss(self.smoothed(feats if feats is not None else self.features(x)), target_grams, weights)
 
     def receptive_field(self, layer: str) -> int:
         """Side in pixels of the input region seen by one unit of ``layer``, measured as the support of the
@@ -188,15 +224,35 @@ class Synthesis:
 OPTIMISER_DEFAULTS = {"lbfgs": {"iters": 300, "lr": 1.0}, "adam": {"iters": 1000, "lr": 0.05}}
 
 
+INITS = ("shuffle", "noise")
+
+
+def initial_image(exemplar: Tensor, size: tuple[int, int], init: str) -> Tensor:
+    """The starting point of :func:`synthesize`, drawn from the global RNG: ``"noise"`` is U(0, 1) i.i.d. in every
+    channel (Gatys et al.); ``"shuffle"`` draws every pixel's colour at random from the exemplar's pixels — white
+    noise with the exemplar's colour distribution (grey noise for a grey exemplar).  A descriptor blind to some
+    pixel-level colour noise (Lite0) leaves whatever colour noise the start has; "shuffle" starts with none the
+    exemplar does not have."""
+    h, w = size
+    if init == "noise":
+        return torch.rand(1, 3, h, w)
+    if init == "shuffle":
+        pixels = exemplar[0].flatten(1).cpu()
+        return pixels[:, torch.randint(pixels.shape[1], (h * w,))].view(1, 3, h, w).clone()
+    raise InputError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+
+
 def synthesize(exemplar: Tensor, size: tuple[int, int] | int | None = None, *, descriptor: Descriptor | None = None,
-               optimizer: str = "lbfgs", iters: int | None = None, lr: float | None = None, seed: int = 0,
-               device: str = "cpu", checkpoint: str | None = None, progress: bool = True, snapshot_every: int = 0,
-               callback=None) -> Synthesis:
+               optimizer: str = "lbfgs", iters: int | None = None, lr: float | None = None, init: str = "shuffle",
+               seed: int = 0, device: str = "cpu", checkpoint: str | None = None, progress: bool = True,
+               snapshot_every: int = 0, callback=None) -> Synthesis:
     """Texture synthesis by optimisation (Gatys et al. 2015): minimise L_T(x; x0) over the pixels of x, started
-    from U(0, 1) noise of ``size`` (default: the exemplar's size).  ``optimizer`` is ``lbfgs`` (300 steps, lr 1)
-    or ``adam`` (1000 steps, lr 0.05)."""
+    from noise of ``size`` (default: the exemplar's size; ``init``: see :func:`initial_image`).  ``optimizer`` is
+    ``lbfgs`` (300 steps, lr 1) or ``adam`` (1000 steps, lr 0.05)."""
     if optimizer not in OPTIMISER_DEFAULTS:
         raise InputError(f"optimizer must be one of {', '.join(OPTIMISER_DEFAULTS)}, got {optimizer!r}")
+    if init not in INITS:
+        raise InputError(f"init must be one of {', '.join(INITS)}, got {init!r}")
     descriptor = descriptor or Descriptor(device=device)
     descriptor.check_exemplar(exemplar)
     h, w = _size(size or tuple(exemplar.shape[-2:]))
@@ -205,7 +261,7 @@ def synthesize(exemplar: Tensor, size: tuple[int, int] | int | None = None, *, d
     dev = torch.device(device)
     targets = descriptor.grams(exemplar.to(dev))
     torch.manual_seed(seed)
-    param = Pixels(torch.rand(1, 3, h, w)).to(dev)
+    param = Pixels(initial_image(exemplar, (h, w), init)).to(dev)
     initial = float(descriptor.texture_loss(param().detach(), targets))
 
     def objective(x):
@@ -218,8 +274,8 @@ def synthesize(exemplar: Tensor, size: tuple[int, int] | int | None = None, *, d
     image = result.image.clamp(0, 1)
     with torch.no_grad():
         final = float(descriptor.texture_loss(image, targets))
-    config = {"method": "texture-optimisation (Gatys et al. 2015)", "optimizer": optimizer, "iters": iters,
-              "lr": lr, "seed": seed, "device": str(dev), "size": [h, w],
+    config = {"method": "texture-optimisation (Gatys et al. 2015)", "optimizer": optimizer, "init": init,
+              "iters": iters, "lr": lr, "seed": seed, "device": str(dev), "size": [h, w],
               "exemplar_shape": list(exemplar.shape), "descriptor": descriptor.describe()}
     metrics = {"texture_loss_initial": initial, "texture_loss": final, "loss_reduction": initial / max(final, 1e-30)}
     return Synthesis(image=image, result=result, config=config, metrics=metrics)
@@ -393,6 +449,8 @@ def train_texture_net(exemplar: Tensor, cfg: TrainConfig | None = None, *, descr
     net_options = dict(cfg.net)
     if cfg.arch == "texture_net_v2":
         net_options["size"] = cfg.size
+        # The thesis' transposed convolutions print a grid (nets/texture.py); model files record the choice.
+        net_options.setdefault("upsample", "resize")
     torch.manual_seed(cfg.seed)
     net = build_generator(cfg.arch, **net_options)
     net.check_size(cfg.size)
@@ -461,7 +519,8 @@ def texture_loss_of(model: GeneratorModel, x: Tensor, descriptor: Descriptor | N
     """Per-sample texture loss L_T of images ``x`` against the Gram matrices stored in ``model``."""
     d = model.descriptor
     descriptor = descriptor or Descriptor(d["backbone"], weights=d["weights"], texture_layers=d["texture_layers"],
-                                          content_layers=d["content_layers"], normalise_layers=d["normalise_layers"])
+                                          content_layers=d["content_layers"], normalise_layers=d["normalise_layers"],
+                                          smoothing=d.get("smoothing"))
     targets = {k: v.to(descriptor.net.mean.device) for k, v in model.target_grams.items()}
     with torch.no_grad():
         return descriptor.texture_loss(x.to(descriptor.net.mean.device), targets, per_sample=True)

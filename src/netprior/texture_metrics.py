@@ -1,0 +1,103 @@
+"""Quality measures of a synthesised texture x against its exemplar x0 that no synthesis method optimises.
+
+A texture loss can fall 55× while the image fills with colour noise: the descriptor does not see the failure.
+These measures look at the pixels instead (all take (1, 3, H, W) or (3, H, W) images in [0, 1]; a batch is
+scored image by image by the caller):
+
+* :func:`colour_noise_fraction` — share of pixels whose channels disagree: max_c x_c − min_c x_c > τ (τ = 0.15).
+  A grey exemplar has none; saturated speckles raise it towards 1.
+* :func:`colour_histogram_distance` — total-variation distance ½ Σ_b |p_b(x) − p_b(x0)| between the joint RGB
+  histograms (``bins``³ cells) of the two images: 0 for equal colour distributions, 1 for disjoint ones.
+* :func:`patch_sliced_wasserstein` — sliced Wasserstein-2 distance between the distributions of k × k patches
+  (Rabin et al. 2011; the patch statistic of SinGAN/SIFID-style texture scores, here without a network):
+  SW₂² = E_θ W₂²(θᵀP(x), θᵀP(x0)) over random unit directions θ in R^{3k²}, each 1-D W₂ computed from sorted
+  projections at matched quantiles.  In [0, 1]-pixel units per patch dimension (divided by sqrt(3k²)).
+* :func:`grid_strength` — the regular grid that strided/transposed upsampling prints on an image: pixels are
+  grouped by their phase (i mod p, j mod p), p = 8 (three ×2 stages), and the variance of the p² phase means is
+  divided by the image's variance.  Without a grid it is about p²/(HW) (sampling noise); a pattern repeating every
+  p pixels raises it towards 1.
+* :func:`colour_statistics` — per-channel mean and standard deviation (colour drift of a generator).
+
+Gram statistics under a descriptor the synthesis did not use are computed with
+:meth:`netprior.recipes.texture.Descriptor.texture_loss` (see ``benchmarks/texture.py``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .errors import InputError
+
+
+def _image(x: Tensor) -> Tensor:
+    x = x[0] if x.dim() == 4 else x
+    if x.dim() != 3 or x.shape[0] != 3:
+        raise InputError(f"expected one RGB image (3, H, W), got shape {tuple(x.shape)}")
+    return x.detach().float().clamp(0, 1)
+
+
+def colour_noise_fraction(x: Tensor, threshold: float = 0.15) -> float:
+    """Fraction of pixels with max_c x_c − min_c x_c > ``threshold``."""
+    x = _image(x)
+    return float(((x.amax(0) - x.amin(0)) > threshold).float().mean())
+
+
+def colour_histogram_distance(x: Tensor, x0: Tensor, bins: int = 8) -> float:
+    """½ Σ |p(x) − p(x0)| over the ``bins``³ joint RGB histogram cells (total variation, in [0, 1])."""
+
+    def hist(img: Tensor) -> Tensor:
+        q = (_image(img) * bins).long().clamp(max=bins - 1).flatten(1)
+        cells = (q[0] * bins + q[1]) * bins + q[2]
+        return torch.bincount(cells, minlength=bins ** 3).double() / cells.numel()
+
+    return float(0.5 * (hist(x) - hist(x0)).abs().sum())
+
+
+def _patches(x: Tensor, k: int) -> Tensor:
+    return F.unfold(_image(x)[None], k).squeeze(0).T  # (N, 3k²)
+
+
+def patch_sliced_wasserstein(x: Tensor, x0: Tensor, patch: int = 7, projections: int = 64, seed: int = 0) -> float:
+    """Sliced Wasserstein-2 distance between the k × k patch distributions of ``x`` and ``x0`` (module docstring).
+    Images of different sizes are compared at ``min(N, N0)`` matched quantiles."""
+    p, p0 = _patches(x, patch), _patches(x0, patch)
+    if not len(p) or not len(p0):
+        raise InputError(f"images must be at least {patch} px on each side for {patch}×{patch} patches")
+    gen = torch.Generator().manual_seed(seed)
+    theta = torch.randn(projections, p.shape[1], generator=gen)
+    theta = theta / theta.norm(dim=1, keepdim=True)
+    a, b = (theta @ p.T).sort(1).values, (theta @ p0.T).sort(1).values  # (projections, N), sorted
+    n = min(a.shape[1], b.shape[1])
+    q = (torch.arange(n, dtype=torch.float32) + 0.5) / n
+
+    def at(v: Tensor) -> Tensor:
+        return v[:, (q * v.shape[1]).long().clamp(max=v.shape[1] - 1)]
+
+    return float((at(a) - at(b)).pow(2).mean().sqrt() / math.sqrt(p.shape[1]))
+
+
+def grid_strength(x: Tensor, period: int = 8) -> float:
+    """Var over the period² phases (i mod p, j mod p) of the mean grey level of each phase, / var of the image."""
+    g = _image(x).mean(0)
+    h, w = g.shape[0] // period * period, g.shape[1] // period * period
+    if not h or not w:
+        raise InputError(f"the image must be at least {period} px on each side")
+    phases = g[:h, :w].reshape(h // period, period, w // period, period).mean(dim=(0, 2))
+    return float(phases.var(unbiased=False) / g[:h, :w].var(unbiased=False).clamp_min(1e-12))
+
+
+def colour_statistics(x: Tensor) -> dict[str, list[float]]:
+    """Per-channel mean and standard deviation of one image: {"mean": [r, g, b], "std": [r, g, b]}."""
+    flat = _image(x).flatten(1)
+    return {"mean": flat.mean(1).tolist(), "std": flat.std(1, unbiased=False).tolist()}
+
+
+def texture_quality(x: Tensor, x0: Tensor) -> dict[str, float]:
+    """The pixel measures of one image against the exemplar, as a dict."""
+    return {"colour_noise_fraction": colour_noise_fraction(x), "colour_histogram_distance":
+            colour_histogram_distance(x, x0), "patch_swd": patch_sliced_wasserstein(x, x0),
+            "grid_strength": grid_strength(x)}
