@@ -173,7 +173,8 @@ def upload_to_editor(page, elem_id: str, path, tries: int = 3) -> None:
     for attempt in range(tries):
         page.locator(f"#{elem_id} input[type=file]").first.set_input_files(str(path))
         try:
-            page.wait_for_selector(f"#{elem_id} button[aria-label=Undo]:not([disabled])", timeout=40_000)
+            page.wait_for_selector(f"#{elem_id} button[aria-label=Undo]:not([disabled])", state="attached",
+                                   timeout=40_000)
             return
         except PageTimeout:
             if attempt == tries - 1:
