@@ -232,7 +232,8 @@ def test_cli_bad_input_exits_2_with_a_message(monkeypatch, capsys, tmp_path, fac
              (["gan", "invert", face, "--layer", "conv9", *CHEAP], "valid layers: dense, block1"),
              (["gan", "invert", face, "--generator", "stylegan"], "available: dcgan-faces"),
              (["gan", "inpaint", face], "exactly one of --mask"),
-             (["gan", "invert", face, "--generator", "pggan", "--weights", tmp_path / "none.pt"], "no such pggan weights file")]
+             (["gan", "invert", face, "--generator", "pggan", "--weights", tmp_path / "none.pt"],
+              "no such pggan weights file")]
     for args, message in cases:
         code, _, err = run(monkeypatch, capsys, *args, "-o", tmp_path / "x.png")
         assert code == 2 and message in err, (args, err)
