@@ -107,7 +107,8 @@ def test_mgan_does_not_lose_to_a_single_code_on_a_generated_face():
 def test_mgan_and_attention_variants_optimise_their_parameters(small, real8):
     losses = {}
     for attention in ("none", "self", "self-scaled", "cbam"):
-        cfg = make_config("mgan", layer="0", codes=3, iters=40, lr=0.02, attention=attention, **FAST)
+        cfg = make_config("mgan", layer="0", codes=3, iters=40, lr=0.02, attention=attention, init_iters=50,
+                          restarts=1, **FAST)
         inv = invert(real8, small, cfg, progress=False, reference=real8)
         assert inv.z.shape == (1, 3, 8) and inv.h.shape == (1, 16, 4, 4)
         losses[attention] = float(inv.loss)
@@ -124,7 +125,8 @@ def test_mgan_and_attention_variants_optimise_their_parameters(small, real8):
 def test_other_targets_in_a_batch_do_not_change_a_targets_inversion(small, real8, photo64b):
     other = fit_image(photo64b, (8, 8))[0]
     for cfg in (make_config("two-step", iters=20, offset_iters=10, restarts=1, **FAST),
-                make_config("mgan", layer="0", codes=2, iters=15, attention="cbam", **FAST)):
+                make_config("mgan", layer="0", codes=2, iters=15, attention="cbam", init_iters=10, restarts=1,
+                            **FAST)):
         both = invert(torch.cat([real8, other]), small, cfg, progress=False)
         alone = invert(real8, small, cfg, progress=False)  # same initial codes for the first target
         assert torch.allclose(both.image[0], alone.image[0], atol=1e-6), cfg.method
@@ -234,7 +236,7 @@ def test_cli_invert_inpaint_and_interpolate_write_their_files(monkeypatch, capsy
     assert "psnr" in meta["metrics"] and out.with_suffix(".latent.png").exists()
     out = tmp_path / "inp.png"
     code, _, err = run(monkeypatch, capsys, "gan", "inpaint", face, "-o", out, "--missing", "0.25", "--codes",
-                            "2", *CHEAP)
+                            "2", "--init-iters", "2", *CHEAP)
     assert code == 0, err
     assert out.with_suffix(".mask.png").exists()
     assert json.loads(out.with_suffix(".json").read_text())["config"]["missing_share"] >= 0.25
