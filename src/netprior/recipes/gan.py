@@ -44,7 +44,11 @@ settles near 28 dB from there.  Codes around z* (σ = 0.1) changed that: 48.5 dB
 every α_n by about its own size 1/N — with α on a 1/N step and z at 0.05 it kept it (47.3 dB).  Hence lr 0.01 with
 the latent start; the benchmark repeats the candidates (``candidates`` part).  The start costs the latent search:
 on those 4 faces 300 × 4 single-code steps took 293 s against 255 s for 200 steps of 20 codes, so the default
-500 × 4 costs about 400 of the 3000 mgan steps.
+500 × 4 costs about 400 of the 3000 mgan steps.  Not settled: on the five real face crops of the benchmark, at
+its small budget (200 × 2 latent steps, then 100 steps of 10 codes), mgan from the latent start stayed 1.2 dB below
+two-step (21.3 against 22.4 dB), while the Gaussian start had reached 23.8 dB at 200 steps in the previous run;
+for images the generator cannot make, ``init="random"`` may still be the better start (not measured at equal
+budgets, the machine was too loaded).
 
 Decisions where the papers are silent: the losses are per-pixel / per-feature means, so λ's are relative to a mean
 squared error on [0, 1] images; the prior term is the exact Gaussian negative log-likelihood ½||z||²; the restarts
