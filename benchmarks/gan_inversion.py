@@ -300,8 +300,8 @@ def markdown(res: dict, cmd: str) -> str:
                 f"{res['real']['mgan']['per_target_psnr'][i]:.1f}" for i, n in enumerate(res["faces"]))]
             r = res["real"]
             order = " ≥ ".join(sorted(("latent", "two-step", "mgan"), key=lambda k: -r[k]["psnr"]))
-            L += ["", f"Ordering by PSNR at this budget: {order}.  The previous run (df3c038: Gaussian mgan codes, lr 0.05, "
-                      "200 steps; latent 300 × 2, offset 200) had mgan 23.83 ≥ two-step 23.30 ≥ latent 17.90 dB: "
+            L += ["", f"Ordering by PSNR at this budget: {order}.  The previous run (df3c038: Gaussian mgan codes, "
+                      "lr 0.05, 200 steps; latent 300 × 2, offset 200) had mgan 23.83 ≥ two-step 23.30 ≥ latent 17.90 dB: "
                       "on real faces the latent start has not been shown to help (see the recipe's docstring)."]
         L.append("")
     L += ["### Issue 20: why mGANprior lost to one code on generated images", "",

@@ -35,9 +35,9 @@ Why mgan starts at the latent solution (issue 20).  mgan contains single-code in
 1 give G(z*) exactly), yet with N Gaussian codes it reconstructed images the generator itself made worse than one
 code: 29–31 dB against 41 dB.  Measured on 4 generated faces (z with seed 123), N = 20, one thread, latent search
 300 steps × 4 restarts = 40.1 dB, the thesis' L1 feature term (1e-2) unless stated: with Gaussian codes and lr 0.05
-mgan reached 28.3 dB in 300 steps; the squared feature term at 1e-3 28.6; α on a step N times smaller (the α_n are 1/N, Adam's
-step is ≈ lr whatever the scale) 27.8; a cosine learning-rate decay 27.6; lr 0.01 27.3 (200 steps); codes spread
-(σ = 0.3) around one random code 25.4.  None of the objective weights, the α step or the schedule is the cause: the
+mgan reached 28.3 dB in 300 steps; the squared feature term at 1e-3 28.6; α on a step N times smaller (the α_n are
+1/N, Adam's step is ≈ lr whatever the scale) 27.8; a cosine learning-rate decay 27.6; lr 0.01 27.3 (200 steps);
+codes spread (σ = 0.3) around one random code 25.4.  None of the objective weights, the α step or the schedule is the cause: the
 mean of N independent maps has 1/N of their variance, a composed map that no single code makes, and the optimiser
 settles near 28 dB from there.  Codes around z* (σ = 0.1) changed that: 48.5 dB in 200 steps at lr 0.01 (47.3 in
 100), i.e. 8 dB above the single code, while lr 0.05 threw the start away (30.0 dB) because its first steps move
