@@ -301,8 +301,9 @@ def markdown(res: dict, cmd: str) -> str:
             r = res["real"]
             order = " ≥ ".join(sorted(("latent", "two-step", "mgan"), key=lambda k: -r[k]["psnr"]))
             L += ["", f"Ordering by PSNR at this budget: {order}.  The previous run (df3c038: Gaussian mgan codes, "
-                      "lr 0.05, 200 steps; latent 300 × 2, offset 200) had mgan 23.83 ≥ two-step 23.30 ≥ latent 17.90 dB: "
-                      "on real faces the latent start has not been shown to help (see the recipe's docstring)."]
+                      "lr 0.05, 200 steps; latent 300 × 2, offset 200) had mgan 23.83 ≥ two-step 23.30 ≥ latent "
+                      "17.90 dB: on real faces the latent start has not been shown to help (see the recipe's "
+                      "docstring)."]
         L.append("")
     L += ["### Issue 20: why mGANprior lost to one code on generated images", "",
           f"Each mGANprior candidate on {a['candidate_images']} generated images, N = {a['codes']}, "
