@@ -33,6 +33,10 @@ Iters = Annotated[Optional[int], typer.Option("--iters", help="Steps of the late
 OffsetIters = Annotated[Optional[int], typer.Option("--offset-iters", help="two-step: steps of the δ optimisation.")]
 Lr = Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate (latent / mgan).")]
 Restarts = Annotated[Optional[int], typer.Option("--restarts", help="Random restarts of the latent search.")]
+InitIters = Annotated[Optional[int], typer.Option("--init-iters", help="mgan: steps of the latent search that places "
+                                                                       "the codes (default 500; see --init).")]
+Init = Annotated[Optional[str], typer.Option("--init", help="mgan: codes around the latent solution (latent, default) "
+                                                            "or Gaussian (random, the thesis').")]
 LambdaFeat = Annotated[Optional[float], typer.Option("--lambda-feat", help="Weight of the feature distance.")]
 Backbone = Annotated[Optional[str], typer.Option("--backbone", help="Feature extractor (lite0, vgg16-hed, "
                                                                      "inception_v3, vgg16).")]
@@ -49,13 +53,13 @@ def _generator(name, weights, config, class_index, truncation, device):
 
 
 def _config(method, *, layer=None, codes=None, attention="none", iters=None, offset_iters=None, lr=None,
-            restarts=None, lambda_feat=None, backbone=None, feature_layers=None):
+            restarts=None, lambda_feat=None, backbone=None, feature_layers=None, init=None, init_iters=None):
     from ..recipes.gan import make_config
 
     layers = tuple(s.strip() for s in feature_layers.split(",")) if feature_layers else None
     return make_config(method, layer=layer, codes=codes, attention=attention, iters=iters, offset_iters=offset_iters,
                        lr=lr, restarts=restarts, feature_weight=lambda_feat, feature_backbone=backbone,
-                       feature_layers=layers)
+                       feature_layers=layers, init=init, init_iters=init_iters)
 
 
 def _load_fitted(path: Path, size, mode: str = "RGB"):
@@ -132,6 +136,7 @@ def invert_cmd(image: Path, output: Output = None, generator: Generator = "dcgan
                config: ConfigFile = None, class_index: ClassIndex = 0, truncation: Truncation = 1.0,
                method: Method = "two-step", layer: Layer = None, codes: Codes = None, attention: Attention = "none",
                iters: Iters = None, offset_iters: OffsetIters = None, lr: Lr = None, restarts: Restarts = None,
+               init: Init = None, init_iters: InitIters = None,
                lambda_feat: LambdaFeat = None, backbone: Backbone = None, feature_layers: FeatureLayers = None,
                seed: Seed = 0, device: Device = "cpu", checkpoint: Checkpoint = None, quiet: Quiet = False):
     """Reconstruct IMAGE with the generator: latent code, two-step dense-layer offset, or mGANprior codes.
@@ -140,7 +145,8 @@ def invert_cmd(image: Path, output: Output = None, generator: Generator = "dcgan
 
     out = output_path(output, image, f"gan-{method}", [image])
     cfg = _config(method, layer=layer, codes=codes, attention=attention, iters=iters, offset_iters=offset_iters,
-                  lr=lr, restarts=restarts, lambda_feat=lambda_feat, backbone=backbone, feature_layers=feature_layers)
+                  lr=lr, restarts=restarts, lambda_feat=lambda_feat, backbone=backbone, feature_layers=feature_layers,
+                  init=init, init_iters=init_iters)
     g = _generator(generator, weights, config, class_index, truncation, device)
     x, note = _load_fitted(image, g.image_size)
     inv = invert(x, g, cfg, reference=x, **_run_kw(seed, checkpoint, quiet))
@@ -157,6 +163,7 @@ def inpaint_cmd(image: Path, output: Output = None,
                 class_index: ClassIndex = 0, truncation: Truncation = 1.0, method: Method = "mgan",
                 layer: Layer = None, codes: Codes = None, attention: Attention = "none", iters: Iters = None,
                 offset_iters: OffsetIters = None, lr: Lr = None, restarts: Restarts = None,
+                init: Init = None, init_iters: InitIters = None,
                 lambda_feat: LambdaFeat = None, backbone: Backbone = None, feature_layers: FeatureLayers = None,
                 reference: Reference = None, seed: Seed = 0, device: Device = "cpu", checkpoint: Checkpoint = None,
                 quiet: Quiet = False):
@@ -169,7 +176,8 @@ def inpaint_cmd(image: Path, output: Output = None,
         raise InputError("give exactly one of --mask FILE or --missing SHARE")
     out = output_path(output, image, "gan-inpaint", [image, mask, reference])
     cfg = _config(method, layer=layer, codes=codes, attention=attention, iters=iters, offset_iters=offset_iters,
-                  lr=lr, restarts=restarts, lambda_feat=lambda_feat, backbone=backbone, feature_layers=feature_layers)
+                  lr=lr, restarts=restarts, lambda_feat=lambda_feat, backbone=backbone, feature_layers=feature_layers,
+                  init=init, init_iters=init_iters)
     g = _generator(generator, weights, config, class_index, truncation, device)
     if mask is not None:
         raw = load_image(image)
@@ -196,6 +204,7 @@ def colorize_cmd(image: Path, output: Output = None, generator: Generator = "dcg
                  config: ConfigFile = None, class_index: ClassIndex = 0, truncation: Truncation = 1.0,
                  method: Method = "mgan", layer: Layer = None, codes: Codes = None, attention: Attention = "none",
                  iters: Iters = None, offset_iters: OffsetIters = None, lr: Lr = None, restarts: Restarts = None,
+                 init: Init = None, init_iters: InitIters = None,
                  lambda_feat: LambdaFeat = None, backbone: Backbone = None, feature_layers: FeatureLayers = None,
                  seed: Seed = 0, device: Device = "cpu", checkpoint: Checkpoint = None, quiet: Quiet = False):
     """Colourise a grayscale image (A = luma).  A colour input is reduced to its luma first and used as the
@@ -205,7 +214,8 @@ def colorize_cmd(image: Path, output: Output = None, generator: Generator = "dcg
 
     out = output_path(output, image, "gan-colorize", [image])
     cfg = _config(method, layer=layer, codes=codes, attention=attention, iters=iters, offset_iters=offset_iters,
-                  lr=lr, restarts=restarts, lambda_feat=lambda_feat, backbone=backbone, feature_layers=feature_layers)
+                  lr=lr, restarts=restarts, lambda_feat=lambda_feat, backbone=backbone, feature_layers=feature_layers,
+                  init=init, init_iters=init_iters)
     g = _generator(generator, weights, config, class_index, truncation, device)
     x, note = _load_fitted(image, g.image_size)
     is_colour = bool((x - x.mean(dim=1, keepdim=True)).abs().max() > 1e-3)
@@ -220,7 +230,8 @@ def sr_cmd(image: Path, output: Output = None,
            generator: Generator = "dcgan-faces", weights: Weights = None, config: ConfigFile = None,
            class_index: ClassIndex = 0, truncation: Truncation = 1.0, method: Method = "mgan", layer: Layer = None,
            codes: Codes = None, attention: Attention = "none", iters: Iters = None, offset_iters: OffsetIters = None,
-           lr: Lr = None, restarts: Restarts = None, lambda_feat: LambdaFeat = None, backbone: Backbone = None,
+           lr: Lr = None, restarts: Restarts = None,
+           init: Init = None, init_iters: InitIters = None, lambda_feat: LambdaFeat = None, backbone: Backbone = None,
            feature_layers: FeatureLayers = None, reference: Reference = None, seed: Seed = 0, device: Device = "cpu",
            checkpoint: Checkpoint = None, quiet: Quiet = False):
     """×factor super-resolution: the data term compares the Lanczos-downsampled reconstruction with IMAGE, which
@@ -229,7 +240,8 @@ def sr_cmd(image: Path, output: Output = None,
 
     out = output_path(output, image, f"gan-x{factor}", [image, reference])
     cfg = _config(method, layer=layer, codes=codes, attention=attention, iters=iters, offset_iters=offset_iters,
-                  lr=lr, restarts=restarts, lambda_feat=lambda_feat, backbone=backbone, feature_layers=feature_layers)
+                  lr=lr, restarts=restarts, lambda_feat=lambda_feat, backbone=backbone, feature_layers=feature_layers,
+                  init=init, init_iters=init_iters)
     g = _generator(generator, weights, config, class_index, truncation, device)
     if factor not in (2, 4, 8) or g.image_size[0] % factor or g.image_size[1] % factor:
         raise InputError(f"--factor must be 2, 4 or 8 and divide the generator size {g.image_size}")
