@@ -60,7 +60,8 @@ def curve(name: str, preset: str, cap: int, crop: int, cmd: str) -> dict:
     step, image = rule.selected() or (r.result.steps, r.result.image)  # not fired: what solve returns at the cap
     return {"image": name, "preset": preset, "size": list(x.shape[-2:]), "cap": cap, "steps": h["psnr_step"],
             "psnr": [round(v, 3) for v in h["psnr_avg"]], "sigma_est255": round(sigma * 255, 2),
-            "auto": {"rule": rule.name, "step": step, "psnr": psnr(image, x), "fired": rule.stopped_at is not None},
+            "auto": {"rule": rule.name, "step": step, "psnr": psnr(image, x), "fired": rule.stopped_at is not None,
+                     "stopped_at": rule.stopped_at},
             "peak": {"psnr": r.metrics["oracle_peak_psnr"], "step": r.metrics["oracle_peak_step"]},
             **provenance(cmd, torch.get_num_threads(), load)}
 
@@ -115,7 +116,7 @@ def step_seconds(res: dict, preset: str, image: str, threads: int, reference: st
     """Seconds per step of ``preset`` on ``image`` with ``threads`` threads, and how it was obtained: timed by this
     benchmark, or — when the machine was too loaded to time it — the ratio to the reference preset timed with one
     thread in the same command, times the reference's seconds per step from benchmarks/dip.py."""
-    rows = {(r["preset"], r["threads"]): r for r in res.get("timing", []) if r["image"] == image}
+    rows = {(r["preset"], r["threads"]): r for r in res.get("timing", [])}  # crops of one size: any image's
     if (preset, threads) in rows:
         r = rows[(preset, threads)]
         return r["sec_per_step"], f"timed, {threads} thread(s), load {r['load_before']}"
@@ -127,6 +128,13 @@ def step_seconds(res: dict, preset: str, image: str, threads: int, reference: st
         return ratio * ref["sec_per_step"], (f"{ratio:.3f} × the reference's {ref['sec_per_step']} s (ratio timed "
                                              f"with 1 thread at load {rows[(preset, 1)]['load_before']})")
     return None
+
+
+def run_steps(c: dict) -> int:
+    """Steps a run with the preset's rule takes: to where the rule fired, else to the cap."""
+    if c["auto"]["fired"]:
+        return c["auto"].get("stopped_at") or c["auto"]["step"]
+    return c["cap"]
 
 
 def time_to(c: dict, target: float) -> int | None:
@@ -148,13 +156,13 @@ def summary(res: dict, reference: str, threads: int) -> list[dict]:
         row = {"image": c["image"], "preset": c["preset"], "auto_psnr": c["auto"]["psnr"],
                "auto_step": c["auto"]["step"], "auto_fired": c["auto"]["fired"], "peak_psnr": c["peak"]["psnr"],
                "peak_step": c["peak"]["step"], "sec_per_step": sps, "sec_source": t[1] if t else None,
-               "auto_seconds": None if sps is None else c["auto"]["step"] * sps, "curve": c["steps"] is not None}
+               "auto_seconds": None if sps is None else run_steps(c) * sps, "curve": c["steps"] is not None}
         ref = next((r for r in curves if r["image"] == c["image"] and r["preset"] == reference), None)
         rt = ref and step_seconds(res, reference, c["image"], threads, reference)
         if rt and sps is not None and c["steps"] is not None:
             ref_peak_s = ref["peak"]["step"] * rt[0]
             reach = time_to(c, ref["peak"]["psnr"])
-            mine = (reach if reach is not None else c["auto"]["step"]) * sps
+            mine = (reach if reach is not None else run_steps(c)) * sps
             row.update(reference_peak_seconds=ref_peak_s,
                        seconds_to_reference_peak=None if reach is None else reach * sps, speedup=ref_peak_s / mine)
         rows.append(row)
@@ -181,7 +189,7 @@ def figure(res: dict, reference: str, threads: int, path: Path) -> None:
             if t is None:
                 continue
             line, = ax.plot([s * t[0] for s in c["steps"]], c["psnr"], label=f"DIP {c['preset']} ({t[0]:.3f} s/step)")
-            ax.plot(c["auto"]["step"] * t[0], c["auto"]["psnr"], "o", color=line.get_color(),
+            ax.plot(run_steps(c) * t[0], c["auto"]["psnr"], "o", color=line.get_color(),  # when the run ends
                     label=f"  auto-stopped ({c['auto']['rule']}): {c['auto']['psnr']:.2f} dB")
         ref = dip_reference(name)
         if ref and not any(c["image"] == name and c["preset"] == reference for c in res["curves"]):
@@ -192,7 +200,8 @@ def figure(res: dict, reference: str, threads: int, path: Path) -> None:
         b = next((b for b in res.get("bm3d", []) if b["image"] == name), None)
         if b:
             ax.axhline(b["psnr"], color="k", ls="--", lw=0.8)
-            ax.plot(b["seconds"], b["psnr"], "k*", ms=10, label=f"CBM3D {b['psnr']:.2f} dB ({b['seconds']} s)")
+            ax.plot(b["seconds"], b["psnr"], "k*", ms=10,
+                    label=f"CBM3D {b['psnr']:.2f} dB ({b['seconds']} s at load {b['load_before']})")
         ax.set(title=f"{name}, {res['curves'][0]['size'][0]}², σ = 25", xlabel=f"seconds ({threads} thread(s))",
                ylabel="PSNR (dB)", xscale="log", ylim=(24, None))
         ax.grid(alpha=0.3)
@@ -206,15 +215,20 @@ def markdown(res: dict, reference: str, threads: int) -> str:
     L = ["## Time to quality: DIP denoising against BM3D (issue 17)", "",
          ("σ = 25, centre crops, the noise draw of benchmarks/dip.py. PSNR of the returned (averaged) output against "
          f"steps (load-independent) × seconds per step for {threads} torch thread(s) (*s / step* says how each was "
-         "obtained; the machine has 2 CPU cores shared with other jobs). *auto*: step and PSNR where the preset's "
-         "own stopping rule, at the estimated σ, stops (no clean image used); *peak*: best PSNR over the run "
+         "obtained; the machine has 2 CPU cores shared with other jobs). *auto*: step and PSNR of the image the preset's "
+         "own stopping rule selects at the estimated σ (no clean image used; *(cap)*: the rule had not fired by the "
+         "step cap) and, in brackets, the seconds of the whole run; *peak*: best PSNR over the run "
          "(oracle); *speed-up*: the reference's seconds to its peak over the preset's seconds to reach that PSNR "
-         "(or to its auto stop when it never does). Figure: `results/speed_curves.png`."), ""]
+         "(or to its auto stop when it never does). CBM3D seconds are wall-clock at the load listed (BM3D is not "
+         "timed apart; issue 17 measured 2.0 s for the F16 crop on an idle machine). Figure: "
+          "`results/speed_curves.png`."), ""]
     for part in ("curves", "timing", "bm3d"):
-        cmds = list(dict.fromkeys(f"`{r['command']}` — {r['date']}, {r['threads']} thread(s), load "
-                                  f"{r['load_before']} → {r['load_after']}" for r in res.get(part, [])))
-        if cmds:
-            L += [f"{part}: " + "; ".join(cmds), ""]
+        runs = {}
+        for r in res.get(part, []):  # one line per command: its first row's date and load, its last row's load
+            runs.setdefault(r["command"], [r, r])[1] = r
+        if runs:
+            L += [f"{part}: " + "; ".join(f"`{cmd}` — {a['date']}, {a['threads']} thread(s), load {a['load_before']} → "
+                                          f"{b['load_after']}" for cmd, (a, b) in runs.items()), ""]
     rows = summary(res, reference, threads)
     L += ["| image | preset | s / step | auto: dB @ step (s) | peak dB @ step | speed-up | CBM3D dB (s) |",
           "|---|---|---|---|---|---|---|"]

@@ -132,11 +132,13 @@ class RiskMinimum(StoppingRule):
     def __init__(self, window: int = 20, patience: int = 100, min_steps: int = 0):
         super().__init__()
         self.window, self.patience, self.min_steps = int(window), int(patience), int(min_steps)
-        self._values: deque[float] = deque(maxlen=self.window)
+        self._values: deque[float] = deque()  # no maxlen: a checkpoint restores a plain deque
         self.best_risk = float("inf")
 
     def update(self, step, x, x_avg, data_loss):
         self._values.append(float(data_loss))
+        if len(self._values) > self.window:
+            self._values.popleft()
         if len(self._values) < self.window:
             return False
         risk = sum(self._values) / self.window
