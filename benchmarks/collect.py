@@ -2,13 +2,14 @@
 
     .venv/bin/python benchmarks/collect.py
 
-Each benchmark script (dip.py, preimage.py, texture.py, imagine.py, gan_inversion.py, train.py) writes its own section with
-the command that produced it; this script only concatenates them, in that order, under a common header."""
+Each benchmark script (dip.py, speed.py, preimage.py, texture.py, imagine.py, gan_inversion.py, train.py,
+batch.py) writes its own section with the command that produced it; this script only concatenates them, in that
+order, under a common header."""
 
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["dip", "preimage", "texture", "imagine", "gan_inversion", "train"]
+ORDER = ["dip", "speed", "preimage", "texture", "imagine", "gan_inversion", "train", "batch"]
 
 
 def main() -> None:

@@ -220,11 +220,13 @@ def flash(args) -> list[dict]:
              "psnr_to_noflash": psnr(r.image, nf)}]
 
 
-def merge_rows(old: list[dict] | None, new: list[dict]) -> list[dict]:
-    """Rows of a new run replace the old rows of the same image (or preset/size); other old rows are kept, so a
-    section can be completed by several commands (each is listed above its table)."""
-    def key(r):
+def merge_rows(old: list[dict] | None, new: list[dict], key=None) -> list[dict]:
+    """Rows of a new run replace the old rows of the same ``key(row)`` (default: the image, or preset/size); other
+    old rows are kept, so a section can be completed by several commands (each is listed above its table)."""
+    def default_key(r):
         return r.get("image") or (r.get("preset"), r.get("size"))
+
+    key = key or default_key
 
     fresh = {key(r) for r in new}
     return [r for r in old or [] if key(r) not in fresh] + new

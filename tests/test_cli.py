@@ -23,7 +23,7 @@ def test_denoise_writes_image_sidecar_and_report(monkeypatch, capsys, tmp_path, 
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["config"]["seed"] == 5 and meta["steps"] == 3 and "psnr" in meta["metrics"]
     assert meta["versions"]["torch"] and meta["inputs"]["image"]["sha256"]
-    assert meta["config"]["preset"]["name"] == "denoise" and meta["peak_memory_mb"] > 0
+    assert meta["config"]["preset"]["name"] == "denoise-sure" and meta["peak_memory_mb"] > 0
 
 
 @pytest.mark.parametrize("cmd", [["restore", "jpeg"], ["restore", "super-resolve", "--factor", "2"],

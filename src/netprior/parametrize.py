@@ -57,7 +57,8 @@ class DeepPrior(Parametrization):
     statistics of the current input (batch of one), so no eval-mode pass with running statistics is ever used.
 
     ``z`` is a fixed code (see :func:`make_input`) or a guide image (flash/no-flash); ``optimize_input`` makes z a
-    parameter too.  The paper's default perturbation is 1/30 (1/20 for σ = 50)."""
+    parameter too.  The paper's default perturbation is 1/30 (1/20 for σ = 50).  ``last_input`` is the input
+    z + ε of the latest call (losses such as :mod:`netprior.sure` perturb it again)."""
 
     def __init__(self, net: nn.Module, z: torch.Tensor, *, reg_noise_std: float = 0.0, optimize_input: bool = False):
         super().__init__()
@@ -68,11 +69,13 @@ class DeepPrior(Parametrization):
             self.z = nn.Parameter(z.detach().clone())
         else:
             self.register_buffer("z", z.detach().clone())
+        self.last_input: torch.Tensor | None = None
 
     def forward(self) -> torch.Tensor:
         z = self.z
         if self.reg_noise_std > 0:
             z = z + self.reg_noise_std * torch.randn_like(z)
+        self.last_input = z
         return self.net(z)
 
     def describe(self) -> dict:

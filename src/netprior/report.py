@@ -87,7 +87,8 @@ def write_report(path: str | Path, result: SolveResult, *, title: str = "", obse
         ax.axis("off")
     h = result.history
     ax = fig.add_subplot(grid[1, : max(1, len(tiles) // 2)])
-    ax.semilogy(h["step"], h["loss"], lw=0.8)
+    plot = ax.semilogy if min(h["loss"], default=1) > 0 else ax.plot  # a SURE loss can dip below 0
+    plot(h["step"], h["loss"], lw=0.8)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     if result.stop and result.stop.get("selected_step"):

@@ -9,6 +9,9 @@ by one of these rules, with the iteration budget as a cap.
   has not reached a new minimum for ``patience`` steps and return the image at the minimising step t*.
 * :class:`Discrepancy` – Morozov's discrepancy principle: stop at the first step where the (smoothed) data-term
   MSE ||A(x_t) − y||²/n falls to τ·σ² (σ on the [0, 1] scale, given or estimated from the image).
+* :class:`RiskMinimum` – for a loss that is itself an estimate of the error to the clean image (SURE, see
+  :mod:`netprior.sure`): stop once its moving average has not reached a new minimum for ``patience`` steps and
+  return the averaged image at the minimising step.
 """
 
 from __future__ import annotations
@@ -117,3 +120,36 @@ class Discrepancy(StoppingRule):
 
     def describe(self):
         return {**super().describe(), "sigma255": self.sigma * 255, "tau": self.tau}
+
+
+class RiskMinimum(StoppingRule):
+    """Watch R_t = the loss when it estimates the error to the clean image (SURE): R̄_t = mean of R over the last
+    ``window`` steps (one Monte-Carlo probe per step makes single values noisy); stop when R̄ has not reached a new
+    minimum for ``patience`` steps and return the averaged output x̄ at the minimising step t*."""
+
+    name = "risk-minimum"
+
+    def __init__(self, window: int = 20, patience: int = 100, min_steps: int = 0):
+        super().__init__()
+        self.window, self.patience, self.min_steps = int(window), int(patience), int(min_steps)
+        self._values: deque[float] = deque()  # no maxlen: a checkpoint restores a plain deque
+        self.best_risk = float("inf")
+
+    def update(self, step, x, x_avg, data_loss):
+        self._values.append(float(data_loss))
+        if len(self._values) > self.window:
+            self._values.popleft()
+        if len(self._values) < self.window:
+            return False
+        risk = sum(self._values) / self.window
+        if risk < self.best_risk and step >= self.min_steps:
+            self.best_risk, self.best_step = risk, step
+            self.best_image = (x_avg if x_avg is not None else x).detach().clone()
+        if self.best_step is not None and step - self.best_step >= self.patience:
+            self.stopped_at = step
+            return True
+        return False
+
+    def describe(self):
+        return {**super().describe(), "window": self.window, "patience": self.patience,
+                "min_risk": None if self.best_step is None else self.best_risk}

@@ -78,6 +78,8 @@ def restore_stacked(ys: list[torch.Tensor], operators: list[Operator], preset: P
     if not (len(ys) == len(operators) == len(seeds)) or not ys:
         raise InputError("give one operator and one seed per observation")
     preset = get_preset(preset) if isinstance(preset, str) else preset
+    if preset.loss != "mse" or preset.input == "observation":
+        raise InputError(f"stacked runs fit ||A(x) − y||² from a noise input; preset {preset.name!r} does not")
     preset = replace(preset, lr=lr or preset.lr)
     dev = torch.device(device)
     out_size = out_size or tuple(ys[0].shape[-2:])

@@ -19,7 +19,7 @@ Device = Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")]
 MaxSide = Annotated[int, typer.Option("--max-side", help="Refuse images whose longer side exceeds this.")]
 Reference = Annotated[Optional[Path], typer.Option("--reference", help="Clean image: adds PSNR/SSIM to the sidecar.")]
 Report = Annotated[bool, typer.Option("--report", help="Also write <output>.report.png (snapshots, curves).")]
-Stopping = Annotated[str, typer.Option("--stopping", help="auto, wmv, discrepancy or none.")]
+Stopping = Annotated[str, typer.Option("--stopping", help="auto (the preset's rule), wmv, discrepancy, risk or none.")]
 Checkpoint = Annotated[Optional[Path], typer.Option("--checkpoint", help="Checkpoint file: saved periodically, "
                                                                           "resumed from when it exists.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
