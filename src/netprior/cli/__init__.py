@@ -95,7 +95,7 @@ def serve_cmd(host: Annotated[str, typer.Option("--host", help="Address to bind;
               max_upload_mb: Annotated[int, typer.Option("--max-upload-mb", help="Largest upload, in MB.")] = 50,
               preview_every: Annotated[int, typer.Option("--preview-every", help="Steps between live "
                                                                                  "previews.")] = 25,
-              device: Device = "cpu"):
+              device: Device = "auto"):
     """Local web app (needs the "ui" extra): restore with a painted mask, sample textures, invert faces.
     Offline; binds 127.0.0.1; one job at a time."""
     from ..serve import Settings, check_host, start

@@ -15,7 +15,7 @@ Iters = Annotated[Optional[int], typer.Option("--iters", help="Iteration cap (de
 Lr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: the preset's).")]
 PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="Network/optimiser preset (see `netprior presets`).")]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed (network init, input code, perturbations).")]
-Device = Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")]
+Device = Annotated[str, typer.Option("--device", help="auto (CUDA when available), cpu, cuda or cuda:N.")]
 MaxSide = Annotated[int, typer.Option("--max-side", help="Refuse images whose longer side exceeds this.")]
 Reference = Annotated[Optional[Path], typer.Option("--reference", help="Clean image: adds PSNR/SSIM to the sidecar.")]
 Report = Annotated[bool, typer.Option("--report", help="Also write <output>.report.png (snapshots, curves).")]
@@ -29,12 +29,15 @@ Compile = Annotated[bool, typer.Option("--compile", help="torch.compile the netw
 
 
 def check_device(name: str) -> str:
+    """The device a ``--device`` value names: ``auto`` is CUDA when available, else the CPU."""
     import torch
 
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
     if not (name == "cpu" or name.startswith("cuda")):
-        raise InputError(f"--device must be cpu, cuda or cuda:N, got {name!r}")
+        raise InputError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}")
     return name
 
 

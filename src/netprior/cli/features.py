@@ -62,7 +62,7 @@ def gradcam_cmd(image: Path, output: Output = None, backbone: BackboneOpt = "lit
                 = None,
                 top: Annotated[int, typer.Option("--top", help="How many classes to print.")] = 5,
                 opacity: Annotated[float, typer.Option("--opacity", help="Heat-map opacity in [0, 1].")] = 0.5,
-                device: Device = "cpu", max_side: MaxSideIn = 4096):
+                device: Device = "auto", max_side: MaxSideIn = 4096):
     """Grad-CAM heat map of a class at a layer, drawn over the image; prints the top classes."""
     import torch
 
@@ -81,7 +81,8 @@ def gradcam_cmd(image: Path, output: Output = None, backbone: BackboneOpt = "lit
     from ..io import check_size
 
     check_size(x.shape[-2], x.shape[-1], max_side, what=str(image))
-    bb = get_backbone(backbone, weights, device=check_device(device))
+    device = check_device(device)
+    bb = get_backbone(backbone, weights, device=device)
     xin = resize_side(x, bb.input_size, longer=False).to(device)
     with torch.no_grad():
         probs = torch.softmax(bb.logits(xin), dim=1)[0].cpu()
@@ -140,7 +141,7 @@ def invert_features_cmd(
         alpha: Annotated[float, typer.Option("--alpha", help="α-norm exponent.")] = 6.0,
         dip_net: Annotated[str, typer.Option("--dip-net", help="light (default, CPU), notebook (the reference "
                                                                "notebook's 6-scale net) or skip5x128.")] = "light",
-        seed: Seed = 0, device: Device = "cpu", max_side: MaxSideIn = 512, report: Report = False,
+        seed: Seed = 0, device: Device = "auto", max_side: MaxSideIn = 512, report: Report = False,
         checkpoint: Checkpoint = None, quiet: Quiet = False):
     """Natural pre-image: reconstruct the image from its representation at a layer (thesis §7.3.4, Fig. 7.9)."""
     from ..backbones import get_backbone
@@ -162,7 +163,8 @@ def invert_features_cmd(
     if size is not None:
         x0 = resize_side(x0, size)
     check_size(x0.shape[-2], x0.shape[-1], max_side, what=str(image))
-    bb = get_backbone(backbone, weights, device=check_device(device))
+    device = check_device(device)
+    bb = get_backbone(backbone, weights, device=device)
     kw = {"iters": iters, "lr": lr, "regularisers": reg, "dip_net": dip_net, "seed": seed, "device": device,
           "progress": not quiet}
     inputs = {"image": image}

@@ -113,7 +113,7 @@ def generators_cmd():
 def sample_cmd(output: Annotated[Path, typer.Option("-o", "--output", help="Output PNG.")], count: Annotated[
         int, typer.Option("-n", "--count", help="Number of samples (written as a row).")] = 1,
         generator: Generator = "dcgan-faces", weights: Weights = None, config: ConfigFile = None,
-        class_index: ClassIndex = 0, truncation: Truncation = 1.0, seed: Seed = 0, device: Device = "cpu"):
+        class_index: ClassIndex = 0, truncation: Truncation = 1.0, seed: Seed = 0, device: Device = "auto"):
     """Draw z ~ P_z and write G(z) (test targets whose true code is known; the codes go to the sidecar)."""
     import torch
 
@@ -138,7 +138,7 @@ def invert_cmd(image: Path, output: Output = None, generator: Generator = "dcgan
                iters: Iters = None, offset_iters: OffsetIters = None, lr: Lr = None, restarts: Restarts = None,
                init: Init = None, init_iters: InitIters = None,
                lambda_feat: LambdaFeat = None, backbone: Backbone = None, feature_layers: FeatureLayers = None,
-               seed: Seed = 0, device: Device = "cpu", checkpoint: Checkpoint = None, quiet: Quiet = False):
+               seed: Seed = 0, device: Device = "auto", checkpoint: Checkpoint = None, quiet: Quiet = False):
     """Reconstruct IMAGE with the generator: latent code, two-step dense-layer offset, or mGANprior codes.
     two-step also writes the first step's latent reconstruction (<output>.latent.png)."""
     from ..recipes.gan import invert
@@ -165,7 +165,7 @@ def inpaint_cmd(image: Path, output: Output = None,
                 offset_iters: OffsetIters = None, lr: Lr = None, restarts: Restarts = None,
                 init: Init = None, init_iters: InitIters = None,
                 lambda_feat: LambdaFeat = None, backbone: Backbone = None, feature_layers: FeatureLayers = None,
-                reference: Reference = None, seed: Seed = 0, device: Device = "cpu", checkpoint: Checkpoint = None,
+                reference: Reference = None, seed: Seed = 0, device: Device = "auto", checkpoint: Checkpoint = None,
                 quiet: Quiet = False):
     """Fill missing pixels with the loss L(x ∘ m, y ∘ m) (thesis eq. 4.7).  Exactly one of --mask, --missing;
     with --missing the input is the clean image and PSNR/SSIM are measured against it."""
@@ -206,7 +206,7 @@ def colorize_cmd(image: Path, output: Output = None, generator: Generator = "dcg
                  iters: Iters = None, offset_iters: OffsetIters = None, lr: Lr = None, restarts: Restarts = None,
                  init: Init = None, init_iters: InitIters = None,
                  lambda_feat: LambdaFeat = None, backbone: Backbone = None, feature_layers: FeatureLayers = None,
-                 seed: Seed = 0, device: Device = "cpu", checkpoint: Checkpoint = None, quiet: Quiet = False):
+                 seed: Seed = 0, device: Device = "auto", checkpoint: Checkpoint = None, quiet: Quiet = False):
     """Colourise a grayscale image (A = luma).  A colour input is reduced to its luma first and used as the
     reference for PSNR/SSIM."""
     from ..operators import Grayscale
@@ -232,7 +232,7 @@ def sr_cmd(image: Path, output: Output = None,
            codes: Codes = None, attention: Attention = "none", iters: Iters = None, offset_iters: OffsetIters = None,
            lr: Lr = None, restarts: Restarts = None,
            init: Init = None, init_iters: InitIters = None, lambda_feat: LambdaFeat = None, backbone: Backbone = None,
-           feature_layers: FeatureLayers = None, reference: Reference = None, seed: Seed = 0, device: Device = "cpu",
+           feature_layers: FeatureLayers = None, reference: Reference = None, seed: Seed = 0, device: Device = "auto",
            checkpoint: Checkpoint = None, quiet: Quiet = False):
     """×factor super-resolution: the data term compares the Lanczos-downsampled reconstruction with IMAGE, which
     is fitted to (generator size / factor); the output has the generator's size."""
@@ -258,7 +258,7 @@ def interpolate_cmd(image_a: Path, image_b: Path, output: Output = None,
                     class_index: ClassIndex = 0, truncation: Truncation = 1.0, layer: Layer = None,
                     iters: Iters = None, offset_iters: OffsetIters = None, lr: Lr = None, restarts: Restarts = None,
                     lambda_feat: LambdaFeat = None, backbone: Backbone = None,
-                    feature_layers: FeatureLayers = None, seed: Seed = 0, device: Device = "cpu",
+                    feature_layers: FeatureLayers = None, seed: Seed = 0, device: Device = "auto",
                     quiet: Quiet = False):
     """Invert A and B (two-step) and write a strip (rows: latent-space path A→B, dense-layer path A→B, and for A
     and B the path from the latent to the dense reconstruction, G2(G1(z*) + α·δ*)) and a GIF of the two A→B
@@ -291,7 +291,7 @@ def segment_cmd(image: Path, output: Output = None,
                 class_index: ClassIndex = 0, truncation: Truncation = 1.0, iters: Iters = None,
                 offset_iters: OffsetIters = None, lr: Lr = None, restarts: Restarts = None,
                 lambda_feat: LambdaFeat = None, backbone: Backbone = None, feature_layers: FeatureLayers = None,
-                seed: Seed = 0, device: Device = "cpu", quiet: Quiet = False):
+                seed: Seed = 0, device: Device = "auto", quiet: Quiet = False):
     """Unsupervised segmentation from the generator's self-attention map after a two-step inversion (Pividori
     §5); each segment is painted with its mean colour.  Needs a generator with attention (biggan)."""
     from ..io import save_image

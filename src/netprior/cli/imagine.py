@@ -173,7 +173,7 @@ def synth_cmd(target: Path, output: Output = None, n: Count = 1, backbone: Backb
               nu: Annotated[float, typer.Option("--nu", help="Weight of the position term.")] = 10.0,
               layers: LayersOpt = None, cam_layer: CamLayerOpt = None, lr: LrOpt = 0.2, lam: LamOpt = 5.0,
               gamma: GammaOpt = 10.0, schedule: Schedule = "cosine", jitter: Jitter = 0, seed: Seed = 0,
-              device: Device = "cpu", max_side: MaxSide = 1024, report: Report = False, checkpoint: Checkpoint = None,
+              device: Device = "auto", max_side: MaxSide = 1024, report: Report = False, checkpoint: Checkpoint = None,
               quiet: Quiet = False):
     """Synthesise N variations of TARGET (eq. 9), optionally with position, shape or style control."""
     from ..io import load_image
@@ -189,7 +189,8 @@ def synth_cmd(target: Path, output: Output = None, n: Count = 1, backbone: Backb
     xs = load_image(style) if style is not None else None
     xc = load_image(shape) if shape is not None else None
     pos = _position(position)
-    bb = load_backbone(backbone, check_device(device))
+    device = check_device(device)
+    bb = load_backbone(backbone, device)
     shown = [("target", fit_square(x0, s.size))] + ([("style", fit_square(xs, s.size))] if xs is not None else []) \
         + ([("shape", fit_square(xc, s.size))] if xc is not None else [])
     for i, out in enumerate(outs):
@@ -212,7 +213,7 @@ def counterfactual_cmd(query: Path, other: Path,
                        anchor: Annotated[float, typer.Option("--anchor", help="Weight of the L1 term keeping QUERY "
                                                                               "outside the region.")] = 1.0,
                        layers: LayersOpt = None, lr: LrOpt = 0.2, lam: LamOpt = 5.0, gamma: GammaOpt = 10.0,
-                       schedule: Schedule = "cosine", seed: Seed = 0, device: Device = "cpu",
+                       schedule: Schedule = "cosine", seed: Seed = 0, device: Device = "auto",
                        max_side: MaxSide = 1024, report: Report = False, checkpoint: Checkpoint = None,
                        quiet: Quiet = False):
     """Counterfactual explanation (eq. 13): what the query's region would look like if it were of OTHER's class."""
@@ -223,7 +224,8 @@ def counterfactual_cmd(query: Path, other: Path,
     s = _settings(size, iters, stages, lr, lam, gamma, schedule, layers, None, max_side, anchor_weight=anchor)
     xq, xo = load_image(query), load_image(other)
     mq, mo = load_image(query_mask, mode="L"), load_image(other_mask, mode="L")
-    bb = load_backbone(backbone, check_device(device))
+    device = check_device(device)
+    bb = load_backbone(backbone, device)
     shown = [("query", fit_square(xq, s.size)), ("other", fit_square(xo, s.size))]
     for i, out in enumerate(outs):
         r = counterfactual(xq, xo, mq, mo, backbone=bb, settings=s, seed=seed + i, cls=cls, device=device,
@@ -240,7 +242,7 @@ def deepinversion_cmd(target: Path, output: Output = None, n: Count = 1, backbon
                       cls: ClassOpt = None, layers: LayersOpt = None, lr: LrOpt = 0.2, lam: LamOpt = 5.0,
                       bn_weight: Annotated[float, typer.Option("--bn-weight", help="Weight of the BN-statistics "
                                                                                    "prior (eq. 3).")] = 0.01,
-                      schedule: Schedule = "cosine", jitter: Jitter = 0, seed: Seed = 0, device: Device = "cpu",
+                      schedule: Schedule = "cosine", jitter: Jitter = 0, seed: Seed = 0, device: Device = "auto",
                       max_side: MaxSide = 1024, report: Report = False, checkpoint: Checkpoint = None,
                       quiet: Quiet = False):
     """Image-guided DeepInversion, the IMAGINE paper's baseline: CE + R_img + BN-statistics prior + lambda R_dm."""
@@ -251,7 +253,8 @@ def deepinversion_cmd(target: Path, output: Output = None, n: Count = 1, backbon
     s = _settings(size, iters, 1, lr, lam, 0.0, schedule, layers, None, max_side, bn_weight=bn_weight,
                   jitter=jitter)
     x0 = load_image(target)
-    bb = load_backbone(backbone, check_device(device))
+    device = check_device(device)
+    bb = load_backbone(backbone, device)
     for i, out in enumerate(outs):
         r = deepinversion(x0, backbone=bb, settings=s, seed=seed + i, cls=cls, device=device,
                           checkpoint=_checkpoint(checkpoint, i, n), progress=not quiet,

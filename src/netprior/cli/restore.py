@@ -18,7 +18,7 @@ restore_app = typer.Typer(no_args_is_help=True, help="Restore an image with a De
 @restore_app.command("denoise")
 def denoise_cmd(image: Path, output: Output = None,
                 sigma: Annotated[Optional[float], typer.Option(help="Noise std on 0-255, if known (else estimated).")] = None,
-                iters: Iters = None, lr: Lr = None, preset: PresetOpt = None, seed: Seed = 0, device: Device = "cpu",
+                iters: Iters = None, lr: Lr = None, preset: PresetOpt = None, seed: Seed = 0, device: Device = "auto",
                 max_side: MaxSide = 1024, reference: Reference = None, report: Report = False,
                 stopping: Stopping = "auto", checkpoint: Checkpoint = None, quiet: Quiet = False,
                 compile_net: Compile = False):
@@ -35,7 +35,7 @@ def denoise_cmd(image: Path, output: Output = None,
 
 @restore_app.command("jpeg")
 def jpeg_cmd(image: Path, output: Output = None, iters: Iters = None, lr: Lr = None, preset: PresetOpt = "jpeg",
-             seed: Seed = 0, device: Device = "cpu", max_side: MaxSide = 1024, reference: Reference = None,
+             seed: Seed = 0, device: Device = "auto", max_side: MaxSide = 1024, reference: Reference = None,
              report: Report = False, stopping: Stopping = "wmv", checkpoint: Checkpoint = None, quiet: Quiet = False,
              compile_net: Compile = False):
     """Remove JPEG blocking and ringing from a compressed photo (thesis Fig. 7.3)."""
@@ -52,7 +52,7 @@ def jpeg_cmd(image: Path, output: Output = None, iters: Iters = None, lr: Lr = N
 @restore_app.command("super-resolve")
 def sr_cmd(image: Path, output: Output = None,
            factor: Annotated[int, typer.Option("--factor", "-f", help="Upscaling factor: 2, 3, 4 or 8.")] = 4,
-           iters: Iters = None, lr: Lr = None, preset: PresetOpt = None, seed: Seed = 0, device: Device = "cpu",
+           iters: Iters = None, lr: Lr = None, preset: PresetOpt = None, seed: Seed = 0, device: Device = "auto",
            max_side: MaxSide = 1024, reference: Reference = None, report: Report = False,
            stopping: Stopping = "wmv", checkpoint: Checkpoint = None, quiet: Quiet = False,
            compile_net: Compile = False):
@@ -84,7 +84,7 @@ def inpaint_cmd(image: Path, output: Output = None,
                 mask_threshold: Annotated[Optional[float], typer.Option(help="Binarise a grey mask at this "
                                                                              "level in (0, 1).")] = None,
                 iters: Iters = None, lr: Lr = None, preset: PresetOpt = "inpaint", seed: Seed = 0,
-                device: Device = "cpu", max_side: MaxSide = 1024, reference: Reference = None, report: Report = False,
+                device: Device = "auto", max_side: MaxSide = 1024, reference: Reference = None, report: Report = False,
                 stopping: Stopping = "wmv", checkpoint: Checkpoint = None, quiet: Quiet = False,
                 compile_net: Compile = False):
     """Fill missing pixels, E = ||(x − x0) ⊙ m||² (thesis §7.3.3).  Exactly one of --mask, --drop, --text."""
@@ -121,7 +121,7 @@ def inpaint_cmd(image: Path, output: Output = None,
 
 @restore_app.command("flash-no-flash")
 def flash_cmd(flash: Path, noflash: Path, output: Output = None, iters: Iters = None, lr: Lr = None,
-              preset: PresetOpt = "flash", seed: Seed = 0, device: Device = "cpu", max_side: MaxSide = 1024,
+              preset: PresetOpt = "flash", seed: Seed = 0, device: Device = "auto", max_side: MaxSide = 1024,
               report: Report = False, stopping: Stopping = "wmv", checkpoint: Checkpoint = None, quiet: Quiet = False,
               compile_net: Compile = False):
     """Flash/no-flash pair (thesis §7.3.5): the flash image is the network input, the no-flash image the target."""
@@ -136,7 +136,7 @@ def flash_cmd(flash: Path, noflash: Path, output: Output = None, iters: Iters = 
 
 @restore_app.command("fit")
 def fit_cmd(image: Path, output: Output = None, iters: Iters = 1000, lr: Lr = None, preset: PresetOpt = "denoise",
-            seed: Seed = 0, device: Device = "cpu", max_side: MaxSide = 1024, report: Report = False,
+            seed: Seed = 0, device: Device = "auto", max_side: MaxSide = 1024, report: Report = False,
             checkpoint: Checkpoint = None, quiet: Quiet = False,
             compile_net: Compile = False):
     """Fit the network to an image, min ||f_θ(z) − x0||² (eq. 7.4), for the full budget."""
@@ -151,7 +151,7 @@ def fit_cmd(image: Path, output: Output = None, iters: Iters = 1000, lr: Lr = No
 
 @restore_app.command("impedance")
 def impedance_cmd(image: Path, output: Output = None, iters: Iters = 1000, size: int = 128, seed: Seed = 0,
-                  preset: PresetOpt = "denoise", device: Device = "cpu", quiet: Quiet = False):
+                  preset: PresetOpt = "denoise", device: Device = "auto", quiet: Quiet = False):
     """Noise-impedance experiment (thesis Fig. 7.2): learning curves for the image, image + noise, shuffled
     pixels and white noise, in one plot (centre crop of ``size``)."""
     from ..io import _atomic_write, load_image

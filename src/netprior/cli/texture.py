@@ -135,7 +135,7 @@ def texture_optimize_cmd(exemplar: Path, output: Output = None,
                                                                                     "exemplar's size).")] = None,
                          optimizer: Optimizer = "lbfgs", iters: OptIters = None, lr: OptLr = None,
                          backbone: Backbone = "lite0", layers: Layers = None, smoothing: Smoothing = "none",
-                         init: Init = "shuffle", seed: Seed = 0, device: Device = "cpu",
+                         init: Init = "shuffle", seed: Seed = 0, device: Device = "auto",
                          max_side: MaxSide = 1024, checkpoint: Checkpoint = None, report: Report = False,
                          quiet: Quiet = False):
     """Synthesise a texture by optimising the pixels (Gatys et al. 2015), from noise, to match the exemplar's
@@ -164,7 +164,7 @@ def texture_train_cmd(exemplar: Path, output: ModelOut = None,
                       diversity: Diversity = 0.0, temperature: Temperature = 1.0, width: Width = None,
                       norm: Norm = None, backbone: Backbone = "lite0", layers: Layers = None,
                       smoothing: Smoothing = "none", seed: Seed = 0,
-                      device: Device = "cpu", max_side: MaxSide = 1024, checkpoint: Checkpoint = None,
+                      device: Device = "auto", max_side: MaxSide = 1024, checkpoint: Checkpoint = None,
                       quiet: Quiet = False):
     """Train a feed-forward texture generator on one exemplar (Texture Networks; with --diversity, the Julesz
     objective of Improved Texture Networks)."""
@@ -190,7 +190,7 @@ def texture_sample_cmd(model: Path, output: Output = None,
                        size: Annotated[Optional[int], typer.Option("--size", help="Output side (default: the "
                                                                                   "training size).")] = None,
                        n: Annotated[int, typer.Option("-n", help="Number of samples.")] = 1,
-                       noise_scale: NoiseScale = 1.0, seed: Seed = 0, device: Device = "cpu",
+                       noise_scale: NoiseScale = 1.0, seed: Seed = 0, device: Device = "auto",
                        max_side: MaxSide = 4096,
                        score: Annotated[bool, typer.Option("--score", help="Also compute each sample's texture loss "
                                                                            "(loads the descriptor).")] = False):
@@ -226,7 +226,7 @@ def style_optimize_cmd(content: Path, style: Path, output: Output = None,
                        optimizer: Optimizer = "lbfgs", iters: OptIters = None, lr: OptLr = None,
                        backbone: Backbone = "lite0", layers: Layers = None, content_layers: ContentLayers = None,
                        smoothing: Smoothing = "none",
-                       seed: Seed = 0, device: Device = "cpu", max_side: MaxSide = 1024,
+                       seed: Seed = 0, device: Device = "auto", max_side: MaxSide = 1024,
                        checkpoint: Checkpoint = None, report: Report = False, quiet: Quiet = False):
     """Style transfer by optimisation (Gatys et al. 2016): texture loss to STYLE + alpha x content loss to CONTENT."""
     from ..io import load_image
@@ -258,7 +258,7 @@ def style_train_cmd(style: Path,
                     diversity: Diversity = 0.0, temperature: Temperature = 1.0, width: Width = None,
                     norm: Norm = None, backbone: Backbone = "lite0", layers: Layers = None,
                     smoothing: Smoothing = "none",
-                    content_layers: ContentLayers = None, seed: Seed = 0, device: Device = "cpu",
+                    content_layers: ContentLayers = None, seed: Seed = 0, device: Device = "auto",
                     max_side: MaxSide = 1024, checkpoint: Checkpoint = None, quiet: Quiet = False):
     """Train a feed-forward stylisation network for STYLE on a small pool of content images."""
     from ..io import load_image
@@ -284,7 +284,7 @@ def style_train_cmd(style: Path,
 
 @style_app.command("apply")
 def style_apply_cmd(model: Path, image: Path, output: Output = None, noise_scale: NoiseScale = 1.0,
-                    seed: Seed = 0, device: Device = "cpu", max_side: MaxSide = 2048):
+                    seed: Seed = 0, device: Device = "auto", max_side: MaxSide = 2048):
     """Stylise IMAGE with a trained style model (one forward pass); --noise-scale k trades style against content."""
     from ..io import load_image, save_image
     from ..recipes.dip import crop_to_multiple
