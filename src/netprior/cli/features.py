@@ -45,16 +45,6 @@ def _load_rgb(path: Path):
     return x
 
 
-def _class_names(num_classes: int) -> list[str]:
-    """ImageNet-1k class names in the standard index order (shared by every backbone here), from torchvision's
-    weight metadata (no download)."""
-    if num_classes != 1000:
-        return [f"class {k}" for k in range(num_classes)]
-    from torchvision.models import ResNet50_Weights
-
-    return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
-
-
 @features_app.command("gradcam")
 def gradcam_cmd(image: Path, output: Output = None, backbone: BackboneOpt = "lite0",
                 random_weights: RandomWeights = False,
@@ -68,7 +58,7 @@ def gradcam_cmd(image: Path, output: Output = None, backbone: BackboneOpt = "lit
     import torch
 
     from ..attribution import gradcam, overlay_heatmap
-    from ..backbones import get_backbone
+    from ..backbones import class_names, get_backbone
     from ..io import save_image
     from ..recipes.preimage import resize_side
     from ..report import write_sidecar
@@ -87,7 +77,7 @@ def gradcam_cmd(image: Path, output: Output = None, backbone: BackboneOpt = "lit
     xin = resize_side(x, bb.input_size, longer=False).to(device)
     with torch.no_grad():
         probs = torch.softmax(bb.logits(xin), dim=1)[0].cpu()
-    names = _class_names(bb.num_classes)
+    names = class_names(bb.num_classes)
     if target is not None and not 0 <= target < bb.num_classes:
         raise InputError(f"--class must be an index in [0, {bb.num_classes - 1}], got {target}")
     ranked = torch.argsort(probs, descending=True)[:min(top, bb.num_classes)].tolist()

@@ -102,14 +102,6 @@ def _position(text: str | None) -> tuple[float, float] | None:
     return x, y
 
 
-def _class_name(index: int, num_classes: int) -> str:
-    if num_classes != 1000:
-        return f"class {index}"
-    from torchvision.models import ResNet50_Weights
-
-    return f"{index} {ResNet50_Weights.IMAGENET1K_V1.meta['categories'][index]}"
-
-
 def _outputs(output: Path | None, image: Path, task: str, n: int, inputs: list) -> list[Path]:
     if n < 1:
         raise InputError(f"-n/--count must be at least 1, got {n}")
@@ -126,11 +118,13 @@ def _checkpoint(checkpoint: Path | None, i: int, n: int) -> str | None:
 
 
 def _finish(r, out: Path, inputs: dict, report: bool, title: str, shown, num_classes: int) -> None:
+    from ..backbones import class_names
     from ..report import write_terms_report
 
     m = r.metrics
+    cls = m["target_class"]
     write_result(r, out, inputs=inputs,
-                 summary=f"seed {r.config['seed']}, class {_class_name(m['target_class'], num_classes)}: "
+                 summary=f"seed {r.config['seed']}, class {cls} {class_names(num_classes)[cls]}: "
                          f"confidence {m['confidence']:.3f}; {r.result.steps} steps, {r.result.seconds:.1f} s",
                  report=(lambda p: write_terms_report(p, r.result, title=title, shown=shown)) if report else None)
 
