@@ -13,31 +13,25 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError
-from .common import (Checkpoint, Compile, Device, Iters, Lr, Mask, MaxSide, Output, PresetOpt, Quiet, Reference,
-                     Report, Seed, Stopping, check_device, output_path, write_result)
+from .common import (Compile, Device, Iters, Lr, Mask, MaxSide, Output, PresetOpt, Quiet, Reference, RunOptions, Seed,
+                     Stopping, check_device, output_path, write_result)
 from .groups import options
 
 restore_app = typer.Typer(no_args_is_help=True, help="Restore an image with a Deep Image Prior (untrained network).")
 
 
 @dataclass(frozen=True)
-class DipRunOptions:
+class DipRunOptions(RunOptions):
     """How a restoration runs: everything but the task, the preset and the stopping rule."""
 
     iters: Iters = None
     lr: Lr = None
-    seed: Seed = 0
-    device: Device = "auto"
-    max_side: MaxSide = 1024
-    report: Report = False
-    checkpoint: Checkpoint = None
-    quiet: Quiet = False
     compile_net: Compile = False
 
     def kwargs(self, stopping: str, iters: int | None = None) -> dict:
         """Keyword arguments of :func:`netprior.recipes.dip.restore` (``iters`` is the command's default cap)."""
         return {"iters": self.iters or iters, "lr": self.lr, "seed": self.seed, "device": check_device(self.device),
-                "stopping": stopping, "checkpoint": str(self.checkpoint) if self.checkpoint else None,
+                "stopping": stopping, "checkpoint": self.checkpoint_path,
                 "progress": not self.quiet, "snapshot_every": 50 if self.report else 0, "compile": self.compile_net}
 
 
