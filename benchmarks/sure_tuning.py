@@ -50,11 +50,14 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--images", nargs="*", default=["dip/F16_GT.png", "CSet14/lenna.png", "CSet14/baboon.png"])
     ap.add_argument("--cap", type=int, default=600)
+    ap.add_argument("--variants", nargs="*", default=list(VARIANTS), help="names in VARIANTS")
     args = ap.parse_args()
     t0 = time.time()
-    rows = [run(name, o, image, args.device, args.cap) for name, o in VARIANTS.items() for image in args.images]
-    for r in rows:
-        print(json.dumps(r), flush=True)
+    rows = []
+    for name in args.variants:
+        for image in args.images:
+            rows.append(run(name, VARIANTS[name], image, args.device, args.cap))
+            print(json.dumps(rows[-1]), flush=True)
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU"
     OUT.mkdir(exist_ok=True)
     (OUT / "sure_tuning.json").write_text(json.dumps({"device": device, "seconds": round(time.time() - t0),
