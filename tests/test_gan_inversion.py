@@ -14,7 +14,7 @@ from helpers import run
 from netprior.errors import InputError
 from netprior.generators import LatentPrior, SequentialGenerator, get_generator
 from netprior.generators.biggan import random_biggan
-from netprior.generators.parametrize import MultiCode
+from netprior.parametrize import MultiCode
 from netprior.recipes.gan import (
     colorize,
     fit_image,

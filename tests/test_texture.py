@@ -17,9 +17,9 @@ from netprior.losses import julesz_diversity
 from netprior.nets.layers import norm
 from netprior.nets.texture import StyleNet, TextureNet, TextureNetV2
 from netprior.recipes.style import apply_style, load_content_pool, stylize, train_style_net
-from netprior.recipes.texture import (MODEL_FORMAT, MODEL_FORMAT_VERSION, Descriptor, GeneratorModel, TrainConfig,
-                                      load_model, pairwise_distance, sample, save_model, synthesize,
-                                      train_texture_net)
+from netprior.recipes.texture import Descriptor, TrainConfig, sample, synthesize, train_texture_net
+from netprior.texture_metrics import pairwise_distance
+from netprior.texture_model import MODEL_FORMAT, MODEL_FORMAT_VERSION, GeneratorModel, load_model, save_model
 from netprior.statefile import load_state, save_state
 
 SHALLOW = ("block0", "block1", "block3")

@@ -12,7 +12,9 @@ from helpers import run
 from netprior.io import from_numpy, save_image
 from netprior.losses import gram_matrix, softmax_smoothing
 from netprior.nets.texture import TextureNet, TextureNetV2
-from netprior.recipes.texture import Descriptor, GeneratorModel, synthesize, texture_loss_of
+from netprior.recipes.texture import Descriptor, synthesize
+from netprior.texture_metrics import texture_loss_of
+from netprior.texture_model import GeneratorModel
 from netprior.texture_metrics import (colour_histogram_distance, colour_noise_fraction, colour_statistics,
                                       grid_strength, patch_sliced_wasserstein)
 

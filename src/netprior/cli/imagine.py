@@ -81,7 +81,7 @@ def _settings(size: int, iters: int, stages: int, lr: float, lam: float, gamma: 
     if layers is not None:
         names = tuple(t.strip() for t in layers.split(",") if t.strip())
     return Settings(size=size, stages=stages, iters_warmup=iters, iters_adversarial=iters, lr=lr, lam_dm=lam,
-                    gamma_pc=gamma, schedule=schedule, layers=names, cam_layer=cam_layer, **extra).check()
+                    gamma_pc=gamma, schedule=schedule, layers=names, cam_layer=cam_layer, **extra)
 
 
 def _position(text: str | None) -> tuple[float, float] | None:

@@ -118,7 +118,7 @@ def _write_synthesis(s, out: Path, inputs: dict, report: bool, title: str) -> No
 
 
 def _write_model(training, out: Path, inputs: dict) -> None:
-    from ..recipes.texture import save_model
+    from ..texture_model import save_model
     from ..report import write_sidecar
 
     save_model(training.model, out)
@@ -196,7 +196,9 @@ def texture_sample_cmd(model: Path, output: Output = None,
                                                                            "(loads the descriptor).")] = False):
     """Draw textures from a trained texture model, of any size its scales reach (N files: OUT-0.png …)."""
     from ..io import check_size, save_image
-    from ..recipes.texture import load_model, sample, texture_loss_of
+    from ..recipes.texture import sample
+    from ..texture_metrics import texture_loss_of
+    from ..texture_model import load_model
     from ..report import write_sidecar
 
     device = check_device(device)
@@ -288,8 +290,8 @@ def style_apply_cmd(model: Path, image: Path, output: Output = None, noise_scale
     """Stylise IMAGE with a trained style model (one forward pass); --noise-scale k trades style against content."""
     from ..io import load_image, save_image
     from ..recipes.dip import crop_to_multiple
-    from ..recipes.texture import load_model
     from ..recipes.style import apply_style
+    from ..texture_model import load_model
     from ..report import write_sidecar
 
     device = check_device(device)

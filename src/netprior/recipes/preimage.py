@@ -47,19 +47,24 @@ the stride of the last spatial tap): a smaller image gives a 1×1 map computed m
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from .. import nets
+from .. import nets, record
 from ..backbones import Backbone
+from ..config import Config, register
+from ..distributed import resolve_device
 from ..errors import InputError
-from ..losses import alpha_norm, total_variation
+from ..losses import total_variation
 from ..metrics import psnr, ssim
-from ..parametrize import DeepPrior, Pixels, make_input
-from ..solve import SolveResult, solve
+from ..objective import TV, Encoder, FeatureMatch, Objective, PixelRange
+from ..parametrize import CroppedDeepPrior, Pixels, make_input
+from ..record import Run
+from ..seeding import generator, initialising
+from ..solve import solve
 
 PRIORS = ("tv", "dip")
 PIXEL_NORM_B = 80.0 / 255.0          # M&V's typical RGB pixel norm B = 80 on [0, 255]
@@ -74,12 +79,11 @@ DIP_NETS: dict[str, dict] = {
                  "kernel_up": 5, "upsample": "nearest", "downsample": "avg", "pad": "zero"},
     "skip5x128": {"channels_down": (128,) * 5, "channels_skip": 4, "upsample": "bilinear", "pad": "reflection"},
 }
-DEFAULTS = {"tv": {"iters": 300, "lr": 0.05}, "dip": {"iters": 400, "lr": 0.01}}
 DIP_INPUT_DEPTH = 32
 
 
 @dataclass(frozen=True)
-class Regularisers:
+class Regularisers(Config):
     """Weights and exponents of the M&V regularisers (pixels prior only): λ_TV, β, λ_α, α."""
 
     tv_weight: float = 0.01
@@ -87,22 +91,39 @@ class Regularisers:
     alpha_weight: float = 5e-3
     alpha: float = 6.0
 
-    def __post_init__(self):
+    def validate(self):
         if self.tv_weight < 0 or self.alpha_weight < 0:
             raise InputError("regulariser weights must be >= 0")
         if self.tv_beta <= 0 or self.alpha <= 0:
             raise InputError(f"TV exponent β and α must be > 0, got β={self.tv_beta}, α={self.alpha}")
 
 
-@dataclass
-class PreImage:
-    """A pre-image with the run that made it: ``image`` (1, 3, H, W) in [0, 1], ``result`` (the solver's record),
-    ``config`` (everything needed to reproduce it) and ``metrics`` (relative feature error, PSNR, SSIM to x0, TV)."""
+@dataclass(frozen=True)
+class PreImageSettings(Config):
+    """A pre-image run: the prior (``tv``: pixels + :class:`Regularisers`; ``dip``: the ``dip_net`` skip network),
+    Adam's step count and learning rate, and where these numbers come from."""
 
-    image: torch.Tensor
-    result: SolveResult
-    config: dict
-    metrics: dict
+    prior: str = "tv"
+    iters: int = 300
+    lr: float = 0.05
+    dip_net: str = "light"
+    source: str = ""
+
+    def validate(self):
+        if self.prior not in PRIORS:
+            raise InputError(f"unknown prior {self.prior!r}; use one of {', '.join(PRIORS)}")
+        if self.dip_net not in DIP_NETS:
+            raise InputError(f"unknown DIP net {self.dip_net!r}; valid: {', '.join(DIP_NETS)}")
+        if self.iters < 1 or self.lr <= 0:
+            raise InputError("iters must be >= 1 and lr > 0")
+
+
+PRESETS: dict[str, PreImageSettings] = register("preimage", {
+    "tv": PreImageSettings("tv", 300, 0.05, source="our choice, measured on Lite0 taps at 64-128 px "
+                                                    "(benchmarks/preimage.py)"),
+    "dip": PreImageSettings("dip", 400, 0.01, source="feature_inversion.ipynb's recipe on the light net; lr 0.01 "
+                                                     "and 400 steps for the 2-core CPU (module docstring)"),
+})
 
 
 @dataclass
@@ -112,7 +133,7 @@ class PreImageGrid:
     original: torch.Tensor
     layers: list[str]
     priors: list[str]
-    runs: dict[str, dict[str, PreImage]] = field(default_factory=dict)
+    runs: dict[str, dict[str, Run]] = field(default_factory=dict)
 
     def table(self) -> list[dict]:
         """One row per (prior, layer): relative feature error, PSNR, SSIM, TV, steps, seconds."""
@@ -129,22 +150,6 @@ class PreImageGrid:
                      + " |\n" for p in self.priors)
         return ("Relative feature error ||Φ(x) − Φ(x0)|| / ||Φ(x0)||:\n\n" + head + rel
                 + "\nPSNR to the original (dB):\n\n" + head + ps)
-
-
-class CroppedDeepPrior(DeepPrior):
-    """x = f_θ(z)[..., :H, :W]: the DIP parametrization on a code z whose sides are padded up to a multiple of
-    2^scales (so every scale of the skip network halves exactly), cropped back to the image (as the reference
-    notebook crops its 256-px output to 227)."""
-
-    def __init__(self, net, z: torch.Tensor, size: tuple[int, int], **kw):
-        super().__init__(net, z, **kw)
-        self.size = tuple(size)
-
-    def forward(self) -> torch.Tensor:
-        return super().forward()[..., :self.size[0], :self.size[1]]
-
-    def describe(self) -> dict:
-        return {**super().describe(), "parametrization": "CroppedDeepPrior", "output_size": list(self.size)}
 
 
 def resize_side(x: torch.Tensor, side: int, *, longer: bool = True) -> torch.Tensor:
@@ -202,35 +207,19 @@ def relative_feature_error(backbone: Backbone, x: torch.Tensor, targets: dict[st
     return {l: float((feats[l] - t).norm() / t.norm().clamp_min(1e-12)) for l, t in targets.items()}
 
 
-class PreImageObjective:
-    """E(x) = ||Φ_l(x) − Φ_l(x0)||² / ||Φ_l(x0)||² + λ_TV R_TV^β(x) + λ_α R_α(x) (terms logged as data/tv/alpha)."""
-
-    def __init__(self, backbone: Backbone, layer: str, target: torch.Tensor, reg: Regularisers | None):
-        self.backbone, self.layer, self.target = backbone, layer, target
-        self.norm2 = target.pow(2).sum().clamp_min(1e-12)
-        self.reg = reg
-
-    def __call__(self, x: torch.Tensor):
-        data = (self.backbone(x, [self.layer])[self.layer] - self.target).pow(2).sum() / self.norm2
-        terms = {"data": data}
-        loss = data
-        if self.reg is not None and self.reg.tv_weight > 0:
-            tv = total_variation(x / NEIGHBOUR_DIFF_V, beta=self.reg.tv_beta)
-            loss = loss + self.reg.tv_weight * tv
-            terms["tv"] = tv
-        if self.reg is not None and self.reg.alpha_weight > 0:
-            centred = x - self.backbone.mean.view(1, 3, 1, 1)
-            a = alpha_norm(torch.linalg.vector_norm(centred, dim=1) / PIXEL_NORM_BOUND, self.reg.alpha)
-            loss = loss + self.reg.alpha_weight * a
-            terms["alpha"] = a
-        return loss, terms
+def preimage_objective(backbone: Backbone, layer: str, target: torch.Tensor, reg: Regularisers | None) -> Objective:
+    """E(x) = ||Φ_l(x) − Φ_l(x0)||² / ||Φ_l(x0)||² + λ_TV R_TV^β(x) + λ_α R_α(x) (terms data / tv / alpha)."""
+    terms = {"data": (1.0, FeatureMatch(Encoder(backbone, backbone=backbone), {layer: target}, distance="relative"))}
+    if reg is not None:
+        terms["tv"] = (reg.tv_weight, TV("power", beta=reg.tv_beta, scale=NEIGHBOUR_DIFF_V))
+        terms["alpha"] = (reg.alpha_weight, PixelRange(backbone.mean, PIXEL_NORM_BOUND, reg.alpha))
+    return Objective(terms)
 
 
 def dip_parametrization(size: tuple[int, int], dip_net: str, generator: torch.Generator) -> CroppedDeepPrior:
-    """The skip network ``DIP_NETS[dip_net]`` (initialised from the global RNG) on a 32-channel U(0, 0.1) code z
-    drawn from ``generator`` on the padded grid, its output cropped to ``size``."""
-    if dip_net not in DIP_NETS:
-        raise InputError(f"unknown DIP net {dip_net!r}; valid: {', '.join(DIP_NETS)}")
+    """The skip network ``DIP_NETS[dip_net]`` (initialised from the global RNG, see
+    :func:`netprior.seeding.initialising`) on a 32-channel U(0, 0.1) code z drawn from ``generator`` on the padded
+    grid, its output cropped to ``size``."""
     spec = DIP_NETS[dip_net]
     cell = 2 ** len(spec["channels_down"])
     padded = tuple(max(2, math.ceil(s / cell)) * cell for s in size)
@@ -239,53 +228,50 @@ def dip_parametrization(size: tuple[int, int], dip_net: str, generator: torch.Ge
 
 
 def invert(x0: torch.Tensor, backbone: Backbone, layer: str, *, prior: str = "tv", iters: int | None = None,
-           lr: float | None = None, regularisers: Regularisers | None = None, dip_net: str = "light",
+           lr: float | None = None, regularisers: Regularisers | None = None, dip_net: str | None = None,
            seed: int = 0, device: str = "cpu", checkpoint: str | None = None, snapshot_every: int = 0,
-           progress: bool = True, target: torch.Tensor | None = None) -> PreImage:
+           progress: bool = True, target: torch.Tensor | None = None) -> Run:
     """Natural pre-image of ``x0`` (1, 3, H, W) in [0, 1] at tap ``layer`` of ``backbone`` with prior ``tv`` (pixels
-    + M&V regularisers) or ``dip`` (Deep Image Prior).  ``regularisers`` applies to ``tv`` only (default
-    :class:`Regularisers`; weights 0 give unregularised pixels).  ``target`` passes a precomputed Φ_l(x0)."""
+    + M&V regularisers) or ``dip`` (Deep Image Prior), from the prior's preset (:data:`PRESETS`) with ``iters``,
+    ``lr``, ``dip_net`` overriding it.  ``regularisers`` applies to ``tv`` only (default :class:`Regularisers`;
+    weights 0 give unregularised pixels).  ``target`` passes a precomputed Φ_l(x0)."""
     if prior not in PRIORS:
         raise InputError(f"unknown prior {prior!r}; use one of {', '.join(PRIORS)}")
+    settings = PRESETS[prior].override(iters=iters, lr=lr, dip_net=dip_net)
     if x0.dim() != 4 or x0.shape[:2] != (1, 3):
         raise InputError(f"expected one RGB image (1, 3, H, W), got {tuple(x0.shape)}")
-    dev = torch.device(device)
+    dev = resolve_device(device)
     backbone = backbone.to(dev)
     x0 = x0.to(dev)
     if target is None:
         target = feature_targets(backbone, x0, [layer])[layer]
     target = target.to(dev)
-    iters = iters if iters is not None else DEFAULTS[prior]["iters"]
-    lr = lr if lr is not None else DEFAULTS[prior]["lr"]
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     size = tuple(x0.shape[-2:])
     if prior == "tv":
         reg = regularisers or Regularisers()
-        init = backbone.mean.view(1, 3, 1, 1).cpu() + INIT_NOISE_STD * torch.randn((1, 3, *size), generator=gen)
-        param = Pixels(init)
+        param = Pixels(backbone.mean.view(1, 3, 1, 1).cpu() + INIT_NOISE_STD * torch.randn((1, 3, *size), generator=gen))
     else:
         reg = None
-        torch.manual_seed(seed)
-        param = dip_parametrization(size, dip_net, gen)
+        with initialising(seed):
+            param = dip_parametrization(size, settings.dip_net, gen)
     param = param.to(dev)
-    objective = PreImageObjective(backbone, layer, target, reg)
-    result = solve(param, objective, iters=iters, lr=lr, seed=seed, checkpoint=checkpoint,
+    objective = preimage_objective(backbone, layer, target, reg)
+    result = solve(param, objective, iters=settings.iters, lr=settings.lr, seed=seed, checkpoint=checkpoint,
                    snapshot_every=snapshot_every, progress=progress, desc=f"pre-image/{prior}/{layer}")
     image = result.output.clamp(0, 1)
     result.image = image
     rel = relative_feature_error(backbone, image, {layer: target})[layer]
     metrics = {"relative_feature_error": rel, "psnr": psnr(image, x0), "ssim": ssim(image, x0),
                "total_variation": float(total_variation(image, beta=1.0))}
-    config = {"method": "natural-pre-image", "prior": prior, "backbone": backbone.name,
-              "weights": backbone.weights, "weights_file": backbone.weights_file, "layer": layer,
-              "target_shape": list(target.shape), "iters": iters, "lr": lr, "optimizer": "adam", "seed": seed,
-              "device": str(dev), "image_shape": list(x0.shape), **param.describe()}
-    if reg is not None:
-        config["regularisers"] = {**reg.__dict__, "B_plus": PIXEL_NORM_BOUND, "V": NEIGHBOUR_DIFF_V,
-                                  "init_noise_std": INIT_NOISE_STD}
-    else:
-        config["dip_net"] = {"name": dip_net, **DIP_NETS[dip_net], "input_depth": DIP_INPUT_DEPTH}
-    return PreImage(image=image.cpu(), result=result, config=config, metrics=metrics)
+    extra = {"regularisers": {**asdict(reg), "B_plus": PIXEL_NORM_BOUND, "V": NEIGHBOUR_DIFF_V,
+                              "init_noise_std": INIT_NOISE_STD}} if reg is not None else \
+        {"dip_net": {"name": settings.dip_net, **DIP_NETS[settings.dip_net], "input_depth": DIP_INPUT_DEPTH}}
+    config = record.config("natural-pre-image", param, objective, prior=prior, backbone=backbone.name,
+                           weights=backbone.weights, weights_file=backbone.weights_file, layer=layer,
+                           target_shape=list(target.shape), iters=settings.iters, lr=settings.lr, optimizer="adam",
+                           seed=seed, device=str(dev), image_shape=list(x0.shape), **extra)
+    return Run(image=image.cpu(), config=config, metrics=metrics, results={"pre-image": result})
 
 
 def invert_layers(x0: torch.Tensor, backbone: Backbone, layers: list[str], *, priors: tuple[str, ...] = PRIORS,

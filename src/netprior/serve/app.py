@@ -198,7 +198,8 @@ def _texture_tab(ws: Workspace) -> None:
     from ..io import check_size, load_image, save_image
     from ..recipes.dip import crop_to_multiple
     from ..recipes.style import apply_style
-    from ..recipes.texture import load_model, sample
+    from ..recipes.texture import sample
+    from ..texture_model import load_model
     from ..report import write_sidecar
 
     settings = ws.settings
