@@ -11,17 +11,9 @@ from netprior.errors import InputError
 from netprior.io import save_image
 from netprior.losses import gradient_penalty
 from netprior.nets.discriminator import PatchDiscriminator
-from netprior.recipes.imagine import (
-    Settings,
-    counterfactual,
-    deepinversion,
-    feature_distance,
-    gaussian_blob,
-    imagine,
-    jittered,
-    mean_pairwise_distance,
-    stylize,
-)
+from netprior.evaluation.distance import feature_distance, mean_pairwise_distance
+from netprior.objective import jittered
+from netprior.recipes.imagine import Settings, counterfactual, deepinversion, gaussian_blob, imagine, stylize
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: see conftest.py
 

@@ -4,7 +4,8 @@ pass per evaluation, and a critic term that updates itself."""
 import pytest
 import torch
 
-from netprior.objective import Critic, DataTerm, Encoder, FeatureMatch, Objective, Term
+from netprior.objective import Encoder, Objective, Term
+from netprior.terms import Critic, DataTerm, FeatureMatch
 from netprior.operators import Identity
 from netprior.nets.discriminator import PatchDiscriminator
 

@@ -55,7 +55,8 @@ from ..config import Config, register
 from ..distributed import resolve_device
 from ..errors import InputError
 from ..metrics import estimate_noise_sigma, psnr, ssim
-from ..objective import DataTerm, Objective, Sure
+from ..objective import Objective
+from ..terms import DataTerm, Sure
 from ..operators import Downsample, GaussianNoise, Identity, Mask, Operator
 from ..parametrize import INPUT_KINDS, DeepPrior, make_input
 from ..record import Run

@@ -74,7 +74,8 @@ from ..config import Config, register
 from ..errors import InputError
 from ..generators.base import SplitGenerator
 from ..metrics import psnr, ssim
-from ..objective import DataTerm, Encoder, FeatureMatch, LatentPrior, Objective, OffsetL1
+from ..objective import Encoder, Objective
+from ..terms import DataTerm, FeatureMatch, ParamPenalty
 from ..operators import Downsample, Grayscale, Identity, Mask, Operator, TargetMasks
 from ..parametrize import LatentCode, LayerOffset, MultiCode
 from ..record import Run
@@ -214,7 +215,7 @@ def _latent(y: Tensor, operator: Operator, g: SplitGenerator, cfg: InversionConf
     z0 = g.prior.sample(b * r, generator(seed)).to(g.device)
     param = LatentCode(g, z0)
     objective = Objective({**reconstruction(y.repeat(r, 1, 1, 1), operator, cfg.feature, g.device),
-                           "prior": (cfg.lambda_prior, LatentPrior(param))})
+                           "prior": (cfg.lambda_prior, ParamPenalty.latent_prior(param))})
     result = solve(param, objective, iters=cfg.iters, lr=cfg.lr,
                    **_solve_kw(progress, checkpoint, "latent", seed, callback))
     x = param().detach()
@@ -275,7 +276,7 @@ def invert(y: Tensor, generator: SplitGenerator, config: InversionConfig | None 
         else:
             param = LayerOffset(g, layer, z)
             objective = Objective({**reconstruction(y, op, cfg.feature, dev),
-                                   "l1_offset": (cfg.lambda_offset, OffsetL1(param))})
+                                   "l1_offset": (cfg.lambda_offset, ParamPenalty.offset_l1(param))})
             results["offset"] = solve(param, objective, iters=cfg.offset_iters, lr=cfg.offset_lr,
                                       **_solve_kw(progress, checkpoint, "offset", seed, _phase(callback, "offset")))
             with torch.no_grad():

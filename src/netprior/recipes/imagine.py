@@ -62,8 +62,9 @@ Decisions where the paper is silent (each one can be changed through :class:`Set
   IMAGINE's two stages together; jitter off by default as for IMAGINE (the issue's definition of the baseline).
 * **Images** are resized so that their shorter side is the output size and centre-cropped to a square.
 
-Diversity metric (LPIPS needs downloaded AlexNet/VGG weights, unavailable offline): :func:`feature_distance`, LPIPS'
-"baseline" form with uniform layer weights on Lite0 features — channel-unit-normalised activations at
+Diversity metric (LPIPS needs downloaded AlexNet/VGG weights, unavailable offline):
+:func:`netprior.evaluation.distance.feature_distance`, LPIPS' "baseline" form with uniform layer weights on Lite0
+features — channel-unit-normalised activations at
 ``stem, stage2, stage3, stage5, stage7``, squared difference averaged over positions and layers (0 = identical).
 """
 
@@ -83,10 +84,10 @@ from ..backbones import Backbone, get_backbone
 from ..config import Config, register
 from ..distributed import resolve_device
 from ..errors import InputError
-from ..evaluation.distance import evaluate, feature_distance, mean_pairwise_distance  # noqa: F401  (re-used names)
+from ..evaluation.distance import evaluate
 from ..nets.discriminator import PatchDiscriminator
-from ..objective import (TV, Anchor, BNStats, ClassTarget, Critic, DistMatch, Encoder, FillOutside, GradCamPosition,
-                         ImageNorm, Jitter, Objective, jittered)
+from ..objective import Encoder, FillOutside, Jitter, Objective
+from ..terms import TV, Anchor, BNStats, ClassTarget, Critic, DistMatch, GradCamPosition, ImageNorm
 from ..parametrize import NormalizedPixels
 from ..record import Run
 from ..seeding import initialising

@@ -60,7 +60,8 @@ from ..distributed import resolve_device
 from ..errors import InputError
 from ..losses import total_variation
 from ..metrics import psnr, ssim
-from ..objective import TV, Encoder, FeatureMatch, Objective, PixelRange
+from ..objective import Encoder, Objective
+from ..terms import TV, FeatureMatch, PixelRange
 from ..parametrize import CroppedDeepPrior, Pixels, make_input
 from ..record import Run
 from ..seeding import generator, initialising
@@ -250,7 +251,8 @@ def invert(x0: torch.Tensor, backbone: Backbone, layer: str, *, prior: str = "tv
     size = tuple(x0.shape[-2:])
     if prior == "tv":
         reg = regularisers or Regularisers()
-        param = Pixels(backbone.mean.view(1, 3, 1, 1).cpu() + INIT_NOISE_STD * torch.randn((1, 3, *size), generator=gen))
+        init = backbone.mean.view(1, 3, 1, 1).cpu() + INIT_NOISE_STD * torch.randn((1, 3, *size), generator=gen)
+        param = Pixels(init)
     else:
         reg = None
         with initialising(seed):

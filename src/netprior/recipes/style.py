@@ -32,7 +32,8 @@ from ..config import register
 from ..distributed import resolve_device
 from ..errors import InputError
 from ..io import load_image
-from ..objective import Encoder, FeatureMatch, GramMatch, Objective
+from ..objective import Encoder, Objective
+from ..terms import FeatureMatch, GramMatch
 from ..parametrize import Pixels
 from ..record import Run
 from ..seeding import generator
@@ -72,7 +73,8 @@ def stylize(content: Tensor, style: Tensor, *, alpha: float = 1.0, init: str = "
     encoder = Encoder(descriptor.features)
     objective = Objective({
         "texture": (1.0, GramMatch(encoder, descriptor, descriptor.grams(style.to(dev)))),
-        "content": (alpha, FeatureMatch(encoder, content_targets, weights=descriptor.content_weights(content_targets)))})
+        "content": (alpha, FeatureMatch(encoder, content_targets,
+                                        weights=descriptor.content_weights(content_targets)))})
     x0 = content.clone() if init == "content" else torch.rand(content.shape, generator=generator(seed, dev), device=dev)
     param = Pixels(x0, box=True).to(dev)
     result = solve(param, objective, iters=opt.iters, lr=opt.lr, optimizer=opt.optimizer, seed=seed,

@@ -13,9 +13,9 @@ Texture loss (eq. 2.5), with the normalised Gram matrices of :func:`netprior.los
 * :func:`train_texture_net` — learn a generator g so that E_z L_T(g(z); x0) is small (eq. 2.7), or, with a
   diversity weight λ > 0, the Julesz objective E(g) = 1/N Σ_i [L_T(g(z_i))/T − λ ln min_{j≠i} ||g(z_i) − g(z_j)||]
   (eq. 3.10).  The one optimisation loop :func:`netprior.solve.solve` does the training: the parametrization
-  :class:`~netprior.parametrize.GeneratorBatch` draws a fresh noise batch at every step and returns the generated batch, so the
-  solver's checkpoint resumes training exactly.  Adam, lr 0.1 reduced ×0.7 at step 1000 and every 200 steps
-  after, batch 16, 2000 steps (§2.4.1) are the defaults.
+  :class:`~netprior.parametrize.GeneratorBatch` draws a fresh noise batch at every step and returns the generated
+  batch, so the solver's checkpoint resumes training exactly.  Adam, lr 0.1 reduced ×0.7 at step 1000 and every
+  200 steps after, batch 16, 2000 steps (§2.4.1) are the defaults.
 * :func:`sample` — draw textures of any reachable size from a trained model; :func:`save_model` /
   :func:`load_model` — the model file (architecture, weights, descriptor, training configuration, the
   exemplar's Gram matrices), written atomically and checked on reading.
@@ -41,7 +41,8 @@ from ..config import Config, register
 from ..distributed import resolve_device
 from ..errors import InputError
 from ..nets.texture import Generator, build_generator
-from ..objective import Diversity, Encoder, FeatureMatch, GramMatch, Objective
+from ..objective import Encoder, Objective
+from ..terms import Diversity, FeatureMatch, GramMatch
 from ..parametrize import GeneratorBatch, Pixels
 from ..record import Run
 from ..seeding import generator, initialising
