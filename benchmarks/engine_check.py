@@ -105,7 +105,8 @@ def gan_numbers() -> dict:
     from torch import nn
 
     from netprior.generators import LatentPrior, SequentialGenerator
-    from netprior.recipes.gan import fit_image, invert, make_config
+    from netprior.recipes.gan import invert, make_config
+    from netprior.inputs import fit_image
 
     torch.manual_seed(0)
     net = nn.Sequential(nn.Sequential(nn.Linear(8, 16 * 4 * 4), nn.Unflatten(1, (16, 4, 4))),

@@ -45,15 +45,8 @@ from PIL import Image
 
 from netprior.generators import get_generator
 from netprior.io import from_numpy, save_image
-from netprior.recipes.gan import (
-    inpaint,
-    interpolate,
-    invert,
-    make_config,
-    missing_blocks_mask,
-    offset_path,
-    quality,
-)
+from netprior.recipes.gan import inpaint, invert, make_config, missing_blocks_mask, quality
+from netprior.generators.paths import interpolate, offset_path
 from netprior.solve import peak_memory_mb
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -24,8 +24,9 @@ import torch
 
 from netprior.backbones import get_backbone
 from netprior.io import load_image
-from netprior.recipes.preimage import (PRESETS, PreImageGrid, Regularisers, feature_targets, invert, resize_side,
-                                       write_grid_figure)
+from netprior.recipes.preimage import PRESETS, PreImageGrid, Regularisers, feature_targets, invert
+from netprior.report.preimage_grid import write_grid_figure
+from netprior.inputs import resize_side
 from netprior.report import versions
 
 LAYERS = "stem,stage2,stage3,stage4,stage6,logits"

@@ -243,13 +243,14 @@ def part_diversity(args, descriptor) -> dict:
 
 def part_norm(args, descriptor) -> dict:
     from netprior.io import load_image
-    from netprior.recipes.style import _square, apply_style, train_style_net
+    from netprior.recipes.style import apply_style, train_style_net
+    from netprior.inputs import square
     from netprior.recipes.texture import ARCH_LR, TrainConfig
 
     style = load_image(DATA / "CSet14" / "flowers.png")
     names = sorted(p for p in (DATA / "CSet14").glob("*.png") if p.stem != "flowers")
-    pool = torch.cat([_square(load_image(p), args.style_size) for p in names[:args.pool]])
-    test = _square(load_image(DATA / "CSet5" / "butterfly.png"), args.style_size)
+    pool = torch.cat([square(load_image(p), args.style_size) for p in names[:args.pool]])
+    test = square(load_image(DATA / "CSet5" / "butterfly.png"), args.style_size)
     style_grams = descriptor.grams(style)
     rows, out = [], {}
     for norm_kind in ("instance", "batch"):

@@ -7,9 +7,9 @@ import torch
 from netprior.backbones import BackboneInputError
 from netprior.errors import InputError
 from netprior.parametrize import CroppedDeepPrior
-from netprior.recipes.preimage import (preimage_objective, Regularisers, dip_parametrization,
-                                       feature_targets, invert, invert_layers, layer_strides, relative_feature_error,
-                                       resize_side)
+from netprior.recipes.preimage import (preimage_objective, Regularisers, dip_parametrization, feature_targets, invert,
+                                       invert_layers, layer_strides, relative_feature_error)
+from netprior.inputs import resize_side
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: see conftest.py
 

@@ -19,7 +19,8 @@ from PIL import Image
 
 from netprior.errors import InputError, ResourceError
 from netprior.io import save_image
-from netprior.recipes.dip import fit, load_observation
+from netprior.recipes.dip import fit
+from netprior.inputs import load_observation
 from netprior.serve import check_host
 from netprior.serve.jobs import Job
 from netprior.serve.workspace import Settings, Workspace, painted_mask

@@ -60,7 +60,7 @@ def output_path(output: Optional[Path], image: Path, task: str, inputs: list) ->
 
 def load_for_dip(path: Path, max_side: int, scale: int = 1):
     """:func:`netprior.recipes.dip.load_observation`, with its crop notice on stderr."""
-    from ..recipes.dip import load_observation
+    from ..inputs import load_observation
 
     x, note = load_observation(path, max_side, scale)
     if note:
@@ -98,7 +98,7 @@ def reference_tensor(reference: Optional[Path], shape):
     if reference is None:
         return None
     from ..io import load_image
-    from ..recipes.dip import crop_to_multiple
+    from ..inputs import crop_to_multiple
 
     ref = load_image(reference)
     if tuple(ref.shape[-2:]) != tuple(shape[-2:]):

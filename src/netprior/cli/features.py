@@ -60,7 +60,7 @@ def gradcam_cmd(image: Path, output: Output = None, backbone: BackboneOpt = "lit
     from ..attribution import gradcam, overlay_heatmap
     from ..backbones import class_names, get_backbone
     from ..io import save_image
-    from ..recipes.preimage import resize_side
+    from ..inputs import resize_side
     from ..report import write_sidecar
 
     if not 0.0 <= opacity <= 1.0:
@@ -137,8 +137,9 @@ def invert_features_cmd(
     """Natural pre-image: reconstruct the image from its representation at a layer (thesis §7.3.4, Fig. 7.9)."""
     from ..backbones import get_backbone
     from ..io import _atomic_write, check_size
-    from ..recipes.preimage import (PRESETS, PRIORS, Regularisers, invert, invert_layers, resize_side,
-                                    write_grid_figure)
+    from ..recipes.preimage import PRESETS, PRIORS, Regularisers, invert, invert_layers
+    from ..report.preimage_grid import write_grid_figure
+    from ..inputs import resize_side
     from ..report import write_report, write_sidecar
 
     names, is_grid = _parse_layers(layer, layers)

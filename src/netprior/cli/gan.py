@@ -67,7 +67,7 @@ def _config(method, *, layer=None, codes=None, attention="none", iters=None, off
 
 def _load_fitted(path: Path, size, max_side: int, mode: str = "RGB"):
     from ..io import load_image
-    from ..recipes.gan import fit_image
+    from ..inputs import fit_image
 
     x, note = fit_image(load_image(path, mode, max_side=max_side), tuple(size))
     if note:
@@ -190,7 +190,8 @@ def inpaint_cmd(image: Path, output: Output = None,
     """Fill missing pixels with the loss L(x ∘ m, y ∘ m) (thesis eq. 4.7).  Exactly one of --mask, --missing;
     with --missing the input is the clean image and PSNR/SSIM are measured against it."""
     from ..io import load_image, load_mask, save_image
-    from ..recipes.gan import fit_image, inpaint, missing_blocks_mask
+    from ..recipes.gan import inpaint, missing_blocks_mask
+    from ..inputs import fit_image
 
     if (mask is None) == (missing is None):
         raise InputError("give exactly one of --mask FILE or --missing SHARE")
@@ -288,7 +289,8 @@ def interpolate_cmd(image_a: Path, image_b: Path, output: Output = None,
     and B the path from the latent to the dense reconstruction, G2(G1(z*) + α·δ*)) and a GIF of the two A→B
     paths side by side."""
     from ..io import save_gif, save_image
-    from ..recipes.gan import interpolation_config, interpolation_figures, invert
+    from ..recipes.gan import invert
+    from ..generators.paths import interpolation_config, interpolation_figures
     from ..report import write_sidecar
 
     out = output_path(output, image_a, "gan-interpolate", [image_a, image_b])

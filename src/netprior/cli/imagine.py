@@ -146,7 +146,8 @@ def synth_cmd(target: Path, output: Output = None, count: Count = 1, backbone: B
               quiet: Quiet = False):
     """Synthesise N variations of TARGET (eq. 9), optionally with position, shape or style control."""
     from ..io import load_image
-    from ..recipes.imagine import fit_square, imagine, load_backbone, stylize
+    from ..recipes.imagine import imagine, load_backbone, stylize
+    from ..inputs import fit_square
 
     if shape is not None and style is not None:
         raise InputError("--shape and --style both redefine the distribution-matching targets; use one of them")
@@ -187,7 +188,8 @@ def counterfactual_cmd(query: Path, other: Path,
                        quiet: Quiet = False):
     """Counterfactual explanation (eq. 13): what the query's region would look like if it were of OTHER's class."""
     from ..io import load_image
-    from ..recipes.imagine import counterfactual, fit_square, load_backbone
+    from ..recipes.imagine import counterfactual, load_backbone
+    from ..inputs import fit_square
 
     outs = _outputs(output, query, "counterfactual", count, [query, other, query_mask, other_mask])
     s = _settings(size, iters, stages, lr, lam, gamma, schedule, layers, None, max_side, anchor_weight=anchor)
@@ -215,7 +217,8 @@ def deepinversion_cmd(target: Path, output: Output = None, count: Count = 1, bac
                       quiet: Quiet = False):
     """Image-guided DeepInversion, the IMAGINE paper's baseline: CE + R_img + BN-statistics prior + lambda R_dm."""
     from ..io import load_image
-    from ..recipes.imagine import deepinversion, fit_square, load_backbone
+    from ..recipes.imagine import deepinversion, load_backbone
+    from ..inputs import fit_square
 
     outs = _outputs(output, target, "deepinversion", count, [target])
     s = _settings(size, iters, 1, lr, lam, 0.0, schedule, layers, None, max_side, bn_weight=bn_weight,

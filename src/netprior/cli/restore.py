@@ -58,7 +58,8 @@ def sr_cmd(image: Path, output: Output = None,
            compile_net: Compile = False):
     """×factor super-resolution with the data term ||d(x) − x0||² (thesis §7.3.2); the output is factor× larger."""
     from ..io import check_size, load_image
-    from ..recipes.dip import BYTES_PER_PIXEL, super_resolve
+    from ..recipes.dip import super_resolve
+    from ..inputs import BYTES_PER_PIXEL
 
     out = output_path(output, image, f"x{factor}", [image, reference])
     y = load_image(image)
@@ -92,7 +93,8 @@ def inpaint_cmd(image: Path, output: Output = None,
 
     from ..io import load_mask, save_image
     from ..operators import Mask
-    from ..recipes.dip import crop_to_multiple, inpaint
+    from ..recipes.dip import inpaint
+    from ..inputs import crop_to_multiple
 
     if sum(v is not None for v in (mask, drop, text)) != 1:
         raise InputError("give exactly one of --mask FILE, --drop P or --text STRING")

@@ -272,7 +272,8 @@ def style_train_cmd(style: Path,
                     quiet: Quiet = False):
     """Train a feed-forward stylisation network for STYLE on a small pool of content images."""
     from ..io import load_image
-    from ..recipes.style import load_content_pool, train_style_net
+    from ..recipes.style import train_style_net
+    from ..inputs import load_content_pool
     from ..recipes.texture import ARCH_LR, TrainConfig
 
     device = check_device(device)
@@ -298,7 +299,7 @@ def style_apply_cmd(model: Path, image: Path, output: Output = None, noise_scale
                     seed: Seed = 0, device: Device = "auto", max_side: MaxSide = 2048):
     """Stylise IMAGE with a trained style model (one forward pass); --noise-scale k trades style against content."""
     from ..io import load_image, save_image
-    from ..recipes.dip import crop_to_multiple
+    from ..inputs import crop_to_multiple
     from ..recipes.style import apply_style
     from ..texture_model import load_model
     from ..report import write_sidecar

@@ -43,7 +43,6 @@ cropping; the restore commands crop them to a multiple of 32 first, as the refer
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -148,36 +147,6 @@ def make_stopping(rule: str, sigma: float | None, *, window: int = 100, patience
     raise InputError(f"unknown stopping rule {rule!r}; use auto, wmv, discrepancy, risk or none")
 
 
-def crop_to_multiple(x: torch.Tensor, d: int = 32) -> torch.Tensor:
-    """Centre-crop H and W down to multiples of ``d`` (the reference's ``crop_image``)."""
-    h, w = x.shape[-2] - x.shape[-2] % d, x.shape[-1] - x.shape[-1] % d
-    if h == 0 or w == 0:
-        raise InputError(f"image {x.shape[-1]}x{x.shape[-2]} is smaller than {d} pixels on a side")
-    top, left = (x.shape[-2] - h) // 2, (x.shape[-1] - w) // 2
-    return x[..., top:top + h, left:left + w]
-
-
-# Peak memory per output pixel of the 5x128 skip network (forward + backward, float32), measured at 256x256.
-BYTES_PER_PIXEL = 12_000
-
-
-def load_observation(path: str | Path, max_side: int, scale: int = 1) -> tuple[torch.Tensor, str | None]:
-    """Read an image for a restoration: refuse it when its output (``scale`` × its size) exceeds ``max_side``
-    (with the memory estimate), centre-crop it to a multiple of 32 / ``scale`` for the network; return it and a
-    notice of the crop (None if nothing was cropped).  The CLI and the web app share these rules."""
-    from ..io import check_size, image_size, load_image
-
-    path = Path(path)
-    h, w = image_size(path)  # the header: a too-large image is refused before it is decoded
-    check_size(h * scale, w * scale, max_side, what=str(path), bytes_per_pixel=BYTES_PER_PIXEL)
-    x = load_image(path)
-    d = 32 // scale if scale < 32 else 1
-    cropped = crop_to_multiple(x, d)
-    note = None
-    if cropped.shape != x.shape:
-        note = (f"{path.name} cropped from {x.shape[-1]}x{x.shape[-2]} to {cropped.shape[-1]}x{cropped.shape[-2]} "
-                f"(a multiple of {d} for the network)")
-    return cropped, note
 
 
 def _output_size(net: nn.Module, z: torch.Tensor) -> tuple[int, int] | None:

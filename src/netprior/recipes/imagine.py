@@ -76,7 +76,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .. import record
@@ -84,6 +83,7 @@ from ..backbones import Backbone, get_backbone
 from ..config import Config, register
 from ..distributed import resolve_device
 from ..errors import InputError
+from ..inputs import fit_square, gaussian_blob, region_mask
 from ..evaluation.distance import evaluate
 from ..nets.discriminator import PatchDiscriminator
 from ..objective import Encoder, FillOutside, Jitter, Objective
@@ -153,46 +153,6 @@ PRESETS: dict[str, Settings] = register("imagine", {
 
 # ----------------------------------------------------------------------------------------------- inputs
 
-
-def fit_square(x: Tensor, size: int, *, nearest: bool = False) -> Tensor:
-    """Resize (1, C, H, W) so that the shorter side is ``size`` (antialiased bilinear, or nearest for masks) and
-    centre-crop to size × size."""
-    h, w = x.shape[-2:]
-    scale = size / min(h, w)
-    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-    if nearest:
-        y = F.interpolate(x, size=(nh, nw), mode="nearest")
-    else:
-        y = F.interpolate(x, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
-    top, left = (nh - size) // 2, (nw - size) // 2
-    return y[..., top:top + size, left:left + size]
-
-
-def region_mask(mask: Tensor, image: Tensor, size: int, what: str) -> Tensor:
-    """A discriminant-region mask (white = region) for ``image``: checked to have the image's size and a non-empty
-    region, binarised at 0.5 and mapped to the working size like the image."""
-    if tuple(mask.shape[-2:]) != tuple(image.shape[-2:]):
-        raise InputError(f"{what}: mask is {mask.shape[-1]}x{mask.shape[-2]} but its image is "
-                         f"{image.shape[-1]}x{image.shape[-2]}; they must have the same size")
-    m = (mask.reshape(1, 1, *mask.shape[-2:]).float() >= 0.5).float()
-    if m.sum() == 0:
-        raise InputError(f"{what}: the mask is empty (all black); paint the region to translate in white")
-    m = fit_square(m, size, nearest=True)
-    if m.sum() == 0:
-        raise InputError(f"{what}: the region lies outside the centre crop used at {size}x{size}")
-    return m
-
-
-def gaussian_blob(size: int, center: tuple[float, float], sigma: float) -> Tensor:
-    """a0 of eq. 10: exp(−((u − x)² + (v − y)²) / 2σ²) on a size × size grid, (1, size, size), peak 1 at
-    ``center`` = (x, y) in pixels; ``sigma`` in pixels."""
-    x, y = center
-    if not (0 <= x < size and 0 <= y < size):
-        raise InputError(f"position ({x:g}, {y:g}) lies outside the {size}x{size} output image; "
-                         f"use pixel coordinates x, y in [0, {size})")
-    v, u = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
-                          indexing="ij")
-    return torch.exp(-((u - x) ** 2 + (v - y) ** 2) / (2 * sigma**2))[None]
 
 
 def load_backbone(backbone: str | Backbone, device: str | torch.device = "cpu") -> Backbone:

@@ -48,10 +48,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from .. import nets, record
 from ..backbones import Backbone
@@ -152,18 +150,6 @@ class PreImageGrid:
         return ("Relative feature error ||Φ(x) − Φ(x0)|| / ||Φ(x0)||:\n\n" + head + rel
                 + "\nPSNR to the original (dB):\n\n" + head + ps)
 
-
-def resize_side(x: torch.Tensor, side: int, *, longer: bool = True) -> torch.Tensor:
-    """Antialiased bilinear resize of (1, C, H, W) so that max(H, W) (``longer``) or min(H, W) equals ``side``,
-    keeping the aspect ratio."""
-    if side < 8:
-        raise InputError(f"resize target must be at least 8 px, got {side}")
-    h, w = x.shape[-2:]
-    scale = side / (max(h, w) if longer else min(h, w))
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    if size == (h, w):
-        return x
-    return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
 
 
 def layer_strides(backbone: Backbone) -> dict[str, int]:
@@ -293,34 +279,3 @@ def invert_layers(x0: torch.Tensor, backbone: Backbone, layers: list[str], *, pr
             grid.runs[p][l] = invert(x0, backbone, l, prior=p, target=targets[l], checkpoint=ck, device=device,
                                      **kw)
     return grid
-
-
-def write_grid_figure(path: str | Path, grid: PreImageGrid, *, title: str = "") -> Path:
-    """The Fig. 7.9 layout: the original on the left, then one column per layer and one row per prior, each tile
-    captioned with its relative feature error."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..io import _atomic_write, to_numpy
-
-    rows, cols = len(grid.priors), len(grid.layers) + 1
-    fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 1.85 * rows + 0.3), squeeze=False,
-                             constrained_layout=True)
-    for r, p in enumerate(grid.priors):
-        axes[r, 0].imshow(to_numpy(grid.original))
-        axes[r, 0].set_title("original" if r == 0 else "", fontsize=8)
-        axes[r, 0].set_ylabel(p, fontsize=9)
-        for c, l in enumerate(grid.layers, start=1):
-            run = grid.runs[p][l]
-            axes[r, c].imshow(to_numpy(run.image))
-            axes[r, c].set_title(f"{l}\nrel.err {run.metrics['relative_feature_error']:.2f}", fontsize=7)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    if title:
-        fig.suptitle(title, fontsize=9)
-    out = _atomic_write(Path(path), lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
-    plt.close(fig)
-    return out

@@ -20,18 +20,14 @@ thesis notes the result is sensitive to α (§2.4.3).
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .. import record
 from ..config import register
 from ..distributed import resolve_device
 from ..errors import InputError
-from ..io import load_image
 from ..objective import Encoder, Objective
 from ..terms import FeatureMatch, GramMatch
 from ..parametrize import Pixels
@@ -42,7 +38,6 @@ from ..texture_descriptor import Descriptor
 from ..texture_model import GeneratorModel
 from .texture import ARCH_LR, OPTIMISERS, TrainConfig, optimisation, train_model
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 STYLE_ARCHS = ("stylisation_net", "style_net")
 register("style", OPTIMISERS)
 STYLE_PRESETS: dict[str, TrainConfig] = register("style-train", {
@@ -90,37 +85,6 @@ def stylize(content: Tensor, style: Tensor, *, alpha: float = 1.0, init: str = "
     metrics = {"loss": float(total), "texture_loss": terms["texture"], "content_loss": terms.get("content", 0.0)}
     return Run(image=image, config=config, metrics=metrics, results={"style": result})
 
-
-def _square(x: Tensor, size: int) -> Tensor:
-    """Centre-crop to a square and resize to size × size (area-antialiased bilinear)."""
-    h, w = x.shape[-2:]
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    x = x[..., top:top + s, left:left + s]
-    if s != size:
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return x.clamp(0, 1)
-
-
-def load_content_pool(folder: str | os.PathLike, n: int = 16, size: int = 256) -> tuple[Tensor, list[Path]]:
-    """The first ``n`` images (by file name) of ``folder``, centre-cropped to squares and resized to ``size``:
-    the empirical content distribution of §2.3.3.  Files without an image suffix are ignored; a missing, unreadable
-    or image-less folder, or an image that cannot be decoded, is an error naming it."""
-    folder = Path(folder)
-    if not folder.exists():
-        raise InputError(f"content directory {folder}: no such folder")
-    if not folder.is_dir():
-        raise InputError(f"content directory {folder}: not a folder")
-    if n < 1:
-        raise InputError(f"the content pool needs at least one image, got n={n}")
-    try:
-        names = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    except OSError as exc:
-        raise InputError(f"content directory {folder}: cannot be read ({exc.strerror or exc})") from None
-    if not names:
-        raise InputError(f"content directory {folder}: contains no images ({', '.join(IMAGE_SUFFIXES)})")
-    names = names[:n]
-    return torch.cat([_square(load_image(p), size) for p in names]), names
 
 
 def train_style_net(style: Tensor, contents: Tensor, cfg: TrainConfig | None = None, *,
