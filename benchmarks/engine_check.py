@@ -64,7 +64,12 @@ def preimage_numbers(bb) -> dict:
 
 def texture_numbers(bb) -> dict:
     from netprior.recipes.style import stylize
-    from netprior.recipes.texture import Descriptor, TrainConfig, synthesize, train_texture_net
+    from netprior.recipes.texture import (
+        Descriptor,
+        TrainConfig,
+        synthesize,
+        train_texture_net,
+    )
 
     brick = crop(data.brick(), 128, 0, 0).expand(1, 3, 128, 128).contiguous()
     d = Descriptor(bb, texture_layers=("block0", "block1", "block3"), content_layers=("block3",))
@@ -82,7 +87,12 @@ def texture_numbers(bb) -> dict:
 
 
 def imagine_numbers(bb) -> dict:
-    from netprior.recipes.imagine import Settings, counterfactual, deepinversion, imagine
+    from netprior.recipes.imagine import (
+        Settings,
+        counterfactual,
+        deepinversion,
+        imagine,
+    )
 
     x = crop(data.astronaut(), 64, 60, 190)
     x2 = crop(data.coffee(), 64, 100, 250)
@@ -105,8 +115,8 @@ def gan_numbers() -> dict:
     from torch import nn
 
     from netprior.generators import LatentPrior, SequentialGenerator
-    from netprior.recipes.gan import invert, make_config
     from netprior.inputs import fit_image
+    from netprior.recipes.gan import invert, make_config
 
     torch.manual_seed(0)
     net = nn.Sequential(nn.Sequential(nn.Linear(8, 16 * 4 * 4), nn.Unflatten(1, (16, 4, 4))),

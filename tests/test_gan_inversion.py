@@ -7,17 +7,25 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers import run
 from PIL import Image
 from torch import nn
 
-from helpers import run
 from netprior.errors import InputError
 from netprior.generators import LatentPrior, SequentialGenerator, get_generator
 from netprior.generators.biggan import random_biggan
-from netprior.parametrize import MultiCode
-from netprior.recipes.gan import colorize, inpaint, invert, make_config, missing_blocks_mask, segment, super_resolve
 from netprior.generators.paths import interpolate, offset_path
 from netprior.inputs import fit_image
+from netprior.parametrize import MultiCode
+from netprior.recipes.gan import (
+    colorize,
+    inpaint,
+    invert,
+    make_config,
+    missing_blocks_mask,
+    segment,
+    super_resolve,
+)
 from netprior.segmentation import cluster, dissimilarity, segment_attention
 
 FAST = {"feature_weight": 0.0}  # pixel loss only: no backbone in the small tests

@@ -4,17 +4,23 @@ import json
 
 import pytest
 import torch
-
 from helpers import run
+
 from netprior.attribution import gradcam
 from netprior.errors import InputError
+from netprior.evaluation.distance import feature_distance, mean_pairwise_distance
+from netprior.inputs import gaussian_blob
 from netprior.io import save_image
 from netprior.losses import gradient_penalty
 from netprior.nets.discriminator import PatchDiscriminator
-from netprior.evaluation.distance import feature_distance, mean_pairwise_distance
 from netprior.objective import jittered
-from netprior.recipes.imagine import Settings, counterfactual, deepinversion, imagine, stylize
-from netprior.inputs import gaussian_blob
+from netprior.recipes.imagine import (
+    Settings,
+    counterfactual,
+    deepinversion,
+    imagine,
+    stylize,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: see conftest.py
 

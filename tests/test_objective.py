@@ -4,10 +4,10 @@ pass per evaluation, and a critic term that updates itself."""
 import pytest
 import torch
 
-from netprior.objective import Encoder, Objective, Term
-from netprior.terms import Critic, DataTerm, FeatureMatch
-from netprior.operators import Identity
 from netprior.nets.discriminator import PatchDiscriminator
+from netprior.objective import Encoder, Objective, Term
+from netprior.operators import Identity
+from netprior.terms import Critic, DataTerm, FeatureMatch
 
 
 class Fn(Term):

@@ -5,11 +5,19 @@ import pytest
 import torch
 
 from netprior.backbones import BackboneInputError
+from netprior.backbones.strides import layer_strides
 from netprior.errors import InputError
-from netprior.parametrize import CroppedDeepPrior
-from netprior.recipes.preimage import (preimage_objective, Regularisers, dip_parametrization, feature_targets, invert,
-                                       invert_layers, layer_strides, relative_feature_error)
 from netprior.inputs import resize_side
+from netprior.parametrize import CroppedDeepPrior
+from netprior.recipes.preimage import (
+    Regularisers,
+    dip_parametrization,
+    feature_targets,
+    invert,
+    invert_layers,
+    preimage_objective,
+    relative_feature_error,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: see conftest.py
 

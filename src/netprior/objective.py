@@ -29,7 +29,6 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-
 Features = dict[str, Tensor]
 
 

@@ -12,7 +12,6 @@ from . import losses
 from .errors import InputError
 from .objective import Encoder, Features, Term
 
-
 # ------------------------------------------------------------------------------------------------ data terms
 
 

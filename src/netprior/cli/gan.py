@@ -338,9 +338,9 @@ def segment_cmd(image: Path, output: Output = None,
     x, note = _load_fitted(image, g.image_size, max_side)
     seg = segment(x, g, clusters, cfg, reference=x, **_run_kw(seed, checkpoint, quiet))
     save_image(mean_colour_image(seg.labels, x), out)
-    write_sidecar(out, config=seg.inversion.config, result=seg.inversion.result, metrics=seg.inversion.metrics,
+    write_sidecar(out, config=seg.config, result=seg.result, metrics=seg.metrics,
                   inputs={"image": image}, extra={"labels": seg.labels.tolist(), "fit_notice": note})
     typer.echo(f"wrote {out}  ({clusters} segments on a {seg.labels.shape[1]}x{seg.labels.shape[0]} attention grid)")
     typer.echo(f"wrote {out.with_suffix('.json')}")
     if report:
-        _write_report(out, seg.inversion, x)
+        _write_report(out, seg, x)

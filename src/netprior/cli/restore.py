@@ -160,7 +160,7 @@ def impedance_cmd(image: Path, output: Output = None, iters: Iters = 1000,
     """Noise-impedance experiment (thesis Fig. 7.2): learning curves for the image, image + noise, shuffled
     pixels and white noise, in one plot (centre crop of ``size``)."""
     from ..io import load_image
-    from ..recipes.dip import noise_impedance
+    from ..impedance import noise_impedance
     from ..report import write_curves, write_sidecar
 
     out = output_path(output, image, "impedance", [image])

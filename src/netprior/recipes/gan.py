@@ -62,7 +62,6 @@ import functools
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -72,15 +71,15 @@ from ..backbones import get_backbone
 from ..config import Config, register
 from ..errors import InputError
 from ..generators.base import SplitGenerator
-from ..metrics import psnr, ssim
+from ..metrics import batch_quality
 from ..objective import Encoder, Objective
-from ..terms import DataTerm, FeatureMatch, ParamPenalty
 from ..operators import Downsample, Grayscale, Identity, Mask, Operator, TargetMasks
 from ..parametrize import LatentCode, LayerOffset, MultiCode
 from ..record import Run
 from ..seeding import generator, initialising
 from ..segmentation import segment_attention
 from ..solve import SolveResult, solve
+from ..terms import DataTerm, FeatureMatch, ParamPenalty
 
 METHODS = ("latent", "two-step", "mgan")
 MGAN_INITS = ("latent", "random")
@@ -311,19 +310,8 @@ def invert(y: Tensor, generator: SplitGenerator, config: InversionConfig | None 
     if latent_loss is not None:
         inv.metrics["latent_loss"] = float(latent_loss.mean())
     if reference is not None:
-        inv.metrics.update(quality(inv.image, reference))
+        inv.metrics.update(batch_quality(inv.image, reference))
     return inv
-
-
-def quality(x: Tensor, reference: Tensor) -> dict:
-    """Mean PSNR / SSIM over the batch and the MSE (the pixel part of L) against ``reference``."""
-    ref = reference.to(x.device)
-    if ref.shape != x.shape:
-        raise InputError(f"reference {tuple(ref.shape)} does not match the reconstruction {tuple(x.shape)}")
-    n = x.shape[0]
-    return {"psnr": sum(psnr(x[i], ref[i]) for i in range(n)) / n,
-            "ssim": sum(ssim(x[i], ref[i]) for i in range(n)) / n,
-            "mse": float((x.clamp(0, 1) - ref).pow(2).mean())}
 
 
 
@@ -367,19 +355,11 @@ def missing_blocks_mask(size: tuple[int, int], missing: float, seed: int = 0) ->
     return Mask.blocks(size, missing, generator=torch.Generator().manual_seed(seed)).mask
 
 
-@dataclass
-class Segmentation:
-    """Label map (H_a, W_a) at the attention resolution, the attention it came from and the inversion."""
-
-    labels: np.ndarray
-    attention: Tensor
-    inversion: Run
-
-
-def segment(x: Tensor, generator: SplitGenerator, k: int, config: InversionConfig | None = None,
-            **kw) -> Segmentation:
+def segment(x: Tensor, generator: SplitGenerator, k: int, config: InversionConfig | None = None, **kw) -> Run:
     """Pividori §5: invert ``x`` (1, 3, H, W) to the dense layer (two-step), read the self-attention map of
-    G2 at h*, and cluster D = (1 − (A + Aᵀ)/2) ⊙ (1 − I) with average linkage into ``k`` segments."""
+    G2 at h*, and cluster D = (1 − (A + Aᵀ)/2) ⊙ (1 − I) with average linkage into ``k`` segments.  The
+    inversion's run, with the label map (H_a, W_a) at the attention resolution and the attention as outputs
+    ``labels`` and ``attention``."""
     if generator.attention_stage is None:
         raise InputError(f"generator {generator.name} has no self-attention layer; segmentation needs a generator "
                          "with attention (biggan)")
@@ -389,5 +369,6 @@ def segment(x: Tensor, generator: SplitGenerator, k: int, config: InversionConfi
     inv = invert(x[:1], generator, cfg, task="segment", notes={"clusters": k}, **kw)
     with torch.no_grad():
         att = generator.attention_map(inv.h, inv.layer, inv.ctx)
-    labels = segment_attention(att.weights[0], att.query_hw, att.key_hw, k)
-    return Segmentation(labels=labels, attention=att.weights[0], inversion=inv)
+    inv.outputs.update(labels=segment_attention(att.weights[0], att.query_hw, att.key_hw, k),
+                       attention=att.weights[0])
+    return inv

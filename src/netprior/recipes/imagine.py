@@ -83,15 +83,24 @@ from ..backbones import Backbone, get_backbone
 from ..config import Config, register
 from ..distributed import resolve_device
 from ..errors import InputError
-from ..inputs import fit_square, gaussian_blob, region_mask
 from ..evaluation.distance import evaluate
+from ..inputs import fit_square, gaussian_blob, region_mask
 from ..nets.discriminator import PatchDiscriminator
 from ..objective import Encoder, FillOutside, Jitter, Objective
-from ..terms import TV, Anchor, BNStats, ClassTarget, Critic, DistMatch, GradCamPosition, ImageNorm
 from ..parametrize import NormalizedPixels
 from ..record import Run
 from ..seeding import initialising
 from ..solve import solve
+from ..terms import (
+    TV,
+    Anchor,
+    BNStats,
+    ClassTarget,
+    Critic,
+    DistMatch,
+    GradCamPosition,
+    ImageNorm,
+)
 
 #: Distribution-matching layers Φ per backbone (shallow → deep); IMAGINE's ResNet-50 choice and its Lite0 equivalent.
 LAYERS = {"lite0": ("stem", "stage2", "stage3", "stage5"), "resnet50": ("conv1_1", "conv2_3", "conv3_4", "conv4_6")}

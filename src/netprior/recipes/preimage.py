@@ -53,17 +53,18 @@ import torch
 
 from .. import nets, record
 from ..backbones import Backbone
+from ..backbones.strides import check_image_size
 from ..config import Config, register
 from ..distributed import resolve_device
 from ..errors import InputError
 from ..losses import total_variation
 from ..metrics import psnr, ssim
 from ..objective import Encoder, Objective
-from ..terms import TV, FeatureMatch, PixelRange
 from ..parametrize import CroppedDeepPrior, Pixels, make_input
 from ..record import Run
 from ..seeding import generator, initialising
 from ..solve import solve
+from ..terms import TV, FeatureMatch, PixelRange
 
 PRIORS = ("tv", "dip")
 PIXEL_NORM_B = 80.0 / 255.0          # M&V's typical RGB pixel norm B = 80 on [0, 255]
@@ -152,31 +153,6 @@ class PreImageGrid:
 
 
 
-def layer_strides(backbone: Backbone) -> dict[str, int]:
-    """Total stride (input pixels per feature cell) of every tap, measured on a 256-px probe; vector taps get the
-    stride of the last spatial tap before them."""
-    probe = torch.zeros(1, 3, 256, 256, device=backbone.mean.device)
-    with torch.no_grad():
-        feats = backbone(probe, backbone.layer_names)
-    strides, last = {}, 1
-    for name in backbone.layer_names:
-        f = feats[name]
-        if f.dim() == 4:
-            last = max(1, round(256 / f.shape[-1]))
-        strides[name] = last
-    return strides
-
-
-def check_image_size(backbone: Backbone, x: torch.Tensor, layers: list[str]) -> None:
-    """Refuse an image smaller than one feature cell of a layer (see the module docstring)."""
-    strides = layer_strides(backbone)
-    side = min(x.shape[-2:])
-    small = [f"{l} (stride {strides[l]} px)" for l in layers if side < strides[l]]
-    if small:
-        raise InputError(f"image of {x.shape[-1]}x{x.shape[-2]} px is smaller than the receptive cell of layer(s) "
-                         f"{', '.join(small)} of {backbone.name}: its feature map would be a single cell made "
-                         f"mostly of padding; use an image of at least {max(strides[l] for l in layers)} px per "
-                         "side or a shallower layer")
 
 
 def feature_targets(backbone: Backbone, x0: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:

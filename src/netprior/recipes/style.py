@@ -20,7 +20,6 @@ thesis notes the result is sensitive to α (§2.4.3).
 
 from __future__ import annotations
 
-
 import torch
 from torch import Tensor
 
@@ -29,11 +28,11 @@ from ..config import register
 from ..distributed import resolve_device
 from ..errors import InputError
 from ..objective import Encoder, Objective
-from ..terms import FeatureMatch, GramMatch
 from ..parametrize import Pixels
 from ..record import Run
 from ..seeding import generator
 from ..solve import solve
+from ..terms import FeatureMatch, GramMatch
 from ..texture_descriptor import Descriptor
 from ..texture_model import GeneratorModel
 from .texture import ARCH_LR, OPTIMISERS, TrainConfig, optimisation, train_model

@@ -42,11 +42,11 @@ from ..distributed import resolve_device
 from ..errors import InputError
 from ..nets.texture import Generator, build_generator
 from ..objective import Encoder, Objective
-from ..terms import Diversity, FeatureMatch, GramMatch
 from ..parametrize import GeneratorBatch, Pixels
 from ..record import Run
 from ..seeding import generator, initialising
 from ..solve import SolveResult, solve
+from ..terms import Diversity, FeatureMatch, GramMatch
 from ..texture_descriptor import Descriptor
 from ..texture_model import GeneratorModel
 
