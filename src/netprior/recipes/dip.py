@@ -7,37 +7,7 @@ super-resolution, a mask m for inpainting).  Every task here is the same recipe 
 the input z, the operator and the data term, and hand them to :func:`netprior.solve.solve` — with a stopping rule
 that needs no clean image (see :mod:`netprior.stopping`).
 
-Presets (all from the authors' reference notebooks, which fix the thesis' unstated details):
-
-=================  =========================================================================================
-``denoise``        skip, 5 scales × 128 channels, 4 skip channels, bilinear up, reflection pad, z: 32 ch noise,
-                   Adam lr 0.01, 3000 steps, reg-noise 1/30 (denoising.ipynb, F16; thesis §7.3.1)
-``denoise-sigma50``as ``denoise`` with reg-noise 1/20 (σ = 50 in the same notebook)
-``denoise-sure``   the default of :func:`denoise`: skip 5 scales × 32 channels, 4 skip channels, bilinear up; z = the
-                   noisy image y itself, no reg-noise, loss SURE at the given or estimated σ (:mod:`netprior.sure`,
-                   Jo, Chun, Choi, ICCV 2021), Adam lr 0.01, stopped at the minimum of the SURE risk estimate
-                   (:class:`~netprior.stopping.RiskMinimum`), cap 600 steps.  With z = y plain DIP would learn
-                   the identity within a few hundred steps; SURE's divergence term forbids exactly that, so the
-                   net converges in ~200 steps instead of ~800 and a 16× cheaper network suffices
-                   (benchmarks/results/speed.md)
-``jpeg``           skip, channels 8,16,32,64,128, skips 0,0,0,4,4, z: 3 channels, 2400 steps, reg-noise 1/30
-                   (denoising.ipynb, snail.jpg; thesis Fig. 7.3)
-``sr4`` / ``sr8``  skip 5×128, skip 4, bilinear, z: 32 ch; 2000 steps, reg-noise 0.03 (×4) / 4000 steps, 0.05
-                   (×8); Lanczos-2 downsampler (super-resolution.ipynb; thesis §7.3.2)
-``inpaint``        skip 5×128 with 128 skip channels, nearest up, z: 32 ch, 6000 steps, reg-noise 0.03
-                   (inpainting.ipynb, kate.png/peppers: text and Bernoulli masks)
-``inpaint-vase``   skip 5×128 without skips, nearest up, z: 2-channel meshgrid, 5000 steps, reg-noise 0.03
-``inpaint-large``  skip 6 scales 16,32,64,128,128,128 without skips, 5×5 down / 3×3 up filters, no 1×1 up
-                   convs, nearest up, z: 1 channel, 3000 steps, no reg-noise (inpainting.ipynb, library.png)
-``flash``          skip 5×128, skip 4, nearest×2 then bilinear up, z = the flash image, lr 0.1, 600 steps,
-                   no reg-noise (flash-no-flash.ipynb; thesis §7.3.5)
-``hourglass``, ``unet``, ``resnet``
-                   the architecture comparison of Fig. 7.8 (inpainting setting: z 32 ch, lr 0.01, reg-noise 0.03)
-=================  =========================================================================================
-
-The reference's ``param_noise`` option (library.png) rebinds a loop variable and so never perturbs the weights;
-it is not reproduced.  Images whose sides are not multiples of 2^scales are handled by the network's centre
-cropping; the restore commands crop them to a multiple of 32 first, as the reference does (``crop_image(d=32)``).
+The decisions behind the defaults and the measurements that chose them: ``docs/methods/dip.md``.
 """
 
 from __future__ import annotations

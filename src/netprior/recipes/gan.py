@@ -22,38 +22,7 @@ Methods (all optimised by :func:`netprior.solve.solve` with Adam):
    (σ = 0.1, z* from the latent search above with the same loss), or — ``init="random"`` — as N Gaussian codes
    (the thesis').  The latent start is a choice of this library, made for the reason below.
 
-Defaults (:data:`DEFAULTS`, tuned on the 64×64 DCGAN face generator; see ``benchmarks/gan_inversion.py``):
-latent Adam lr 0.1, 500 steps, 4 restarts, λ_feat = 1e-3 with the squared distance on Lite0 ``stage3``, λ₁ = 1e-4;
-offset lr 0.05, 500 steps, λ₂ = 1e-5; mgan N = 20 codes, 3000 steps (the thesis' settings), lr 0.01, the latent
-method's loss and latent search (500 steps × 4 restarts) to place the codes, composition at the generator's stage
-with maps 1/8 of the image side.  On 8 generated faces (400 steps, one restart) the pixel loss alone left every
-image above 1e-4 MSE (best 32 dB), while λ_feat = 1e-3 brought 7 of 8 to ≥ 37 dB — Pividori's observation (§4.1)
-that MSE alone gets stuck; on five real face crops the offset step with lr 0.05 gained 5.4 dB over the latent step
-(lr 0.01: 4.2 dB).
-
-Why mgan starts at the latent solution (issue 20).  mgan contains single-code inversion (all z_n = z*, Σ_n α_n = 1 give
-G(z*) exactly), yet with N Gaussian codes it reconstructed images the generator itself made worse than one code: 29–31
-dB against 41 dB.  Measured on 4 generated faces (z with seed 123), N = 20, one thread, latent search 300 steps × 4
-restarts = 40.1 dB, the thesis' L1 feature term (1e-2) unless stated: with Gaussian codes and lr 0.05 mgan reached
-28.3 dB in 300 steps; the squared feature term at 1e-3 28.6; α on a step N times smaller (the α_n are 1/N, Adam's step
-is ≈ lr whatever the scale) 27.8; a cosine learning-rate decay 27.6; lr 0.01 27.3 (200 steps); codes spread (σ = 0.3)
-around one random code 25.4.  None of the objective weights, the α step or the schedule is the cause: the mean of N
-independent maps has 1/N of their variance, a composed map that no single code makes, and the optimiser settles near
-28 dB from there.  Codes around z* (σ = 0.1) changed that: 48.5 dB in 200 steps at lr 0.01 (47.3 in 100), i.e. 8 dB
-above the single code, while lr 0.05 threw the start away (30.0 dB) because its first steps move every α_n by about
-its own size 1/N — with α on a 1/N step and z at 0.05 it kept it (47.3 dB).  Hence lr 0.01 with the latent start; the
-benchmark repeats the candidates (``candidates`` part).  The start costs the latent search: on those 4 faces 300 × 4
-single-code steps took 293 s against 255 s for 200 steps of 20 codes, so the default 500 × 4 costs about 400 of the
-3000 mgan steps.  Not settled: on the five real face crops of the benchmark, at its small budget (200 × 2 latent steps,
-then 100 steps of 10 codes), mgan from the latent start stayed 1.2 dB below two-step (21.3 against 22.4 dB), while the
-Gaussian start had reached 23.8 dB at 200 steps in the previous run; for images the generator cannot make,
-``init="random"`` may still be the better start (not measured at equal budgets, the machine was too loaded).
-
-Decisions where the papers are silent: the losses are per-pixel / per-feature means, so λ's are relative to a mean
-squared error on [0, 1] images; the prior term is the exact Gaussian negative log-likelihood ½||z||²; the restarts
-run as one batch (independent codes); a run returns the image of the final parameters (recomputed after the last
-update), not an average.  Several targets can be inverted at once (B, C, H, W): the objective is the sum of
-independent per-target losses, so each target's optimisation is exactly the one it would have alone.
+The decisions behind the defaults and the measurements that chose them: ``docs/methods/gan.md``.
 """
 
 from __future__ import annotations

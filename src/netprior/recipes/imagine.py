@@ -19,53 +19,7 @@ deepest layer, the target for the shallow ones), style (eq. 12, a style image on
 content image, critic fed the style image) and counterfactual explanation (eq. 13).  Baseline: DeepInversion
 (Yin et al. 2020) made image-guided as in the paper, CE + R_img + BN-statistics prior (eq. 3) + 5·R_dm, no critic.
 
-Decisions where the paper is silent (each one can be changed through :class:`Settings`):
-
-* **Layers.**  ResNet-50's conv1_1, conv2_3, conv3_4, conv4_6 are the last layers at 1/2, 1/4, 1/8 and 1/16 of the
-  input resolution.  The offline EfficientNet-Lite0 taps at the same resolutions are ``stem`` (112 px at 224 input,
-  32 ch), ``stage2`` (56 px, 24 ch), ``stage3`` (28 px, 40 ch) and ``stage5`` (14 px, 112 ch, the last block at
-  1/16, as conv4_6 is the last bottleneck of ResNet's stage 4).  Grad-CAM uses the last convolutional layer (Lite0
-  ``head``, ResNet-50 ``conv5_3``).  For the shape/style/counterfactual splits the *last* listed layer is the deep one
-  (Φ_c) and the others are the shallow ones (Φ_r, Φ_s).
-* **Pixel space.**  x̂ is optimised in the classifier's normalised input space, (x − mean)/std, started from
-  N(0, 1) noise and projected back onto the valid range [0, 1] after every step — DeepInversion's code, from which
-  the lr 0.2 and the weights α, β come.  For the same reason R_img uses that code's definitions: TV = Σ over the
-  four neighbour directions (→, ↓, ↘, ↗) of the L2 norm of the difference image, and the norm ||x̂||₂ (eq. 2 prints
-  it squared; with β = 1e-5 either is small).  Both are computed on the normalised image.
-* **Augmentation.**  None by default, as the paper mentions none; ``jitter`` = k turns on DeepInversion's random
-  roll by up to k pixels and left-right flip of the image seen by the classifier (not by the critic or Grad-CAM).
-  At 128 px and 100 + 100 steps, k = 8 gave visibly more coherent object parts (eyes) at a lower class confidence.
-* **Learning rate.**  Cosine decay to 0 within each stage (DeepInversion's schedule; the paper gives only the
-  initial rate); ``schedule="constant"`` keeps 0.2.
-* **Critic.**  Adam betas (0.5, 0.999) and lr 5e-4 (SinGAN's, whose patch GAN inspired the paper's), WGAN-GP
-  weight 10 (Gulrajani et al.), one critic step per image step.  Real patches come from x0 resized to the output
-  size.  The gradient penalty constrains D(x) = E_p d(p) of eq. 7, the mean patch score, not the sum of the score
-  map as SinGAN's code does: with the sum, the 1-Lipschitz bound caps the mean gap E d(real) − E d(fake) at about
-  ||x0 − x̂||₂ / (number of patches), and R_pc barely moved x̂ (measured gap ≈ 0.01 after 100 steps at 128 px).
-* **Position.**  The Grad-CAM map (upsampled to the image, min-max normalised) and a0 (a Gaussian of standard
-  deviation ``blob_sigma``·side, peak 1) are compared by the plain L2 norm over the image's pixels, as eq. 10 is
-  written; the term therefore grows with the side (≈ 0.3·side for an unrelated map), which at 128–224 px puts
-  ν·R_loc at the order of λ·R_dm.  (A per-pixel RMS made ν = 10 negligible next to λ·R_dm: measured.)
-* **Style.**  y* is the class of the *content* image (the one being stylised), so that the CE term keeps its
-  semantics.
-* **Counterfactual.**  The user's masks mark the discriminant regions in white; the paper's r is their complement
-  (1 outside the region).  The masked images of eq. 13 are filled with the classifier's mean colour outside the
-  region (zero in its normalised input space).  The L1 term is the plain sum over the pixels (in [0, 1]) outside
-  the query region, with weight ``anchor_weight`` = 1 as the equation has none: per pixel its gradient (±1)
-  outweighs the CE and R_dm gradients and keeps the outside fixed (measured: mean change 0.017 after 20 steps at
-  64 px; a per-pixel mean, or the sum at weight 0.1, let the CE term repaint the whole image, 0.13–0.26).  Adam's
-  first steps still move every pixel by about the learning rate, so very short runs leave the outside noisy (0.05
-  after 5 + 5 steps); the sidecar reports ``change_outside_region``.  x̂ starts from the query; y* is the class of
-  the counterfactual image; R_dm of eq. 9 is replaced by the masked one of eq. 13, and the critic is fed the
-  counterfactual image.
-* **DeepInversion.**  BN-prior weight 0.01 (its ImageNet script's ``--r_feature``), same optimiser and budget as
-  IMAGINE's two stages together; jitter off by default as for IMAGINE (the issue's definition of the baseline).
-* **Images** are resized so that their shorter side is the output size and centre-cropped to a square.
-
-Diversity metric (LPIPS needs downloaded AlexNet/VGG weights, unavailable offline):
-:func:`netprior.evaluation.distance.feature_distance`, LPIPS' "baseline" form with uniform layer weights on Lite0
-features — channel-unit-normalised activations at
-``stem, stage2, stage3, stage5, stage7``, squared difference averaged over positions and layers (0 = identical).
+The decisions behind the defaults and the measurements that chose them: ``docs/methods/imagine.md``.
 """
 
 from __future__ import annotations

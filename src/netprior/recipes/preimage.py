@@ -7,41 +7,7 @@
 The data term is normalised by ||Φ_l(x0)||² (M&V), so it starts near 1 at every layer; its square root is the
 *relative feature error* ||Φ(x) − Φ(x0)|| / ||Φ(x0)|| reported everywhere.
 
-Regulariser normalisation (M&V 2016, "balancing the different terms"): with images on [0, 255] they take the
-typical pixel norm B = 80, its bound B₊ = 2B and the typical neighbour difference V = B / 6.5, and divide each
-regulariser by them.  On our [0, 1] scale that is B = 80/255, and
-
-    R_α(x)    = mean_pixels ( ||x(u) − μ||₂ / B₊ )^α                (α-norm of the RGB vector, centred on the
-                                                                     backbone's input mean μ: a soft bound, ≪ 1
-                                                                     inside the natural range, exploding outside)
-    R_TV^β(x) = mean_{c,i,j} ( ((x_{i,j+1} − x_ij)² + (x_{i+1,j} − x_ij)²) / V² )^{β/2}   (≈ 1–5 on a photo)
-
-Defaults (our decision, measured on Lite0 taps at 64–128 px, see benchmarks/preimage.py): β = 2, α = 6,
-λ_TV = 0.01, λ_α = 5e-3.  With the data term starting at ≈ 1, the weighted regularisers end up of the same order as
-the data term at convergence (≈ 70 % of the objective at ``stem``, ≈ 45 % at ``stage4`` on a 64-px photo): enough to
-keep the pixels in range and to damp the high-frequency "adversarial" patterns of unregularised pixels (TV ≈ 6×
-lower at ``stage4`` after 200 steps), while the ``stem`` pre-image still reaches a relative error below 0.1.  M&V
-tune the data weight per layer instead (their constant C); we keep the data weight 1 and expose λ_TV, β, λ_α, α.
-
-Pixels are initialised at μ plus N(0, 0.03²) noise (M&V start from random noise) and optimised with Adam; they are
-not clamped during optimisation (the α-norm keeps them in range) — the returned image is clamped to [0, 1], and the
-reported errors are those of the clamped image, i.e. of the image actually written.
-
-The DIP prior uses the reference notebook's recipe (deep-image-prior/feature_inversion.ipynb: skip network with
-channels 16, 32, 64, 128, 128, 128, 4 skip channels, nearest upsampling, average-pool downsampling, zero padding,
-z = 32-channel noise on a grid padded to a multiple of 2^scales and the output cropped to the image, Adam, no
-input perturbation, no regulariser, no output averaging).  The notebook uses per-scale filter sizes 7, 7, 5, 5, 3,
-3, lr 0.001 and 3100 steps at 227 px (on a GPU); our skip builder takes one filter size, so ``notebook`` uses 5×5
-everywhere.  On the
-2-core CPU this project targets the default is the ``light`` net (5 scales, 3×3 filters, ≈ 1 M parameters) with lr
-0.01 so that a few hundred steps suffice; ``skip5x128`` is the 5×128 skip net of the DIP restoration presets (the
-thesis' default architecture).
-
-Image size rule: the backbone itself refuses images that make a window collapse (VGG, AlexNet, Inception).  Lite0
-uses TensorFlow "SAME" padding, so no layer ever collapses, and the theoretical receptive field of its deep taps
-(≈ 850 px at ``head``) exceeds any usual image; the check applied instead is that the image covers at least one
-feature cell of the layer, i.e. min(H, W) ≥ the tap's total stride (for vector taps such as ``pool``/``logits``,
-the stride of the last spatial tap): a smaller image gives a 1×1 map computed mostly from padding.
+The decisions behind the defaults and the measurements that chose them: ``docs/methods/preimage.md``.
 """
 
 from __future__ import annotations

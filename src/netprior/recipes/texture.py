@@ -20,13 +20,7 @@ Texture loss (eq. 2.5), with the normalised Gram matrices of :func:`netprior.los
   :func:`load_model` — the model file (architecture, weights, descriptor, training configuration, the
   exemplar's Gram matrices), written atomically and checked on reading.
 
-Decisions: an exemplar must cover the receptive field of the deepest texture layer (otherwise every unit of that
-layer mostly sees padding and its Gram matrix describes the border, not the texture); the synthesised image may be
-of any size the descriptor accepts, since Gram matrices are spatial averages.  The optimised pixels are
-projected onto [0, 1] after every step (unlike PyTorch's reference implementation of Gatys' method: unconstrained
-pixels drift out of range and the clipped image then has a much higher loss), and the reported loss is that of the
-[0, 1] image.  The descriptor, its layers and weights: :mod:`netprior.texture_descriptor`; the model file:
-:mod:`netprior.texture_model`.
+The decisions behind the defaults and the measurements that chose them: ``docs/methods/texture.md``.
 """
 
 from __future__ import annotations
