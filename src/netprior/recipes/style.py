@@ -14,8 +14,8 @@
 
 With the descriptor's ``normalise_layers`` (the default) the content term of each layer is divided by the mean
 square of the content features, w_l = 1/mean(F^l(y)²) (:meth:`Descriptor.content_weights`), so that, like the
-texture term, it is a relative error and α is independent of the backbone's feature scale.  The default α = 1 balances the two relative errors; the
-thesis notes the result is sensitive to α (§2.4.3).
+texture term, it is a relative error and α is independent of the backbone's feature scale.  The default α = 1
+balances the two relative errors; the thesis notes the result is sensitive to α (§2.4.3).
 """
 
 from __future__ import annotations
