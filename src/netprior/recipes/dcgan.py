@@ -25,7 +25,7 @@ from ..errors import InputError
 from ..losses import gan_discriminator_loss, gan_generator_loss, r1_penalty
 from ..nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from ..record import Run
-from ..seeding import initialising
+from ..seeding import generator, initialising
 from ..train import Player, Step, train
 
 
@@ -91,7 +91,7 @@ def players(cfg: DCGANConfig) -> list[Player]:
 
 
 def fixed_codes(nz: int, count: int, seed: int = 0) -> Tensor:
-    return torch.randn(count, nz, generator=torch.Generator().manual_seed(seed))
+    return torch.randn(count, nz, generator=generator(seed))
 
 
 @torch.no_grad()

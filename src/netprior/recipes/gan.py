@@ -34,7 +34,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .. import record
+from .. import record, seeding
 from ..attention import ATTENTIONS
 from ..backbones import get_backbone
 from ..config import Config, register
@@ -45,7 +45,7 @@ from ..objective import Encoder, Objective
 from ..operators import Downsample, Grayscale, Identity, Mask, Operator, TargetMasks
 from ..parametrize import LatentCode, LayerOffset, MultiCode
 from ..record import Run
-from ..seeding import generator, initialising
+from ..seeding import initialising
 from ..segmentation import segment_attention
 from ..solve import SolveResult, solve
 from ..terms import DataTerm, FeatureMatch, ParamPenalty
@@ -179,7 +179,7 @@ def _latent(y: Tensor, operator: Operator, g: SplitGenerator, cfg: InversionConf
             checkpoint: str | None, callback=None) -> tuple[Tensor, Tensor, SolveResult]:
     """Latent inversion with restarts in one batch: returns (z* (B, dim), final loss (B,), solver record)."""
     b, r = y.shape[0], cfg.restarts
-    z0 = g.prior.sample(b * r, generator(seed)).to(g.device)
+    z0 = g.prior.sample(b * r, seeding.generator(seed)).to(g.device)
     param = LatentCode(g, z0)
     objective = Objective({**reconstruction(y.repeat(r, 1, 1, 1), operator, cfg.feature, g.device),
                            "prior": (cfg.lambda_prior, ParamPenalty.latent_prior(param))})
@@ -202,7 +202,7 @@ def _multi_code_init(y: Tensor, operator: Operator, g: SplitGenerator, cfg: Inve
     ``init_spread``, so that with α_n = 1/N the composition starts at ≈ G1(z*) and the image at ≈ G(z*); the
     spread breaks the symmetry between the codes (identical codes get identical gradients)."""
     b, n = y.shape[0], cfg.codes
-    gen = generator(seed)
+    gen = seeding.generator(seed)
     if cfg.init == "random":
         return g.prior.sample(b * n, gen).view(b, n, -1).to(g.device), None
     z, loss_z, results["latent"] = _latent(y, operator, g, replace(cfg, iters=cfg.init_iters, lr=cfg.init_lr),
@@ -321,7 +321,7 @@ def super_resolve(y: Tensor, factor: int, generator: SplitGenerator, config: Inv
 def missing_blocks_mask(size: tuple[int, int], missing: float, seed: int = 0) -> Tensor:
     """Random square holes (side min(H, W)/8) covering at least ``missing`` of the pixels — the thesis'
     "randomly cropping 12% / 25% / 40% pixels" — via :meth:`Mask.blocks`."""
-    return Mask.blocks(size, missing, generator=torch.Generator().manual_seed(seed)).mask
+    return Mask.blocks(size, missing, generator=seeding.generator(seed)).mask
 
 
 def segment(x: Tensor, generator: SplitGenerator, k: int, config: InversionConfig | None = None, **kw) -> Run:
