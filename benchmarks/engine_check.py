@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -138,6 +139,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--output", default="engine_check.json")
     ap.add_argument("--compare", help="a JSON file from an earlier run: print the differences")
+    ap.add_argument("--markdown", help="with --compare: write the before/after table to this Markdown file")
     args = ap.parse_args()
     torch.set_num_threads(1)
     from netprior.backbones import get_backbone
@@ -161,8 +163,19 @@ def main() -> int:
             worst = max(worst, rel)
             line += f"   before {before[k]:.6g}   rel.diff {rel:.1e}"
         print(line)
-    print(f"{len(numbers)} numbers in {time.perf_counter() - t0:.0f} s" +
-          (f"; largest relative difference {worst:.1e}" if before else ""))
+    seconds = time.perf_counter() - t0
+    print(f"{len(numbers)} numbers in {seconds:.0f} s"
+          + (f"; largest relative difference {worst:.1e}" if before else ""))
+    if args.markdown and before:
+        rel = {k: abs(v - before[k]) / max(abs(before[k]), 1e-12) for k, v in numbers.items() if k in before}
+        rows = "".join(f"| {k} | {before[k]:.6g} | {numbers[k]:.6g} | {r:.1e} |\n" for k, r in rel.items())
+        with open(args.markdown, "w") as f:
+            f.write(f"## Engine regression check (issue 10)\n\nEvery recipe at a budget of seconds, fixed seeds, one "
+                    f"thread, before (`{args.compare}`) and after the engine refactor (parametrize/, objective, "
+                    f"seeding, Run): `OMP_NUM_THREADS=1 python benchmarks/engine_check.py -o AFTER.json --compare "
+                    f"BEFORE.json --markdown benchmarks/results/engine_check.md`; {seconds:.0f} s on the 2 shared "
+                    f"CPU cores (load {os.getloadavg()[0]:.1f}).  Largest relative difference {worst:.1e}.\n\n"
+                    "| number | before | after | relative difference |\n|---|---|---|---|\n" + rows)
     return 0
 
 
