@@ -21,6 +21,8 @@ from collections import deque
 
 import torch
 
+from .errors import InputError
+
 
 class StoppingRule(ABC):
     """Base class.  ``update`` returns True to stop; ``selected`` is the (step, image) to return, or None."""
@@ -157,3 +159,20 @@ class RiskMinimum(_PatientMinimum):
     def describe(self):
         return {**super().describe(), "window": self.window, "patience": self.patience,
                 "min_risk": None if self.best_step is None else self.best_value}
+
+
+def by_name(rule: str, sigma: float | None, *, window: int = 100,
+            patience: int = 300) -> StoppingRule | None:
+    """The rule named ``rule``: ``auto`` is the discrepancy rule when the noise level σ (on [0, 1]) is known or estimated, else ES-WMV;
+    ``wmv``, ``discrepancy``, ``risk`` (minimum of the SURE loss, for the SURE presets) or ``none`` explicitly."""
+    if rule == "none":
+        return None
+    if rule == "risk":
+        return RiskMinimum()
+    if rule == "discrepancy" or (rule == "auto" and sigma):
+        if not sigma:
+            raise InputError("the discrepancy rule needs a noise level: pass --sigma")
+        return Discrepancy(sigma)
+    if rule in ("auto", "wmv"):
+        return WindowedVariance(window=window, patience=patience)
+    raise InputError(f"unknown stopping rule {rule!r}; use auto, wmv, discrepancy, risk or none")

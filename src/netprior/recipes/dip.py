@@ -30,7 +30,7 @@ from ..parametrize import INPUT_KINDS, DeepPrior, make_input
 from ..record import Run
 from ..seeding import initialising
 from ..solve import solve
-from ..stopping import Discrepancy, RiskMinimum, StoppingRule, WindowedVariance
+from ..stopping import Discrepancy, StoppingRule, by_name
 from ..terms import DataTerm, Sure
 
 SURE_EPS = 1e-3  # finite-difference step of the Monte-Carlo divergence, on the [0, 1] intensity scale
@@ -47,7 +47,7 @@ class Preset(Config):
     input: str = "noise"  # noise | meshgrid | guide | observation (z = the noisy image y itself)
     input_depth: int = 32
     optimize_input: bool = False
-    stopping: str = "auto"  # the rule ``stopping="auto"`` means for this preset (see make_stopping)
+    stopping: str = "auto"  # the rule ``stopping="auto"`` means for this preset (see stopping.by_name)
     loss: str = "mse"  # mse: ||A(x) − y||² | sure: Stein's unbiased risk estimate (Gaussian denoising only)
     lr: float = 0.01
     iters: int = 3000
@@ -99,23 +99,6 @@ PRESETS: dict[str, Preset] = register("dip", {p.name: p for p in [
 
 def get_preset(name: str) -> Preset:
     return config.get_preset("dip", name)
-
-
-def make_stopping(rule: str, sigma: float | None, *, window: int = 100, patience: int = 300) -> StoppingRule | None:
-    """``auto``: the discrepancy rule when the noise level σ (on [0, 1]) is known or estimated, else ES-WMV;
-    ``wmv``, ``discrepancy``, ``risk`` (minimum of the SURE loss, for the SURE presets) or ``none`` explicitly."""
-    if rule == "none":
-        return None
-    if rule == "risk":
-        return RiskMinimum()
-    if rule == "discrepancy" or (rule == "auto" and sigma):
-        if not sigma:
-            raise InputError("the discrepancy rule needs a noise level: pass --sigma")
-        return Discrepancy(sigma)
-    if rule in ("auto", "wmv"):
-        return WindowedVariance(window=window, patience=patience)
-    raise InputError(f"unknown stopping rule {rule!r}; use auto, wmv, discrepancy, risk or none")
-
 
 
 
@@ -224,7 +207,7 @@ def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_si
 
     objective = _objective(preset, op, y, param, sigma)
     if isinstance(stopping, str):
-        rule = make_stopping(preset.stopping if stopping == "auto" else stopping, sigma)
+        rule = by_name(preset.stopping if stopping == "auto" else stopping, sigma)
     else:
         rule = stopping
     if preset.loss == "sure" and isinstance(rule, Discrepancy):

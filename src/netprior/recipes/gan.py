@@ -27,7 +27,6 @@ The decisions behind the defaults and the measurements that chose them: ``docs/m
 
 from __future__ import annotations
 
-import functools
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
@@ -36,7 +35,7 @@ from torch import Tensor
 
 from .. import record, seeding
 from ..attention import ATTENTIONS
-from ..backbones import get_backbone
+from ..backbones import cached_backbone
 from ..config import Config, register
 from ..errors import InputError
 from ..generators.base import SplitGenerator
@@ -126,11 +125,6 @@ def make_config(method: str, **overrides) -> InversionConfig:
     return cfg.override(**{k: v for k, v in overrides.items() if not k.startswith("feature_")})
 
 
-@functools.lru_cache(maxsize=4)
-def _backbone(name: str, device: str):
-    return get_backbone(name, device=device)
-
-
 def _rgb(x: Tensor) -> Tensor:
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
@@ -141,7 +135,7 @@ def reconstruction(y: Tensor, operator: Operator, feature: FeatureLoss, device) 
     y, op = y.to(device), operator.to(device)
     terms = {"data": (1.0, DataTerm(op, y, per_sample=True))}
     if feature.weight > 0:
-        bb = _backbone(feature.backbone, str(device))
+        bb = cached_backbone(feature.backbone, str(device))
         with torch.no_grad():
             targets = bb(_rgb(y), list(feature.layers))
         encoder = Encoder(bb, transform=_Degraded(op), backbone=bb)

@@ -27,6 +27,7 @@ from .. import record
 from ..config import register
 from ..distributed import resolve_device
 from ..errors import InputError
+from ..feedforward import ARCH_LR, TrainConfig, train_model
 from ..objective import Encoder, Objective
 from ..parametrize import Pixels
 from ..record import Run
@@ -35,7 +36,7 @@ from ..solve import solve
 from ..terms import FeatureMatch, GramMatch
 from ..texture_descriptor import Descriptor
 from ..texture_model import GeneratorModel
-from .texture import ARCH_LR, OPTIMISERS, TrainConfig, optimisation, train_model
+from .texture import OPTIMISERS, optimisation
 
 STYLE_ARCHS = ("stylisation_net", "style_net")
 register("style", OPTIMISERS)
