@@ -163,8 +163,9 @@ class RiskMinimum(_PatientMinimum):
 
 def by_name(rule: str, sigma: float | None, *, window: int = 100,
             patience: int = 300) -> StoppingRule | None:
-    """The rule named ``rule``: ``auto`` is the discrepancy rule when the noise level σ (on [0, 1]) is known or estimated, else ES-WMV;
-    ``wmv``, ``discrepancy``, ``risk`` (minimum of the SURE loss, for the SURE presets) or ``none`` explicitly."""
+    """The rule named ``rule``: ``auto`` is the discrepancy rule when the noise level σ (on [0, 1]) is known or
+    estimated, else ES-WMV; ``wmv``, ``discrepancy``, ``risk`` (minimum of the SURE loss, for the SURE presets) or
+    ``none`` explicitly."""
     if rule == "none":
         return None
     if rule == "risk":
