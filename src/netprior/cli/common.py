@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Callable, Optional
 
@@ -38,6 +39,23 @@ Compile = Annotated[bool, typer.Option("--compile", help="torch.compile the netw
                                                          "C++ compiler); no gain on small images.")]
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """The flags of every command that optimises or trains, besides its method's settings (an option group,
+    :mod:`.groups`): randomness, device, input guard, checkpoint, report, progress."""
+
+    seed: Seed = 0
+    device: Device = "auto"
+    max_side: MaxSide = 1024
+    checkpoint: Checkpoint = None
+    report: Report = False
+    quiet: Quiet = False
+
+    @property
+    def checkpoint_path(self) -> Optional[str]:
+        return str(self.checkpoint) if self.checkpoint else None
+
+
 def check_device(name: str) -> str:
     """The device a ``--device`` value names: ``auto`` is CUDA when available, else the CPU."""
     import torch
@@ -58,16 +76,6 @@ def output_path(output: Optional[Path], image: Path, task: str, inputs: list) ->
     return check_output_path(out, inputs)
 
 
-def load_for_dip(path: Path, max_side: int, scale: int = 1):
-    """:func:`netprior.recipes.dip.load_observation`, with its crop notice on stderr."""
-    from ..inputs import load_observation
-
-    x, note = load_observation(path, max_side, scale)
-    if note:
-        typer.echo(f"note: {note}", err=True)
-    return x
-
-
 def write_result(r, out: Path, *, inputs: dict, summary: str,
                  report: Optional[Callable[[Path], object]] = None) -> None:
     """The outputs every optimisation command writes: ``r.image`` as PNG, its JSON sidecar (config, result,
@@ -84,34 +92,3 @@ def write_result(r, out: Path, *, inputs: dict, summary: str,
         rp = out.with_suffix(".report.png")
         report(rp)
         typer.echo(f"wrote {rp}")
-
-
-def finish_restoration(r, out: Path, *, inputs: dict, report: bool, observation=None) -> None:
-    from ..report import write_report
-
-    title = f"{r.config.get('task')} — preset {r.config['preset']['name']}"
-    write_result(r, out, inputs=inputs, summary=r.summary(),
-                 report=(lambda p: write_report(p, r.result, title=title, observation=observation)) if report else None)
-
-
-def reference_tensor(reference: Optional[Path], shape):
-    if reference is None:
-        return None
-    from ..io import load_image
-    from ..inputs import crop_to_multiple
-
-    ref = load_image(reference)
-    if tuple(ref.shape[-2:]) != tuple(shape[-2:]):
-        ref = crop_to_multiple(ref, 32)
-    if tuple(ref.shape[-2:]) != tuple(shape[-2:]):
-        raise InputError(f"--reference {reference}: {ref.shape[-1]}x{ref.shape[-2]} does not match the output "
-                         f"size {shape[-1]}x{shape[-2]}")
-    return ref
-
-
-def common_kwargs(iters, lr, seed, device, stopping, checkpoint, quiet, report, compile_net=False) -> dict:
-    return {"iters": iters, "lr": lr, "seed": seed, "device": check_device(device), "stopping": stopping,
-            "checkpoint": str(checkpoint) if checkpoint else None, "progress": not quiet,
-            "snapshot_every": 50 if report else 0, "compile": compile_net}
-
-

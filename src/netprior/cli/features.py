@@ -115,8 +115,9 @@ def _parse_layers(layer: Optional[str], layers: Optional[str]) -> tuple[list[str
 def invert_features_cmd(
         image: Path, output: Output = None, backbone: BackboneOpt = "lite0", random_weights: RandomWeights = False,
         layer: Annotated[Optional[str], typer.Option("--layer", help="Backbone tap: invert this one.")] = None,
-        layers: Annotated[Optional[str], typer.Option("--layers", help="Backbone taps, comma-separated (shallow to "
-                                                                       "deep: writes the layer-by-layer grid).")] = None,
+        layers: Annotated[Optional[str], typer.Option("--layers", help="Backbone taps, comma-separated (shallow "
+                                                                       "to deep: writes the layer-by-layer grid).")]
+        = None,
         prior: Annotated[Optional[str], typer.Option("--prior", help="tv (pixels + TV + α-norm), dip (Deep Image "
                                                                      "Prior) or both (grid only); default: tv for "
                                                                      "--layer, both for --layers.")] = None,
