@@ -77,3 +77,18 @@ def test_the_critic_term_trains_its_critic_at_every_evaluation():
     assert {"pc", "wasserstein", "gp"} <= set(values)
     assert any(not torch.equal(a, b) for a, b in zip(before, critic.critic.parameters()))
     assert "pc.critic_opt" in "".join(obj.state_dict()) or any(k.endswith("_extra_state") for k in obj.state_dict())
+
+
+def test_a_checkpoint_of_another_objective_is_refused_with_one_line(tmp_path):
+    from netprior.errors import InputError
+    from netprior.parametrize import Pixels
+    from netprior.solve import solve
+
+    torch.manual_seed(0)
+    real = torch.rand(1, 3, 32, 32)
+    ck = tmp_path / "run.ckpt"
+    with_critic = Objective({"pc": (1.0, Critic(PatchDiscriminator(), real, lr=1e-3))})
+    solve(Pixels(torch.zeros(1, 3, 32, 32)), with_critic, iters=1, progress=False, checkpoint=ck)
+    other = Objective({"data": (1.0, DataTerm(Identity(), real))})
+    with pytest.raises(InputError, match="another objective"):
+        solve(Pixels(torch.zeros(1, 3, 32, 32)), other, iters=2, progress=False, checkpoint=ck)

@@ -141,7 +141,11 @@ def solve(param: nn.Module, objective: Objective | Loss, *, iters: int, lr: floa
         if sched is not None and state.get("scheduler"):
             sched.load_state_dict(state["scheduler"])
         if isinstance(objective, nn.Module) and state.get("objective") is not None:
-            objective.load_state_dict(state["objective"])
+            try:
+                objective.load_state_dict(state["objective"])
+            except RuntimeError:  # e.g. an IMAGINE checkpoint written before the objective had named terms
+                raise InputError(f"{ckpt_path}: checkpoint holds another objective's state (critic, terms); "
+                                 "delete it or choose another --checkpoint path") from None
         start, elapsed, history, snapshots = state["step"], state["seconds"], state["history"], state["snapshots"]
         avg = None if state["avg"] is None else state["avg"].to(params[0].device)
         if stopping is not None and state.get("stopping") is not None:
