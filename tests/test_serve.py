@@ -18,7 +18,8 @@ from PIL import Image
 
 from netprior.errors import InputError, ResourceError
 from netprior.io import save_image
-from netprior.recipes.dip import fit, load_observation
+from netprior.recipes.dip import fit
+from netprior.inputs import load_observation
 from netprior.serve import check_host
 from netprior.serve.browser import free_port, upload_to_editor
 from netprior.serve.jobs import Job

@@ -60,7 +60,7 @@ def gradcam_cmd(image: Path, output: Output = None, backbone: BackboneOpt = "lit
     from ..attribution import gradcam, overlay_heatmap
     from ..backbones import class_names, get_backbone
     from ..io import save_image
-    from ..recipes.preimage import resize_side
+    from ..inputs import resize_side
     from ..report import write_sidecar
 
     if not 0.0 <= opacity <= 1.0:
@@ -138,8 +138,9 @@ def invert_features_cmd(
     """Natural pre-image: reconstruct the image from its representation at a layer (thesis §7.3.4, Fig. 7.9)."""
     from ..backbones import get_backbone
     from ..io import _atomic_write, check_size
-    from ..recipes.preimage import (DEFAULTS, PRIORS, Regularisers, invert, invert_layers, resize_side,
-                                    write_grid_figure)
+    from ..recipes.preimage import PRESETS, PRIORS, Regularisers, invert, invert_layers
+    from ..report.preimage_grid import write_grid_figure
+    from ..inputs import resize_side
     from ..report import write_report, write_sidecar
 
     names, is_grid = _parse_layers(layer, layers)
@@ -162,7 +163,7 @@ def invert_features_cmd(
     inputs = {"image": image}
     if not is_grid:
         r = invert(x0, bb, names[0], prior=prior, checkpoint=str(checkpoint) if checkpoint else None,
-                   snapshot_every=max(1, (iters or DEFAULTS[prior]["iters"]) // 6) if report else 0, **kw)
+                   snapshot_every=max(1, (iters or PRESETS[prior].iters) // 6) if report else 0, **kw)
         r.config["resized_to"] = size
         title = f"pre-image of {bb.name}/{names[0]} ({prior})"
         write_result(r, out, inputs=inputs,

@@ -111,7 +111,7 @@ def _config(method: str, o: InversionOptions):
 
 def _load_fitted(path: Path, size, max_side: int, mode: str = "RGB"):
     from ..io import load_image
-    from ..recipes.gan import fit_image
+    from ..inputs import fit_image
 
     x, note = fit_image(load_image(path, mode, max_side=max_side), tuple(size))
     if note:
@@ -224,7 +224,8 @@ def inpaint_cmd(image: Path, output: Output = None, mask: Mask = None,
     """Fill missing pixels with the loss L(x ∘ m, y ∘ m) (thesis eq. 4.7).  Exactly one of --mask, --missing;
     with --missing the input is the clean image and PSNR/SSIM are measured against it."""
     from ..io import load_image, load_mask, save_image
-    from ..recipes.gan import fit_image, inpaint, missing_blocks_mask
+    from ..recipes.gan import inpaint, missing_blocks_mask
+    from ..inputs import fit_image
 
     if (mask is None) == (missing is None):
         raise InputError("give exactly one of --mask FILE or --missing SHARE")
@@ -302,7 +303,8 @@ def interpolate_cmd(image_a: Path, image_b: Path, output: Output = None,
     and B the path from the latent to the dense reconstruction, G2(G1(z*) + α·δ*)) and a GIF of the two A→B
     paths side by side.  With --checkpoint, A and B each have their own file (<stem>-a, <stem>-b)."""
     from ..io import save_gif, save_image
-    from ..recipes.gan import interpolation_config, interpolation_figures, invert
+    from ..recipes.gan import invert
+    from ..generators.paths import interpolation_config, interpolation_figures
     from ..report import write_sidecar
 
     out = output_path(output, image_a, "gan-interpolate", [image_a, image_b])
@@ -343,9 +345,9 @@ def segment_cmd(image: Path, output: Output = None,
     x, note = _load_fitted(image, g.image_size, run.max_side)
     seg = segment(x, g, clusters, _config("two-step", opts), reference=x, **_run_kw(run))
     save_image(mean_colour_image(seg.labels, x), out)
-    write_sidecar(out, config=seg.inversion.config, result=seg.inversion.result, metrics=seg.inversion.metrics,
+    write_sidecar(out, config=seg.config, result=seg.result, metrics=seg.metrics,
                   inputs={"image": image}, extra={"labels": seg.labels.tolist(), "fit_notice": note})
     typer.echo(f"wrote {out}  ({clusters} segments on a {seg.labels.shape[1]}x{seg.labels.shape[0]} attention grid)")
     typer.echo(f"wrote {out.with_suffix('.json')}")
     if run.report:
-        _write_report(out, seg.inversion, x)
+        _write_report(out, seg, x)

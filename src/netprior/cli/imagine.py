@@ -88,7 +88,7 @@ class ClassifierInversionOptions:
         steps = {"iters_warmup": self.iters} if stages == 1 else {"iters_warmup": half,
                                                                   "iters_adversarial": self.iters - half}
         return Settings(size=self.size, stages=stages, **steps, lr=self.lr, lam_dm=self.lam, gamma_pc=gamma,
-                        schedule=self.schedule, layers=names, cam_layer=cam_layer, **extra).check()
+                        schedule=self.schedule, layers=names, cam_layer=cam_layer, **extra)
 
 
 def _position(text: str | None) -> tuple[float, float] | None:
@@ -152,7 +152,8 @@ def synth_cmd(target: Path, output: Output = None, stages: Stages = 2,
               inv: ClassifierInversionOptions, run: RunOptions):
     """Synthesise N variations of TARGET (eq. 9), optionally with position, shape or style control."""
     from ..io import load_image
-    from ..recipes.imagine import fit_square, imagine, load_backbone, stylize
+    from ..recipes.imagine import imagine, load_backbone, stylize
+    from ..inputs import fit_square
 
     if shape is not None and style is not None:
         raise InputError("--shape and --style both redefine the distribution-matching targets; use one of them")
@@ -187,7 +188,8 @@ def counterfactual_cmd(query: Path, other: Path,
                        gamma: GammaOpt = 10.0, *, inv: ClassifierInversionOptions, run: RunOptions):
     """Counterfactual explanation (eq. 13): what the query's region would look like if it were of OTHER's class."""
     from ..io import load_image
-    from ..recipes.imagine import counterfactual, fit_square, load_backbone
+    from ..recipes.imagine import counterfactual, load_backbone
+    from ..inputs import fit_square
 
     outs = _outputs(output, query, "counterfactual", inv.count, [query, other, query_mask, other_mask])
     s = inv.settings(run.max_side, stages, gamma, anchor_weight=anchor)
@@ -209,7 +211,8 @@ def deepinversion_cmd(target: Path, output: Output = None,
                       jitter: Jitter = 0, *, inv: ClassifierInversionOptions, run: RunOptions):
     """Image-guided DeepInversion, the IMAGINE paper's baseline: CE + R_img + BN-statistics prior + lambda R_dm."""
     from ..io import load_image
-    from ..recipes.imagine import deepinversion, fit_square, load_backbone
+    from ..recipes.imagine import deepinversion, load_backbone
+    from ..inputs import fit_square
 
     outs = _outputs(output, target, "deepinversion", inv.count, [target])
     s = inv.settings(run.max_side, 1, bn_weight=bn_weight, jitter=jitter)

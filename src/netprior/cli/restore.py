@@ -37,7 +37,7 @@ class DipRunOptions(RunOptions):
 
 def _load(path: Path, max_side: int, scale: int = 1):
     """:func:`netprior.recipes.dip.load_observation`, with its crop notice on stderr."""
-    from ..recipes.dip import load_observation
+    from ..inputs import load_observation
 
     x, note = load_observation(path, max_side, scale)
     if note:
@@ -50,7 +50,7 @@ def _reference(reference: Optional[Path], shape):
     if reference is None:
         return None
     from ..io import load_image
-    from ..recipes.dip import crop_to_multiple
+    from ..inputs import crop_to_multiple
 
     ref = load_image(reference)
     if tuple(ref.shape[-2:]) != tuple(shape[-2:]):
@@ -106,7 +106,8 @@ def sr_cmd(image: Path, output: Output = None,
            run: DipRunOptions):
     """×factor super-resolution with the data term ||d(x) − x0||² (thesis §7.3.2); the output is factor× larger."""
     from ..io import check_size, load_image
-    from ..recipes.dip import BYTES_PER_PIXEL, super_resolve
+    from ..recipes.dip import super_resolve
+    from ..inputs import BYTES_PER_PIXEL
 
     out = output_path(output, image, f"x{factor}", [image, reference])
     y = load_image(image)
@@ -137,7 +138,8 @@ def inpaint_cmd(image: Path, output: Output = None, mask: Mask = None,
 
     from ..io import load_image, load_mask, save_image
     from ..operators import Mask as MaskOp
-    from ..recipes.dip import crop_to_multiple, inpaint
+    from ..recipes.dip import inpaint
+    from ..inputs import crop_to_multiple
 
     if sum(v is not None for v in (mask, drop, text)) != 1:
         raise InputError("give exactly one of --mask FILE, --drop P or --text STRING")
@@ -193,7 +195,7 @@ def impedance_cmd(image: Path, output: Output = None, iters: Iters = 1000,
     """Noise-impedance experiment (thesis Fig. 7.2): learning curves for the image, image + noise, shuffled
     pixels and white noise, in one plot (centre crop of ``size``)."""
     from ..io import load_image
-    from ..recipes.dip import noise_impedance
+    from ..impedance import noise_impedance
     from ..report import write_curves, write_sidecar
 
     out = output_path(output, image, "impedance", [image])

@@ -157,7 +157,7 @@ def _write_synthesis(s, out: Path, inputs: dict, report: bool, title: str) -> No
 
 def _write_model(training, out: Path, inputs: dict, report_shows: list | None) -> None:
     """Model file, sidecar and, when ``report_shows`` (the input tiles) is given, the training report."""
-    from ..recipes.texture import save_model
+    from ..texture_model import save_model
     from ..report import write_sidecar, write_terms_report
 
     save_model(training.model, out)
@@ -225,7 +225,9 @@ def texture_sample_cmd(model: Path, output: Output = None, size: Size = None, co
     """Draw textures from a trained texture model, of any size its scales reach; with -n N > 1 the output is a
     grid of the N samples."""
     from ..io import check_size, save_image
-    from ..recipes.texture import load_model, sample, texture_loss_of
+    from ..recipes.texture import sample
+    from ..texture_metrics import texture_loss_of
+    from ..texture_model import load_model
     from ..report import image_grid, write_sidecar
 
     device = check_device(device)
@@ -285,7 +287,8 @@ def style_train_cmd(style: Path,
                     train: TrainOptions, desc: DescriptorOptions, run: RunOptions):
     """Train a feed-forward stylisation network for STYLE on a small pool of content images."""
     from ..io import load_image
-    from ..recipes.style import load_content_pool, train_style_net
+    from ..recipes.style import train_style_net
+    from ..inputs import load_content_pool
 
     device = check_device(run.device)
     if arch not in ("stylisation_net", "style_net"):
@@ -306,8 +309,8 @@ def style_apply_cmd(model: Path, image: Path, output: Output = None, noise_scale
                     seed: Seed = 0, device: Device = "auto", max_side: MaxSide = 2048):
     """Stylise IMAGE with a trained style model (one forward pass); --noise-scale k trades style against content."""
     from ..io import load_image, save_image
-    from ..recipes.dip import crop_to_multiple
-    from ..recipes.texture import load_model
+    from ..inputs import crop_to_multiple
+    from ..texture_model import load_model
     from ..recipes.style import apply_style
     from ..report import write_sidecar
 

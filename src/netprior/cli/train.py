@@ -105,7 +105,8 @@ def dcgan_cmd(
     from ..distributed import resolve_device
     from ..evaluation import GeneratorFID
     from ..io import save_image
-    from ..recipes.dcgan import DCGANConfig, generate, save_generator, train_dcgan
+    from ..recipes.dcgan import DCGANConfig, generate, train_dcgan
+    from ..dcgan_model import save_generator
     from ..report import image_grid, write_sidecar, write_training_report
 
     if output.suffix != ".safetensors":
