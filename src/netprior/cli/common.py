@@ -8,7 +8,6 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
-from ..errors import InputError
 
 # The flag vocabulary.  Every flag name has one meaning across all commands: the first sentence of its help says
 # it and is the same everywhere (tests/test_cli_flags.py checks this and which commands must have which flags).
@@ -57,16 +56,11 @@ class RunOptions:
 
 
 def check_device(name: str) -> str:
-    """The device a ``--device`` value names: ``auto`` is CUDA when available, else the CPU."""
-    import torch
+    """The device a ``--device`` value names, as a string (:func:`netprior.distributed.resolve_device`: ``auto``
+    is CUDA when available, else the CPU; a bad or unavailable name is refused with one line)."""
+    from ..distributed import resolve_device
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
-    if not (name == "cpu" or name.startswith("cuda")):
-        raise InputError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}")
-    return name
+    return str(resolve_device(name))
 
 
 def output_path(output: Optional[Path], image: Path, task: str, inputs: list) -> Path:
@@ -77,15 +71,16 @@ def output_path(output: Optional[Path], image: Path, task: str, inputs: list) ->
 
 
 def write_result(r, out: Path, *, inputs: dict, summary: str,
-                 report: Optional[Callable[[Path], object]] = None) -> None:
+                 report: Optional[Callable[[Path], object]] = None, extra: Optional[dict] = None) -> None:
     """The outputs every optimisation command writes: ``r.image`` as PNG, its JSON sidecar (config, result,
-    metrics, input hashes) and, when ``report`` is given, the figure it draws at ``<out>.report.png``; each path
-    is echoed as it is written.  ``r`` is any recipe result with ``image``, ``config``, ``result`` and ``metrics``."""
+    metrics, input hashes; ``extra``: facts of the command, not of the method) and, when ``report`` is given, the
+    figure it draws at ``<out>.report.png``; each path is echoed as it is written.  ``r`` is any recipe result with
+    ``image``, ``config``, ``result`` and ``metrics``."""
     from ..io import save_image
     from ..report import write_sidecar
 
     save_image(r.image, out)
-    write_sidecar(out, config=r.config, result=r.result, metrics=r.metrics, inputs=inputs)
+    write_sidecar(out, config=r.config, result=r.result, metrics=r.metrics, inputs=inputs, extra=extra)
     typer.echo(f"wrote {out}  ({summary})")
     typer.echo(f"wrote {out.with_suffix('.json')}")
     if report is not None:

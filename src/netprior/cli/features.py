@@ -118,9 +118,11 @@ def invert_features_cmd(
         layers: Annotated[Optional[str], typer.Option("--layers", help="Backbone taps, comma-separated (shallow "
                                                                        "to deep: writes the layer-by-layer grid).")]
         = None,
-        prior: Annotated[Optional[str], typer.Option("--prior", help="tv (pixels + TV + α-norm), dip (Deep Image "
-                                                                     "Prior) or both (grid only); default: tv for "
-                                                                     "--layer, both for --layers.")] = None,
+        prior: Annotated[Optional[str], typer.Option("--preset", "--prior", help="Named settings: the prior, tv "
+                                                                                 "(pixels + TV + α-norm) or dip "
+                                                                                 "(Deep Image Prior), or both (grid "
+                                                                                 "only); default: tv for --layer, "
+                                                                                 "both for --layers.")] = None,
         size: Annotated[Optional[int], typer.Option("--longer-side", help="Resize first so that the longer side "
                                                                           "is this many pixels.")] = None,
         iters: Annotated[Optional[int], typer.Option("--iters", help="Optimisation steps (of each pre-image; "
@@ -164,9 +166,8 @@ def invert_features_cmd(
     if not is_grid:
         r = invert(x0, bb, names[0], prior=prior, checkpoint=str(checkpoint) if checkpoint else None,
                    snapshot_every=max(1, (iters or PRESETS[prior].iters) // 6) if report else 0, **kw)
-        r.config["resized_to"] = size
         title = f"pre-image of {bb.name}/{names[0]} ({prior})"
-        write_result(r, out, inputs=inputs,
+        write_result(r, out, inputs=inputs, extra={"resized_to": size},
                      summary=f"{r.result.steps} steps, {r.result.seconds:.1f} s, relative feature error "
                              f"{r.metrics['relative_feature_error']:.3f}, PSNR {r.metrics['psnr']:.2f} dB",
                      report=(lambda p: write_report(p, r.result, title=title, observation=x0)) if report else None)

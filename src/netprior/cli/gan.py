@@ -27,7 +27,9 @@ Weights = Annotated[Optional[Path], typer.Option("--weights", help="Weights file
 ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="BigGAN config.json (default: beside weights).")]
 ClassIndex = Annotated[int, typer.Option("--class", help="ImageNet class index (BigGAN's class).")]
 Truncation = Annotated[float, typer.Option("--truncation", help="BigGAN truncation in (0, 1].")]
-Method = Annotated[str, typer.Option("--method", "-m", help="latent, two-step or mgan.")]
+Method = Annotated[str, typer.Option("--preset", "--method", "-m", help="Named settings: the inversion method, "
+                                                                       "latent, two-step or mgan (see `netprior "
+                                                                       "presets gan`).")]
 Layer = Annotated[Optional[str], typer.Option("--split-layer", help="Generator layer to optimise at: two-step offset "
                                                                     "/ mgan composition (default dense / the mgan "
                                                                     "preset's).")]
@@ -244,8 +246,7 @@ def inpaint_cmd(image: Path, output: Output = None, mask: Mask = None,
         m = missing_blocks_mask(g.image_size, missing, run.seed)
     ref = _reference(reference, g.image_size, run.max_side) if reference is not None else \
         (x if missing is not None else None)
-    inv = inpaint(x, m, g, cfg, reference=ref, **_run_kw(run))
-    inv.config["missing_share"] = float(1 - m.mean())
+    inv = inpaint(x, m, g, cfg, reference=ref, notes={"missing_share": float(1 - m.mean())}, **_run_kw(run))
     if mask is None:
         mpath = out.with_suffix(".mask.png")
         save_image(m, mpath)

@@ -5,12 +5,12 @@
     netprior imagine counterfactual QUERY OTHER --query-mask M1 --other-mask M2
     netprior deepinversion TARGET [-n 4]
 
-``imagine TARGET`` is the default sub-command (``imagine synth TARGET`` spelled out).  The CLI defaults are a budget
-for a small CPU — 128×128 pixels and 400 steps in all (200 per stage); the paper's setting is ``--size 224 --iters
-4000`` (2000 per stage).  With
-``-n N`` > 1 the outputs are ``<output stem>-<i>.png`` for seeds seed … seed + N − 1, each with its JSON sidecar
-(config, seed, class, confidence, per-term final losses, timings) and, with ``--report``, a figure of snapshots and
-one curve per loss term.
+``imagine TARGET`` is the default sub-command (``imagine synth TARGET`` spelled out).  The default preset ``cpu`` is a
+budget for a small CPU — 128×128 pixels and 400 steps in all (200 per stage); ``--preset paper`` is the paper's
+setting, 224 px and 4000 steps (2000 per stage); flags override the preset.  With ``-n N`` > 1 the outputs are
+``<output stem>-<i>.png`` for seeds seed … seed + N − 1, each with its JSON sidecar (config, seed, class,
+confidence, per-term final losses, timings) and, with ``--report``, a figure of snapshots and one curve per loss
+term.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import InputError
-from .common import Count, ImageNetClass, Iters, Output, RunOptions, check_device, output_path, write_result
+from .common import Count, ImageNetClass, Iters, Lr, Output, RunOptions, check_device, output_path, write_result
 from .groups import options
 
 
@@ -43,7 +43,10 @@ imagine_app = typer.Typer(cls=_SynthByDefault, no_args_is_help=True,
 BackboneOpt = Annotated[str, typer.Option("--backbone", help="Pretrained network (the classifier): lite0 (offline) or "
                                                              "resnet50 (cached torchvision weights); others need "
                                                              "--layers/--cam-layer.")]
-Size = Annotated[int, typer.Option("--size", help="Side in pixels of the images made (paper: 224).")]
+Size = Annotated[int | None, typer.Option("--size", help="Side in pixels of the images made (default: the "
+                                                           "preset's; paper: 224).")]
+ImaginePreset = Annotated[str, typer.Option("--preset", help="Named settings (cpu: 128 px, 400 steps in all; paper: "
+                                                             "224 px, 4000 steps; see `netprior presets imagine`).")]
 Stages = Annotated[int, typer.Option("--stages", help="1 = warm-up only (gamma = 0); 2 = warm-up then adversarial "
                                                       "refinement with the patch critic (gamma = 10).")]
 LayersOpt = Annotated[str | None, typer.Option("--layers", help="Backbone taps, comma-separated (the distribution-"
@@ -53,42 +56,49 @@ LayersOpt = Annotated[str | None, typer.Option("--layers", help="Backbone taps, 
                                                                    "conv4_6).")]
 CamLayerOpt = Annotated[str | None, typer.Option("--cam-layer", help="Grad-CAM layer for --position "
                                                                         "(default lite0 head, resnet50 conv5_3).")]
-LrOpt = Annotated[float, typer.Option("--lr", help="Learning rate (Adam, of the image in normalised input space).")]
-LamOpt = Annotated[float, typer.Option("--lambda", help="Weight of the distribution matching term (eq. 9).")]
-GammaOpt = Annotated[float, typer.Option("--gamma", help="Weight of the patch-consistency term in stage 2.")]
-Schedule = Annotated[str, typer.Option("--schedule", help="cosine (decay within each stage) or constant.")]
+LamOpt = Annotated[float | None, typer.Option("--lambda", help="Weight of the distribution matching term (eq. 9; "
+                                                                "default: the preset's, 5).")]
+GammaOpt = Annotated[float | None, typer.Option("--gamma", help="Weight of the patch-consistency term in stage 2 "
+                                                                  "(default: the preset's, 10).")]
+Schedule = Annotated[str | None, typer.Option("--schedule", help="cosine (decay within each stage) or constant "
+                                                                   "(default: the preset's, cosine).")]
 Jitter = Annotated[int, typer.Option("--jitter", help="DeepInversion's random roll (up to this many pixels) and flip "
                                                       "of the classifier's input; 0 = off (the paper's).")]
 
 
 @dataclass(frozen=True)
 class ClassifierInversionOptions:
-    """Settings shared by IMAGINE, its counterfactuals and DeepInversion (recipes.imagine.Settings)."""
+    """Settings shared by IMAGINE, its counterfactuals and DeepInversion: a preset of recipes.imagine.Settings
+    and the flags that override it."""
 
+    preset: ImaginePreset = "cpu"
     count: Count = 1
     backbone: BackboneOpt = "lite0"
-    size: Size = 128
-    iters: Iters = 400
+    size: Size = None
+    iters: Iters = None
     cls: ImageNetClass = None
     layers: LayersOpt = None
-    lr: LrOpt = 0.2
-    lam: LamOpt = 5.0
-    schedule: Schedule = "cosine"
+    lr: Lr = None
+    lam: LamOpt = None
+    schedule: Schedule = None
 
-    def settings(self, max_side: int, stages: int, gamma: float = 0.0, cam_layer: str | None = None, **extra):
-        """The recipe's settings; ``--iters`` is split evenly between the stages."""
+    def settings(self, max_side: int, stages: int, gamma: float | None = None, cam_layer: str | None = None,
+                 **extra):
+        """The preset's settings with the flags given; ``--iters`` is split evenly between the stages."""
+        from ..config import get_preset
         from ..io import check_size
-        from ..recipes.imagine import Settings
 
-        check_size(self.size, self.size, max_side, what=f"--size {self.size}")
+        base = get_preset("imagine", self.preset)
+        size = self.size or base.size
+        check_size(size, size, max_side, what=f"--size {size}")
+        iters = self.iters or base.total_iters
+        if iters < stages:
+            raise InputError(f"--iters {iters}: give at least one step per stage ({stages})")
+        steps = {"iters_warmup": iters} if stages == 1 else {"iters_warmup": iters // 2,
+                                                             "iters_adversarial": iters - iters // 2}
         names = tuple(t.strip() for t in self.layers.split(",") if t.strip()) if self.layers is not None else None
-        if self.iters < stages:
-            raise InputError(f"--iters {self.iters}: give at least one step per stage ({stages})")
-        half = self.iters // 2
-        steps = {"iters_warmup": self.iters} if stages == 1 else {"iters_warmup": half,
-                                                                  "iters_adversarial": self.iters - half}
-        return Settings(size=self.size, stages=stages, **steps, lr=self.lr, lam_dm=self.lam, gamma_pc=gamma,
-                        schedule=self.schedule, layers=names, cam_layer=cam_layer, **extra)
+        return base.override(size=size, stages=stages, **steps, lr=self.lr, lam_dm=self.lam, gamma_pc=gamma,
+                             schedule=self.schedule, layers=names, cam_layer=cam_layer, **extra)
 
 
 def _position(text: str | None) -> tuple[float, float] | None:
@@ -148,7 +158,7 @@ def synth_cmd(target: Path, output: Output = None, stages: Stages = 2,
               style: Annotated[Path | None, typer.Option("--style", help="Style image: stylise TARGET, starting "
                                                                             "from it (eq. 12).")] = None,
               nu: Annotated[float, typer.Option("--nu", help="Weight of the position term.")] = 10.0,
-              cam_layer: CamLayerOpt = None, gamma: GammaOpt = 10.0, jitter: Jitter = 0, *,
+              cam_layer: CamLayerOpt = None, gamma: GammaOpt = None, jitter: Jitter = 0, *,
               inv: ClassifierInversionOptions, run: RunOptions):
     """Synthesise N variations of TARGET (eq. 9), optionally with position, shape or style control."""
     from ..io import load_image
@@ -185,7 +195,7 @@ def counterfactual_cmd(query: Path, other: Path,
                        output: Output = None, stages: Stages = 2,
                        anchor: Annotated[float, typer.Option("--anchor", help="Weight of the L1 term keeping QUERY "
                                                                               "outside the region.")] = 1.0,
-                       gamma: GammaOpt = 10.0, *, inv: ClassifierInversionOptions, run: RunOptions):
+                       gamma: GammaOpt = None, *, inv: ClassifierInversionOptions, run: RunOptions):
     """Counterfactual explanation (eq. 13): what the query's region would look like if it were of OTHER's class."""
     from ..io import load_image
     from ..recipes.imagine import counterfactual, load_backbone

@@ -43,7 +43,8 @@ Smoothing = Annotated[str, typer.Option("--smoothing", help="Activation smoothin
 Init = Annotated[str, typer.Option("--init", help="Starting point of the optimisation: shuffle (noise with the "
                                                   "exemplar's pixel colours) or noise (U(0,1) in every channel, Gatys "
                                                   "et al.).")]
-Optimizer = Annotated[str, typer.Option("--optimizer", help="lbfgs or adam.")]
+Optimizer = Annotated[str, typer.Option("--preset", "--optimizer", help="Named settings: the optimiser, lbfgs or "
+                                                                        "adam (see `netprior presets texture`).")]
 ModelOut = Annotated[Optional[Path], typer.Option("-o", "--output", help="Where to write the result (the model "
                                                                        "file, .safetensors).")]
 Size = Annotated[Optional[int], typer.Option("--size", help="Side in pixels of the images made (default: the "
@@ -196,8 +197,10 @@ def texture_optimize_cmd(exemplar: Path, output: Output = None, size: Size = Non
 @texture_app.command("train")
 @options(train=TrainOptions, desc=DescriptorOptions, run=RunOptions)
 def texture_train_cmd(exemplar: Path, output: ModelOut = None,
-                      arch: Annotated[str, typer.Option("--arch", help="Network architecture: texture_net (ch. 2) "
-                                                                       "or texture_net_v2 (ch. 3).")] = "texture_net",
+                      arch: Annotated[str, typer.Option("--preset", "--arch", help="Named settings: the network "
+                                                                                   "architecture, texture_net (ch. "
+                                                                                   "2) or texture_net_v2 (ch. 3).")]
+                      = "texture_net",
                       *, train: TrainOptions, desc: DescriptorOptions, run: RunOptions):
     """Train a feed-forward texture generator on one exemplar (Texture Networks; with --diversity, the Julesz
     objective of Improved Texture Networks).  Default learning rate: the architecture's."""
@@ -279,9 +282,10 @@ def style_train_cmd(style: Path,
                     content_dir: Annotated[Path, typer.Option("--content-dir", help="Folder of content images "
                                                                                     "(the first --pool are used).")],
                     output: ModelOut = None,
-                    arch: Annotated[str, typer.Option("--arch", help="Network architecture: stylisation_net "
-                                                                     "(ch. 2) or style_net (StyleNet, ch. 3).")]
-                    = "stylisation_net",
+                    arch: Annotated[str, typer.Option("--preset", "--arch", help="Named settings: the network "
+                                                                                 "architecture, stylisation_net (ch. "
+                                                                                 "2) or style_net (StyleNet, ch. 3)."
+                                                                                 )] = "stylisation_net",
                     pool: Annotated[int, typer.Option("--pool", help="Content images used.")] = 16,
                     content_weight: ContentWeight = 1.0, content_layers: ContentLayers = None, *,
                     train: TrainOptions, desc: DescriptorOptions, run: RunOptions):

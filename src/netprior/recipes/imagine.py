@@ -111,6 +111,8 @@ class Settings(Config):
 PRESETS: dict[str, Settings] = register("imagine", {
     "paper": Settings(source="Wang et al., CVPR 2021, §4 (224 px, 2000 + 2000 Adam steps, lr 0.2, λ = 5, γ = 10); "
                              "weights α, β from DeepInversion's code"),
+    "cpu": Settings(size=128, iters_warmup=200, iters_adversarial=200,
+                    source="the paper's settings at a small CPU's budget: 128 px, 200 + 200 steps (the CLI default)"),
 })
 
 

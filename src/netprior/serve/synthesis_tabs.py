@@ -197,8 +197,8 @@ def gan_tab(ws: Workspace, run_job, cancel) -> None:
             raise gr.Error(str(exc))
 
         def work(job):
-            inv = inpaint(x, m, g, cfg, seed=int(seed_value or 0), progress=False, callback=job.phase_callback)
-            inv.config["missing_share"] = float(1 - m.mean())
+            inv = inpaint(x, m, g, cfg, seed=int(seed_value or 0), progress=False, callback=job.phase_callback,
+                          notes={"missing_share": float(1 - m.mean())})
             return inv, write_inversion(inv, "gan-inpaint", {"image": path}, note)
 
         def done(value):
