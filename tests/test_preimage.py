@@ -9,6 +9,7 @@ from netprior.backbones.strides import layer_strides
 from netprior.errors import InputError
 from netprior.inputs import resize_side
 from netprior.parametrize import CroppedDeepPrior
+from netprior.report.preimage_grid import grid_markdown
 from netprior.recipes.preimage import (
     Regularisers,
     dip_parametrization,
@@ -47,7 +48,7 @@ def test_grid_runs_every_prior_and_layer_and_tabulates(lite0, photo64):
     rows = grid.table()
     assert [(r["prior"], r["layer"]) for r in rows] == [("tv", "stem"), ("tv", "stage2")]
     assert all(r["steps"] == 2 and r["relative_feature_error"] > 0 for r in rows)
-    md = grid.markdown()
+    md = grid_markdown(grid)
     assert "| tv |" in md and "stage2" in md and f"{rows[1]['relative_feature_error']:.3f}" in md
 
 

@@ -141,7 +141,7 @@ def invert_features_cmd(
     from ..backbones import get_backbone
     from ..io import _atomic_write, check_size
     from ..recipes.preimage import PRESETS, PRIORS, Regularisers, invert, invert_layers
-    from ..report.preimage_grid import write_grid_figure
+    from ..report.preimage_grid import grid_markdown, write_grid_figure
     from ..inputs import resize_side
     from ..report import write_report, write_sidecar
 
@@ -176,7 +176,7 @@ def invert_features_cmd(
     grid = invert_layers(x0, bb, names, priors=priors, checkpoint=str(checkpoint) if checkpoint else None, **kw)
     write_grid_figure(out, grid, title=f"pre-images of {image.name}, {bb.name} ({bb.weights})")
     md = out.with_suffix(".md")
-    text = f"# Natural pre-images of {image.name} ({bb.name}, {bb.weights})\n\n{grid.markdown()}"
+    text = f"# Natural pre-images of {image.name} ({bb.name}, {bb.weights})\n\n{grid_markdown(grid)}"
     _atomic_write(md, lambda tmp: Path(tmp).write_text(text))
     table = grid.table()
     first = grid.runs[priors[0]][names[0]].config

@@ -107,19 +107,6 @@ class PreImageGrid:
                  "seconds": round(self.runs[p][l].result.seconds, 2)}
                 for p in self.priors for l in self.layers]
 
-    def markdown(self) -> str:
-        """The relative feature error ||Φ(x) − Φ(x0)|| / ||Φ(x0)|| per layer (columns) and prior (rows), then PSNR."""
-        head = "| prior | " + " | ".join(self.layers) + " |\n|---|" + "---|" * len(self.layers) + "\n"
-        rel = "".join(f"| {p} | " + " | ".join(f"{self.runs[p][l].metrics['relative_feature_error']:.3f}"
-                                               for l in self.layers) + " |\n" for p in self.priors)
-        ps = "".join(f"| {p} | " + " | ".join(f"{self.runs[p][l].metrics['psnr']:.2f}" for l in self.layers)
-                     + " |\n" for p in self.priors)
-        return ("Relative feature error ||Φ(x) − Φ(x0)|| / ||Φ(x0)||:\n\n" + head + rel
-                + "\nPSNR to the original (dB):\n\n" + head + ps)
-
-
-
-
 
 def feature_targets(backbone: Backbone, x0: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
     """Φ_l(x0) for every layer in one forward pass; unknown or repeated layer names raise with the valid list."""

@@ -1,5 +1,5 @@
-"""The pre-image grid figure (thesis Fig. 7.9): the original on the left, then one column per layer and one row
-per prior, each tile captioned with its relative feature error."""
+"""The pre-image grid (thesis Fig. 7.9) as a figure — the original on the left, then one column per layer and one
+row per prior, each tile captioned with its relative feature error — and as Markdown tables."""
 
 from __future__ import annotations
 
@@ -28,3 +28,15 @@ def write_grid_figure(path: str | Path, grid, *, title: str = "") -> Path:
     if title:
         fig.suptitle(title, fontsize=9)
     return save_figure(fig, path, dpi=80)
+
+
+def grid_markdown(grid) -> str:
+    """The relative feature error ||Φ(x) − Φ(x0)|| / ||Φ(x0)|| per layer (columns) and prior (rows), then PSNR."""
+    head = "| prior | " + " | ".join(grid.layers) + " |\n|---|" + "---|" * len(grid.layers) + "\n"
+
+    def rows(metric: str, fmt: str) -> str:
+        return "".join(f"| {p} | " + " | ".join(format(grid.runs[p][l].metrics[metric], fmt) for l in grid.layers)
+                       + " |\n" for p in grid.priors)
+
+    return ("Relative feature error ||Φ(x) − Φ(x0)|| / ||Φ(x0)||:\n\n" + head + rows("relative_feature_error", ".3f")
+            + "\nPSNR to the original (dB):\n\n" + head + rows("psnr", ".2f"))
