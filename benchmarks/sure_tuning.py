@@ -59,19 +59,30 @@ def main() -> None:
             rows.append(run(name, VARIANTS[name], image, args.device, args.cap))
             print(json.dumps(rows[-1]), flush=True)
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU"
-    OUT.mkdir(exist_ok=True)
-    (OUT / "sure_tuning.json").write_text(json.dumps({"device": device, "seconds": round(time.time() - t0),
-                                                      "cap": args.cap, "rows": rows}, indent=1))
-    lines = ["# SURE default: PSNR (dB) of the averaged output by step, per variant", "",
-             f"128² crops, σ = 25 (noise seed 0), cap {args.cap}; run on {device} (steps do not depend on it). "
-             "`returned` = what the preset's risk-minimum rule returns, at step `stop`. Command: `python "
-             "benchmarks/sure_tuning.py`.", "",
-             "| variant | image | " + " | ".join(f"step {s}" for s in MARKS) + " | stop | returned |",
-             "|---|---|" + "---|" * (len(MARKS) + 2)]
-    lines += [f"| {r['variant']} | {Path(r['image']).stem} | " + " | ".join(str(r["psnr_at"].get(s, "")) for s in MARKS)
-              + f" | {r['selected_step']} | {r['psnr_returned']} |" for r in rows]
-    (OUT / "sure_tuning.md").write_text("\n".join(lines) + "\n")
+    for r in rows:
+        r.update(device=device, cap=args.cap, seconds=round(time.time() - t0))
+    write(rows)
 
+
+def write(rows: list[dict]) -> None:
+    """Merge ``rows`` into results/sure_tuning.json (a row replaces the one of the same variant, image and cap)
+    and rewrite results/sure_tuning.md from all of them."""
+    OUT.mkdir(exist_ok=True)
+    path = OUT / "sure_tuning.json"
+    old = json.loads(path.read_text())["rows"] if path.exists() else []
+    key = lambda r: (r["variant"], r["image"], r.get("cap"))  # noqa: E731
+    rows = [r for r in old if key(r) not in {key(n) for n in rows}] + rows
+    path.write_text(json.dumps({"rows": rows}, indent=1))
+    lines = ["# SURE default: PSNR (dB) of the averaged output by step, per variant", "",
+             "128² crops, σ = 25 (noise seed 0). `returned` = what the preset's risk-minimum rule returns, at step "
+             "`stop`, within the step cap. Steps do not depend on the machine. Command: `python "
+             "benchmarks/sure_tuning.py`.", "",
+             "| variant | image | cap | device | " + " | ".join(f"step {s}" for s in MARKS) + " | stop | returned |",
+             "|---|---|---|---|" + "---|" * (len(MARKS) + 2)]
+    lines += [f"| {r['variant']} | {Path(r['image']).stem} | {r.get('cap')} | {r.get('device')} | "
+              + " | ".join(str(r["psnr_at"].get(str(s), r["psnr_at"].get(s, ""))) for s in MARKS)
+              + f" | {r['selected_step']} | {r['psnr_returned']} |" for r in sorted(rows, key=lambda r: r["image"])]
+    (OUT / "sure_tuning.md").write_text("\n".join(lines) + "\n")
 
 if __name__ == "__main__":
     main()
