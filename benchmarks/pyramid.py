@@ -13,9 +13,11 @@ Parts (``--parts``, all by default):
   between ``--div-samples`` samples of one reference, fidelity = mean L1 distance of a sample to its reference;
   sample sheets per level, a Fig. 2-style sheet, and the applications (grey and line-drawing references,
   re-painting, composition, re-labelling);
+* ``sheets`` — only the per-level sample sheets of ``eval`` again;
 * ``report`` — results/pyramid.md and results/pyramid.json from the files in benchmarks/out/pyramid.
 
-    nice -n 10 .venv/bin/python benchmarks/pyramid.py --iters 800      # ~25 CPU min at width 16, batch 16, 64²
+    nice -n 10 .venv/bin/python benchmarks/pyramid.py --iters 800   # 0.82 CPU s / step at width 16, batch 8, 64²;
+                                                                    # eval ~0.4 CPU s per Inception image
 """
 
 from __future__ import annotations
@@ -91,6 +93,29 @@ def line_drawing(x: torch.Tensor) -> torch.Tensor:
     return (1 - strokes).expand(-1, 3, -1, -1)
 
 
+def save_sheet(refs: torch.Tensor, samples: torch.Tensor, level: str) -> None:
+    """results/<name>_sheet_<level>.png: up to 6 references, each followed by up to 5 of its samples, one per row."""
+    from netprior.io import save_image
+    from netprior.report import image_grid
+
+    k = min(5, samples.shape[1])
+    save_image(image_grid(torch.cat([refs[:6, None], samples[:6, :k]], 1).flatten(0, 1), nrow=1 + k),
+               RESULTS / f"{NAME}_sheet_{level}.png")
+
+
+def sheets_part(args) -> None:
+    """Only the per-level sample sheets (the same references and seeds as ``eval``)."""
+    from netprior.recipes.pyramid import generate, load_generator
+    from netprior.semantic_pyramid import LEVELS
+
+    g, pyr = load_generator(WORK / "generator.safetensors", args.device if args.device != "auto" else "cpu")
+    _, held = datasets(args.collection, args.resolution, args.seed)
+    refs = torch.stack([held[i] for i in range(min(len(held), args.div_refs))])
+    for level in LEVELS:
+        s = generate(g, pyr, refs, level, args.div_samples, seed=args.seed + 2)
+        save_sheet(refs, s.view(len(refs), args.div_samples, *s.shape[1:]), level)
+
+
 def eval_part(args) -> dict:
     from netprior.evaluation import InceptionFeatures, extract, fid_kid
     from netprior.io import save_image
@@ -127,8 +152,7 @@ def eval_part(args) -> dict:
         n = args.div_samples
         measures[level] = {"diversity_l1": float(pair.sum() / (len(div_refs) * n * (n - 1))),
                            "fidelity_l1": float((s - div_refs[:, None]).abs().mean())}
-        save_image(image_grid(torch.cat([div_refs[:6, None], s[:6, :5]], 1).flatten(0, 1), nrow=6),
-                   RESULTS / f"{NAME}_sheet_{level}.png")
+        save_sheet(div_refs, s, level)
         print(f"eval {level}: FID {rows[level]['fid']:.1f}, diversity {measures[level]['diversity_l1']:.4f}, "
               f"fidelity L1 {measures[level]['fidelity_l1']:.4f}", flush=True)
     # Fig. 2 layout: columns = references, rows = the reference then one sample per level (fine → coarse)
@@ -206,7 +230,7 @@ def markdown(res: dict) -> str:
                   "samples each, pixels in [0, 1], no truncation."), "", res.get("verdict", ""), "",
                   "Fig. 2 layout (top row: held-out references; then one sample from each level, conv1 → fc8):", "",
                   f"![levels]({NAME}_levels.png)", "",
-                  "Sheets per level (each row: reference, then 5 samples): "
+                  f"Sheets per level (each row: reference, then {min(5, e['div_samples'])} samples): "
                   + ", ".join(f"[{l}]({NAME}_sheet_{l}.png)" for l in LEVELS) + ".", "",
                   ("Applications (columns: grey reference, from its conv3, from its conv5; line drawing, from its "
                   "conv3, from its conv5; re-paint region shown dimmed, re-painted from conv5; naive paste, "
@@ -256,6 +280,8 @@ def main(argv: list[str] | None = None) -> None:
         res["train"] = train_part(args)
     if "eval" in parts:
         res["eval"] = eval_part(args)
+    if "sheets" in parts:
+        sheets_part(args)
     for key, name in (("train", "train.json"), ("eval", "eval.json")):
         if key not in res and (WORK / name).exists():
             res[key] = json.loads((WORK / name).read_text())
