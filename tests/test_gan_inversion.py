@@ -7,23 +7,22 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers import run
 from PIL import Image
 from torch import nn
 
-from helpers import run
 from netprior.errors import InputError
 from netprior.generators import LatentPrior, SequentialGenerator, get_generator
 from netprior.generators.biggan import random_biggan
-from netprior.generators.parametrize import MultiCode
+from netprior.generators.paths import interpolate, offset_path
+from netprior.inputs import fit_image
+from netprior.parametrize import MultiCode
 from netprior.recipes.gan import (
     colorize,
-    fit_image,
     inpaint,
-    interpolate,
     invert,
     make_config,
     missing_blocks_mask,
-    offset_path,
     segment,
     super_resolve,
 )
@@ -248,7 +247,7 @@ def test_cli_invert_inpaint_and_interpolate_write_their_files(monkeypatch, capsy
 
 def test_cli_bad_input_exits_2_with_a_message(monkeypatch, capsys, tmp_path, face):
     cases = [(["gan", "segment", face, "--generator", "dcgan-faces"], "no self-attention"),
-             (["gan", "invert", face, "--layer", "conv9", *CHEAP], "valid layers: dense, block1"),
+             (["gan", "invert", face, "--split-layer", "conv9", *CHEAP], "valid layers: dense, block1"),
              (["gan", "invert", face, "--generator", "stylegan"], "available: dcgan-faces"),
              (["gan", "inpaint", face], "exactly one of --mask"),
              (["gan", "invert", face, "--generator", "pggan", "--weights", tmp_path / "none.pt"],
