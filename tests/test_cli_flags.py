@@ -26,6 +26,8 @@ KINDS = {
     "style optimize": "wnroi", "style train": "wnroi", "style apply": "wnri",
     "imagine synth": "wnroi", "imagine counterfactual": "wnroi", "deepinversion": "wnroi",
     "train dcgan": "wnro", "data make-default": "wnr",
+    "pyramid train": "wnro", "pyramid generate": "wnri", "pyramid repaint": "wnri", "pyramid compose": "wnri",
+    "pyramid relabel": "wnri",
 }
 # Flags a command's kind calls for but which it does not take, each with the reason.
 EXEMPT = {

@@ -16,6 +16,7 @@ import typer
 from ..errors import InputError
 from .common import (
     Checkpoint,
+    Count,
     Device,
     MaxSide,
     Output,
@@ -29,10 +30,11 @@ from .common import (
 pyramid_app = typer.Typer(no_args_is_help=True, help="Semantic Pyramid: generation from a classifier's feature "
                                                      "levels, re-painting, composition, re-labelling.")
 
-Weights = Annotated[Path, typer.Option("--weights", help="Generator file written by `netprior pyramid train`.")]
+Weights = Annotated[Path, typer.Option("--weights", help="Weights file (the generator written by "
+                                                        "`netprior pyramid train`).")]
 Level = Annotated[str, typer.Option("--level", help="Pyramid level: conv1 … conv5, fc7, fc8 (deeper = freer).")]
-Count = Annotated[int, typer.Option("-n", "--samples", help="Number of samples (noise vectors).")]
-Truncation = Annotated[float, typer.Option("--truncation", help="Truncate z at ±t (0 = no truncation).")]
+Truncation = Annotated[float, typer.Option("--truncation", help="BigGAN truncation in (0, ∞) (z entries beyond ±t "
+                                                             "are redrawn), or 0 for none.")]
 
 
 def _load(weights: Path, device: str):
@@ -90,7 +92,8 @@ def _config(task: str, g, pyramid, weights: Path, **kw) -> dict:
 def train_cmd(
         data: Annotated[Path | None, typer.Option("--data", help="Folder of images (recursive; default: the "
                                                      "default collection).")] = None,
-        output: Annotated[Path, typer.Option("-o", "--output", help="Generator file (.safetensors).")] =
+        output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result (the generator, a .safetensors "
+                                                       "file).")] =
         Path("pyramid.safetensors"),
         resolution: Annotated[int, typer.Option("--resolution", help="Image side: 64 or 128 on the CPU, 256 with "
                                                 "a GPU.")] = 64,
@@ -98,16 +101,18 @@ def train_cmd(
                                                 "weights in the torch hub cache).")] = "lite0",
         resize: Annotated[int | None, typer.Option("--resize", help="Resize the shorter side first.")] = None,
         heldout: Annotated[float, typer.Option("--heldout", help="Fraction held out (split by file hash).")] = 0.1,
-        iters: Annotated[int, typer.Option("--iters", help="Iterations (one D step + one G step each).")] = 1000,
-        batch: Annotated[int, typer.Option("--batch", help="Batch (even: G uses pairs of noise vectors).")] = 16,
-        width: Annotated[int, typer.Option("--width", help="Base channel width of G and D.")] = 32,
-        lr: Annotated[float, typer.Option("--lr", help="Adam learning rate of D and G.")] = 1e-4,
+        iters: Annotated[int, typer.Option("--iters", help="Optimisation steps (iterations of one D and one G "
+                                                   "step).")] = 1000,
+        batch: Annotated[int, typer.Option("--batch", help="Images per training step (even: G uses pairs of "
+                                                 "noise vectors).")] = 16,
+        width: Annotated[int, typer.Option("--width", help="Network width: base channels of G and D.")] = 32,
+        lr: Annotated[float, typer.Option("--lr", help="Learning rate (Adam, of D and G).")] = 1e-4,
         rec_weight: Annotated[float, typer.Option("--rec-weight", help="α, weight of the feature "
                                                   "reconstruction.")] = 0.1,
         div_weight: Annotated[float, typer.Option("--div-weight", help="β, weight of the diversity term.")] = 0.1,
         p_spatial: Annotated[float, typer.Option("--p-spatial", help="Probability of a spatial mask.")] = 0.3,
-        workers: Annotated[int, typer.Option("--workers", help="DataLoader worker processes.")] = 0,
-        sample_every: Annotated[int, typer.Option("--sample-every", help="Sample sheet every N iterations.")] = 0,
+        workers: Annotated[int, typer.Option("--workers", help="Local worker processes (DataLoader workers).")] = 0,
+        sample_every: Annotated[int, typer.Option("--sample-every", help="Sample grid every N iterations (a sheet of levels).")] = 0,
         seed: Seed = 0, device: Device = "auto", checkpoint: Checkpoint = None, report: Report = False,
         quiet: Quiet = False):
     """Train the semantic pyramid generator on a folder of images (labels: the classifier's top-1 class)."""
@@ -170,7 +175,8 @@ def generate_cmd(
 @pyramid_app.command("repaint")
 def repaint_cmd(
         image: Annotated[Path, typer.Argument(help="Image to re-paint.")],
-        mask: Annotated[Path, typer.Option("--mask", help="Mask of IMAGE's size: white = keep, black = re-paint.")],
+        mask: Annotated[Path, typer.Option("--mask", help="Mask PNG (IMAGE's size): white = keep, black = "
+                                         "re-paint.")],
         weights: Weights = Path("pyramid.safetensors"), level: Level = "conv5", n: Count = 4,
         truncation: Truncation = 0.0, output: Output = None, seed: Seed = 0, device: Device = "auto",
         max_side: MaxSide = 4096, report: Report = False, quiet: Quiet = False):
@@ -194,8 +200,8 @@ def repaint_cmd(
 def compose_cmd(
         background: Annotated[Path, typer.Argument(help="Background image.")],
         obj: Annotated[Path, typer.Argument(metavar="OBJECT", help="Image the object is taken from.")],
-        mask: Annotated[Path, typer.Option("--mask", help="Mask of BACKGROUND's size: white = the region taken "
-                                           "from OBJECT.")],
+        mask: Annotated[Path, typer.Option("--mask", help="Mask PNG (BACKGROUND's size): white = the region "
+                                           "taken from OBJECT.")],
         weights: Weights = Path("pyramid.safetensors"), level: Level = "conv5", n: Count = 4,
         truncation: Truncation = 0.0, output: Output = None, seed: Seed = 0, device: Device = "auto",
         max_side: MaxSide = 4096, report: Report = False, quiet: Quiet = False):
@@ -220,7 +226,8 @@ def compose_cmd(
 @pyramid_app.command("relabel")
 def relabel_cmd(
         image: Annotated[Path, typer.Argument(help="Reference image.")],
-        class_: Annotated[str, typer.Option("--class", help="New ImageNet class: index (0-999) or name.")],
+        class_: Annotated[str, typer.Option("--class", help="ImageNet class index (0-999, or a class "
+                                                    "name such as volcano) to generate with.")],
         weights: Weights = Path("pyramid.safetensors"), level: Level = "conv5", n: Count = 4,
         truncation: Truncation = 0.0, output: Output = None, seed: Seed = 0, device: Device = "auto",
         max_side: MaxSide = 4096, report: Report = False, quiet: Quiet = False):
