@@ -9,7 +9,7 @@ order, under a common header."""
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["dip", "speed", "preimage", "texture", "imagine", "gan_inversion", "train", "batch"]
+ORDER = ["dip", "speed", "preimage", "texture", "imagine", "gan_inversion", "train", "pyramid", "pyramid_gpu", "batch"]
 
 
 def main() -> None:

@@ -26,6 +26,8 @@ KINDS = {
     "style optimize": "wnroip", "style train": "wnroip", "style apply": "wnri",
     "imagine synth": "wnroip", "imagine counterfactual": "wnroip", "deepinversion": "wnroip",
     "train dcgan": "wnrop", "data make-default": "wnr",
+    "pyramid train": "wnro", "pyramid generate": "wnri", "pyramid repaint": "wnri", "pyramid compose": "wnri",
+    "pyramid relabel": "wnri",
 }
 # Flags a command's kind calls for but which it does not take, each with the reason.
 EXEMPT = {

@@ -25,6 +25,7 @@ from .common import Device, Iters, MaxSide, OutputDir, Quiet, Seed, check_device
 from .features import features_app
 from .gan import gan_app
 from .imagine import deepinversion_cmd, imagine_app
+from .pyramid import pyramid_app
 from .restore import restore_app
 from .texture import style_app, texture_app
 from .train import data_app, fid_cmd, train_app
@@ -40,6 +41,7 @@ app.add_typer(imagine_app, name="imagine")
 app.command("deepinversion")(deepinversion_cmd)
 app.add_typer(batch_app, name="batch")
 app.add_typer(train_app, name="train")
+app.add_typer(pyramid_app, name="pyramid")
 app.add_typer(data_app, name="data")
 app.command("fid")(fid_cmd)
 

@@ -1,0 +1,251 @@
+"""``netprior pyramid …``: Semantic Pyramid (Shocher et al. 2020) — train the generator on a folder, then generate
+from one level of a reference's features, re-paint a region, compose an object into a background, re-label.
+
+Every application writes the samples as one PNG grid (``-o``), its JSON sidecar and, with ``--report``, a figure
+``<output>.report.png`` with the reference(s) in front of the samples.  References of any size and kind (photos,
+greyscale photos, line drawings, paintings) are resized and centre-cropped to the generator's resolution.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import InputError
+from .common import (
+    Checkpoint,
+    Count,
+    Device,
+    MaxSide,
+    Output,
+    Quiet,
+    Report,
+    Seed,
+    check_device,
+    output_path,
+)
+
+pyramid_app = typer.Typer(no_args_is_help=True, help="Semantic Pyramid: generation from a classifier's feature "
+                                                     "levels, re-painting, composition, re-labelling.")
+
+Weights = Annotated[Path, typer.Option("--weights", help="Weights file (the generator written by "
+                                                        "`netprior pyramid train`).")]
+Level = Annotated[str, typer.Option("--level", help="Pyramid level: conv1 … conv5, fc7, fc8 (deeper = freer).")]
+Truncation = Annotated[float, typer.Option("--truncation", help="BigGAN truncation in (0, ∞) (z entries beyond ±t "
+                                                             "are redrawn), or 0 for none.")]
+
+
+def _load(weights: Path, device: str):
+    from ..io import check_readable
+    from ..recipes.pyramid import load_generator
+
+    check_readable(weights, "generator file")
+    return load_generator(weights, check_device(device))
+
+
+def _reference(path: Path, resolution: int, max_side: int):
+    from ..io import load_image
+    from ..recipes.pyramid import fit_reference
+
+    raw = load_image(path, max_side=max_side)
+    return raw, fit_reference(raw, resolution)
+
+
+def _mask(path: Path, image, resolution: int):
+    from ..io import load_mask
+    from ..recipes.pyramid import fit_mask
+
+    return fit_mask(load_mask(path, tuple(image.shape[-2:])), resolution)
+
+
+def _check_count(n: int) -> None:
+    if not 1 <= n <= 256:
+        raise InputError(f"-n must be between 1 and 256, got {n}")
+
+
+def _write(out: Path, samples, shown, *, config: dict, inputs: dict, report: bool) -> None:
+    """The sample grid, its sidecar and optionally the report (``shown`` images, then the samples)."""
+    import torch
+
+    from ..io import save_image
+    from ..report import image_grid, write_sidecar
+
+    save_image(image_grid(samples), out)
+    write_sidecar(out, config=config, inputs=inputs)
+    typer.echo(f"wrote {out}  ({samples.shape[0]} samples, {samples.shape[-1]}²)")
+    typer.echo(f"wrote {out.with_suffix('.json')}")
+    if report:
+        rp = out.with_suffix(".report.png")
+        save_image(image_grid(torch.cat([shown, samples]), nrow=shown.shape[0] + samples.shape[0]
+                              if samples.shape[0] <= 8 else None), rp)
+        typer.echo(f"wrote {rp}")
+
+
+def _config(task: str, g, pyramid, weights: Path, **kw) -> dict:
+    return {"method": "semantic-pyramid", "task": task, "weights": str(weights), "classifier": pyramid.name,
+            "resolution": g.resolution, **kw}
+
+
+@pyramid_app.command("train")
+def train_cmd(
+        data: Annotated[Path | None, typer.Option("--data", help="Folder of images (recursive; default: the "
+                                                     "default collection).")] = None,
+        output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result (the generator, a .safetensors "
+                                                       "file).")] =
+        Path("pyramid.safetensors"),
+        resolution: Annotated[int, typer.Option("--resolution", help="Image side: 64 or 128 on the CPU, 256 with "
+                                                "a GPU.")] = 64,
+        classifier: Annotated[str, typer.Option("--classifier", help="lite0 (offline) or vgg16 (torchvision "
+                                                "weights in the torch hub cache).")] = "lite0",
+        resize: Annotated[int | None, typer.Option("--resize", help="Resize the shorter side first.")] = None,
+        heldout: Annotated[float, typer.Option("--heldout", help="Fraction held out (split by file hash).")] = 0.1,
+        iters: Annotated[int, typer.Option("--iters", help="Optimisation steps (iterations of one D and one G "
+                                                   "step).")] = 1000,
+        batch: Annotated[int, typer.Option("--batch", help="Images per training step (even: G uses pairs of "
+                                                 "noise vectors).")] = 16,
+        width: Annotated[int, typer.Option("--width", help="Network width: base channels of G and D.")] = 32,
+        lr: Annotated[float, typer.Option("--lr", help="Learning rate (Adam, of D and G).")] = 1e-4,
+        rec_weight: Annotated[float, typer.Option("--rec-weight", help="α, weight of the feature "
+                                                  "reconstruction.")] = 0.1,
+        div_weight: Annotated[float, typer.Option("--div-weight", help="β, weight of the diversity term.")] = 0.1,
+        p_spatial: Annotated[float, typer.Option("--p-spatial", help="Probability of a spatial mask.")] = 0.3,
+        workers: Annotated[int, typer.Option("--workers", help="Local worker processes (DataLoader workers).")] = 0,
+        sample_every: Annotated[int, typer.Option("--sample-every", help="Sample grid every N iterations (a sheet of levels).")] = 0,
+        seed: Seed = 0, device: Device = "auto", checkpoint: Checkpoint = None, report: Report = False,
+        quiet: Quiet = False):
+    """Train the semantic pyramid generator on a folder of images (labels: the classifier's top-1 class)."""
+    from ..data import ImageFolder
+    from ..io import save_image
+    from ..recipes.pyramid import PyramidConfig, save_generator, train_pyramid
+    from ..report import image_grid, write_sidecar, write_training_report
+    from .train import _data_root, _notes
+
+    if output.suffix != ".safetensors":
+        raise InputError(f"{output}: the generator is written as a .safetensors file; use that suffix")
+    cfg = PyramidConfig(resolution=resolution, classifier=classifier, width=width, batch=batch, iters=iters, lr=lr,
+                        rec_weight=rec_weight, div_weight=div_weight, p_spatial=p_spatial, seed=seed)
+    cfg.check()
+    dev = check_device(device)
+    root = _data_root(data)
+    for p in (output, checkpoint):
+        if p is not None and root.resolve() in p.resolve().parents:
+            raise InputError(f"{p}: outputs may not go inside the training folder {root}; choose another path")
+    with _notes():
+        train_set = ImageFolder(root, resolution, split="train", heldout=heldout, resize=resize, seed=seed)
+    stem = output.with_suffix("")
+    run = train_pyramid(train_set, cfg, device=dev, workers=workers, checkpoint=checkpoint,
+                        log=stem.with_suffix(".log.jsonl"), progress=not quiet, sample_every=sample_every)
+    r = run.result
+    save_generator(run.generator, classifier, output, training=run.config)
+    sheet = stem.with_suffix(".samples.png")
+    save_image(image_grid(r.snapshots[-1][1], nrow=5), sheet)
+    write_sidecar(output, config=run.config, result=r, inputs={})
+    typer.echo(f"wrote {output}  ({r.iterations} iterations, {r.seconds:.1f} s, {r.seconds / r.iterations:.2f} "
+               "s/step)")
+    written = [output.with_suffix(".json"), sheet, stem.with_suffix(".log.jsonl")]
+    if report:
+        written.append(write_training_report(stem.with_suffix(".report.png"), r.history, r.snapshots,
+                                             title=f"Semantic pyramid {resolution}², {r.iterations} iterations"))
+    for p in written:
+        typer.echo(f"wrote {p}")
+
+
+@pyramid_app.command("generate")
+def generate_cmd(
+        image: Annotated[Path, typer.Argument(help="Reference image (a photo, a greyscale photo, a drawing…).")],
+        weights: Weights = Path("pyramid.safetensors"), level: Level = "conv5", n: Count = 8,
+        truncation: Truncation = 0.0, output: Output = None, seed: Seed = 0, device: Device = "auto",
+        max_side: MaxSide = 4096, report: Report = False, quiet: Quiet = False):
+    """N samples from the features of one level of IMAGE (deeper levels: freer samples)."""
+    from ..recipes.pyramid import generate
+    from ..semantic_pyramid import check_level
+
+    check_level(level)
+    _check_count(n)
+    out = output_path(output, image, f"pyramid-{level}", [image, weights])
+    g, pyr = _load(weights, device)
+    _, ref = _reference(image, g.resolution, max_side)
+    samples = generate(g, pyr, ref, level, n, seed=seed, truncation=truncation)
+    _write(out, samples, ref, config=_config("generate", g, pyr, weights, level=level, samples=n, seed=seed,
+                                             truncation=truncation), inputs={"image": image}, report=report)
+
+
+@pyramid_app.command("repaint")
+def repaint_cmd(
+        image: Annotated[Path, typer.Argument(help="Image to re-paint.")],
+        mask: Annotated[Path, typer.Option("--mask", help="Mask PNG (IMAGE's size): white = keep, black = "
+                                         "re-paint.")],
+        weights: Weights = Path("pyramid.safetensors"), level: Level = "conv5", n: Count = 4,
+        truncation: Truncation = 0.0, output: Output = None, seed: Seed = 0, device: Device = "auto",
+        max_side: MaxSide = 4096, report: Report = False, quiet: Quiet = False):
+    """Regenerate the black region of MASK from LEVEL; the rest comes through the finer levels."""
+    from ..recipes.pyramid import repaint
+    from ..semantic_pyramid import check_level
+
+    check_level(level)
+    _check_count(n)
+    out = output_path(output, image, f"repaint-{level}", [image, mask, weights])
+    g, pyr = _load(weights, device)
+    raw, ref = _reference(image, g.resolution, max_side)
+    keep = _mask(mask, raw, g.resolution)
+    samples = repaint(g, pyr, ref, keep, level, n, seed=seed, truncation=truncation)
+    _write(out, samples, ref * (0.5 + 0.5 * keep), config=_config("repaint", g, pyr, weights, level=level,
+                                                                   samples=n, seed=seed, truncation=truncation),
+           inputs={"image": image, "mask": mask}, report=report)
+
+
+@pyramid_app.command("compose")
+def compose_cmd(
+        background: Annotated[Path, typer.Argument(help="Background image.")],
+        obj: Annotated[Path, typer.Argument(metavar="OBJECT", help="Image the object is taken from.")],
+        mask: Annotated[Path, typer.Option("--mask", help="Mask PNG (BACKGROUND's size): white = the region "
+                                           "taken from OBJECT.")],
+        weights: Weights = Path("pyramid.safetensors"), level: Level = "conv5", n: Count = 4,
+        truncation: Truncation = 0.0, output: Output = None, seed: Seed = 0, device: Device = "auto",
+        max_side: MaxSide = 4096, report: Report = False, quiet: Quiet = False):
+    """Paste OBJECT into BACKGROUND where MASK is white, then re-paint that region from LEVEL so it blends in."""
+    from ..recipes.pyramid import compose
+    from ..semantic_pyramid import check_level
+
+    check_level(level)
+    _check_count(n)
+    out = output_path(output, background, f"compose-{level}", [background, obj, mask, weights])
+    g, pyr = _load(weights, device)
+    raw, bg = _reference(background, g.resolution, max_side)
+    _, fg = _reference(obj, g.resolution, max_side)
+    region = _mask(mask, raw, g.resolution)
+    samples = compose(g, pyr, bg, fg, region, level, n, seed=seed, truncation=truncation)
+    pasted = region * fg + (1 - region) * bg
+    _write(out, samples, pasted, config=_config("compose", g, pyr, weights, level=level, samples=n, seed=seed,
+                                                truncation=truncation),
+           inputs={"background": background, "object": obj, "mask": mask}, report=report)
+
+
+@pyramid_app.command("relabel")
+def relabel_cmd(
+        image: Annotated[Path, typer.Argument(help="Reference image.")],
+        class_: Annotated[str, typer.Option("--class", help="ImageNet class index (0-999, or a class "
+                                                    "name such as volcano) to generate with.")],
+        weights: Weights = Path("pyramid.safetensors"), level: Level = "conv5", n: Count = 4,
+        truncation: Truncation = 0.0, output: Output = None, seed: Seed = 0, device: Device = "auto",
+        max_side: MaxSide = 4096, report: Report = False, quiet: Quiet = False):
+    """The features of LEVEL of IMAGE generated with another class embedding (Fig. 8)."""
+    from ..recipes.pyramid import relabel
+    from ..semantic_pyramid import check_level, class_index, imagenet_classes
+
+    check_level(level)
+    _check_count(n)
+    label = class_index(class_)
+    out = output_path(output, image, f"relabel-{label}", [image, weights])
+    g, pyr = _load(weights, device)
+    _, ref = _reference(image, g.resolution, max_side)
+    was = int(pyr.labels(pyr.features(ref.to(next(g.parameters()).device))))
+    samples = relabel(g, pyr, ref, label, level, n, seed=seed, truncation=truncation)
+    names = imagenet_classes()
+    if not quiet:
+        typer.echo(f"class {was} ({names[was]}) → {label} ({names[label]})")
+    _write(out, samples, ref, config=_config("relabel", g, pyr, weights, level=level, samples=n, seed=seed,
+                                             truncation=truncation, predicted_class=was, new_class=label),
+           inputs={"image": image}, report=report)
