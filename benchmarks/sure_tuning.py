@@ -25,9 +25,10 @@ from netprior.operators import GaussianNoise
 from netprior.recipes import dip
 
 OUT = Path(__file__).resolve().parent / "results"
-VARIANTS = {"preset (lr 0.01, ema 0.99)": {}, "lr 0.02": {"lr": 0.02}, "lr 0.03": {"lr": 0.03},
-            "ema 0.97": {"ema": 0.97}, "lr 0.02, ema 0.97": {"lr": 0.02, "ema": 0.97},
-            "lr 0.03, ema 0.97": {"lr": 0.03, "ema": 0.97}, "lr 0.02, ema 0.95": {"lr": 0.02, "ema": 0.95}}
+VARIANTS = {"lr 0.01, ema 0.99 (former preset)": {"lr": 0.01, "ema": 0.99}, "lr 0.02": {"lr": 0.02, "ema": 0.99},
+            "lr 0.03": {"lr": 0.03, "ema": 0.99}, "ema 0.97 (preset)": {"lr": 0.01, "ema": 0.97},
+            "lr 0.02, ema 0.97": {"lr": 0.02, "ema": 0.97}, "lr 0.03, ema 0.97": {"lr": 0.03, "ema": 0.97},
+            "lr 0.02, ema 0.95": {"lr": 0.02, "ema": 0.95}}
 MARKS = (200, 300, 350, 400, 450, 500, 600)
 
 

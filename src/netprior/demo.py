@@ -11,7 +11,6 @@ from typing import Iterator
 import torch
 
 DEMO_SIGMA255 = 25.0
-DEMO_ITERS = 600  # cap (the preset's); the SURE-minimum rule stops at or before it
 
 
 def demo_image() -> torch.Tensor:
@@ -38,7 +37,7 @@ def run_demo(output_dir: str | Path, *, iters: int | None = None, progress: bool
     noisy = GaussianNoise(DEMO_SIGMA255).simulate(clean, torch.Generator().manual_seed(seed))
     save_image(noisy, out / "noisy.png")
     yield f"wrote {out / 'noisy.png'}  (σ = {DEMO_SIGMA255:g}, PSNR {psnr(noisy, clean):.2f} dB)"
-    r = denoise(noisy, reference=clean, iters=iters or DEMO_ITERS, seed=seed, device=device, progress=progress,
+    r = denoise(noisy, reference=clean, iters=iters, seed=seed, device=device, progress=progress,
                snapshot_every=50)
     save_image(r.image, out / "denoised.png")
     metrics = {**r.metrics, "psnr_noisy": psnr(noisy, clean), "ssim_noisy": ssim(noisy, clean)}
