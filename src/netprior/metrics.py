@@ -1,10 +1,10 @@
-"""Image quality metrics (thin wrappers over scikit-image) on tensors or arrays in [0, 1]."""
+"""Image quality metrics on tensors or arrays in [0, 1] (PSNR in NumPy; SSIM and the noise estimate from
+scikit-image, imported on use)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from .errors import InputError
 from .io import to_numpy
@@ -16,11 +16,14 @@ def _arr(x) -> np.ndarray:
 
 def psnr(x, ref) -> float:
     """PSNR = 10 log10(1 / MSE(x, ref)) in dB, images clipped to [0, 1] (as the DIP code's ``compare_psnr``)."""
-    return float(peak_signal_noise_ratio(_arr(ref), _arr(x), data_range=1.0))
+    mse = np.mean((_arr(ref).astype(np.float64) - _arr(x).astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(1.0 / mse))
 
 
 def ssim(x, ref) -> float:
     """Mean SSIM (Wang et al. 2004), 7×7 window, over colour channels."""
+    from skimage.metrics import structural_similarity  # imported on use: scikit-image's metrics pull in SciPy
+
     a, b = _arr(x), _arr(ref)
     return float(structural_similarity(b, a, data_range=1.0, channel_axis=2 if b.shape[2] > 1 else None))
 

@@ -19,10 +19,12 @@ import torch
 
 from netprior.backbones.base import Backbone, BackboneInputError, BNInput
 from netprior.backbones.lite0 import build_lite0
-from netprior.backbones.torchvision_nets import BUILDERS
 from netprior.backbones.vgg16_hed import build_vgg16_hed
 
 WEIGHTS = ("pretrained", "random")
+#: Backbones built by torchvision (netprior.backbones.torchvision_nets, imported only when one is asked for:
+#: importing torchvision costs seconds, which a DIP run never needs).
+TORCHVISION_NAMES = ("vgg16", "vgg19", "resnet50", "alexnet", "inception_v3")
 
 __all__ = ["Backbone", "BackboneInputError", "BNInput", "cached_backbone", "class_names", "get_backbone",
            "list_backbones", "WEIGHTS"]
@@ -40,7 +42,7 @@ def class_names(num_classes: int) -> list[str]:
 
 def list_backbones() -> list[str]:
     """Names accepted by :func:`get_backbone`."""
-    return ["lite0", "vgg16-hed", *BUILDERS]
+    return ["lite0", "vgg16-hed", *TORCHVISION_NAMES]
 
 
 def get_backbone(
@@ -63,6 +65,8 @@ def get_backbone(
     elif name == "vgg16-hed":
         backbone = build_vgg16_hed(weights, avg_pool)
     else:
+        from netprior.backbones.torchvision_nets import BUILDERS
+
         backbone = BUILDERS[name](weights, avg_pool)
     return backbone.to(device)
 
