@@ -1,0 +1,221 @@
+"""``netprior avatar …``: textured neural avatars (thesis ch. 6) — synthetic data, training, rendering.
+
+* ``make-synthetic -o DIR`` writes the capsule-body data set (:mod:`netprior.avatar.synthetic`);
+* ``train --data DIR -o MODEL.safetensors`` trains a textured avatar (or ``--mode direct``, the baseline) and writes
+  the model, its JSON sidecar, a sample grid (ground truth / prediction pairs) and the JSONL log;
+* ``render --model M --pose POSE.json --camera CAMERA.json -o OUT.png`` renders a pose (an OpenPose keypoint file,
+  3D world or 2D pixel keypoints) from one camera, or from every camera of a ``{name: camera}`` file (a row).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import InputError
+from .common import Checkpoint, Device, MaxSide, Quiet, Report, Seed, check_device
+
+avatar_app = typer.Typer(no_args_is_help=True, help="Textured neural avatars: pose → part/UV maps → learned "
+                                                    "textures (thesis ch. 6).")
+
+
+def _outside(paths, root: Path) -> None:
+    for p in paths:
+        if p is not None and (root.resolve() == p.resolve() or root.resolve() in p.resolve().parents):
+            raise InputError(f"{p}: outputs may not go inside the data folder {root}; choose another path")
+
+
+@avatar_app.command("make-synthetic")
+def make_synthetic_cmd(
+        output: Annotated[Path, typer.Option("-o", "--output", help="New folder for the data set.")],
+        size: Annotated[int, typer.Option("--size", help="Image side (a multiple of 16).")] = 64,
+        train_cameras: Annotated[int, typer.Option("--train-cameras", help="Cameras of the training ring.")] = 16,
+        heldout_cameras: Annotated[int, typer.Option("--heldout-cameras", help="Held-out cameras.")] = 4,
+        train_frames: Annotated[int, typer.Option("--train-frames", help="Frames of the training motion.")] = 60,
+        test_frames: Annotated[int, typer.Option("--test-frames", help="Frames of the held-out motion.")] = 24,
+        texture_size: Annotated[int, typer.Option("--texture-size", help="Side of each part texture.")] = 64,
+        shading: Annotated[float, typer.Option("--shading", help="Lambertian shading strength in [0, 1] "
+                                                                 "(0 = flat albedo).")] = 0.25,
+        seed: Seed = 0, device: Device = "auto", report: Report = False, quiet: Quiet = False):
+    """Render the synthetic articulated body (10 textured capsules on a BODY_25 skeleton) from a ring of cameras:
+    images, masks, OpenPose keypoints, part/UV maps, cameras.json, split.json."""
+    from ..avatar.synthetic import SyntheticConfig, make_synthetic
+
+    check_device(device)  # the rasteriser runs on the CPU
+    if size < 16 or size % 16:
+        raise InputError(f"--size must be a positive multiple of 16, got {size}")
+    if min(train_cameras, train_frames, test_frames) < 1 or heldout_cameras < 0 or texture_size < 2:
+        raise InputError("--train-cameras, --train-frames and --test-frames must be >= 1, --heldout-cameras >= 0, "
+                         "--texture-size >= 2")
+    if not 0.0 <= shading <= 1.0:
+        raise InputError(f"--shading must be in [0, 1], got {shading}")
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        raise InputError(f"{output}: exists and is not an empty folder; choose a new one")
+    cfg = SyntheticConfig(size=size, train_cameras=train_cameras, heldout_cameras=heldout_cameras,
+                          train_frames=train_frames, test_frames=test_frames, texture_size=texture_size,
+                          shading=shading, seed=seed)
+    split = make_synthetic(output, cfg, progress=not quiet)
+    typer.echo(f"wrote {split['images']} frames ({train_cameras} training + {heldout_cameras} held-out cameras, "
+               f"{size}×{size}) to {output}")
+    if report:
+        import torch
+
+        from ..avatar.dataset import AvatarFolder, unpack
+        from ..io import save_image
+        from ..report import image_grid
+
+        d = AvatarFolder(output, cameras=split["train_cameras"] + split["heldout_cameras"], frames="test_0000")
+        save_image(image_grid(unpack(torch.stack([d[i] for i in range(len(d))]), len(d.bones))["image"]),
+                   output / "cameras.png")
+        typer.echo(f"wrote {output / 'cameras.png'}")
+
+
+def _cameras_opt(text: Optional[str]) -> Optional[list[str]]:
+    return [c.strip() for c in text.split(",") if c.strip()] if text else None
+
+
+@avatar_app.command("train")
+def train_cmd(
+        data: Annotated[Path, typer.Option("--data", help="Data folder (frames, masks, OpenPose keypoints).")],
+        output: Annotated[Path, typer.Option("-o", "--output", help="Model file (.safetensors).")] =
+        Path("avatar.safetensors"),
+        mode: Annotated[str, typer.Option("--mode", help="textured (the avatar) or direct (the baseline).")] =
+        "textured",
+        cameras: Annotated[Optional[str], typer.Option("--cameras", help="Comma-separated camera folders "
+                                                       "(default: split.json's train_cameras, else all).")] = None,
+        frames: Annotated[Optional[str], typer.Option("--frames", help="Glob over frame names (default: "
+                                                      "split.json's train_frames, else *).")] = None,
+        iters: Annotated[int, typer.Option("--iters", help="Main training iterations (Direct adds "
+                                                           "--pretrain-iters, the same budget).")] = 1000,
+        pretrain_iters: Annotated[int, typer.Option("--pretrain-iters", help="Pre-training iterations on the "
+                                                    "part/UV maps (§6.3.5).")] = 200,
+        batch: Annotated[int, typer.Option("--batch", help="Frames per optimiser step.")] = 8,
+        lr: Annotated[float, typer.Option("--lr", help="Adam learning rate of the network.")] = 5e-4,
+        texture_lr: Annotated[float, typer.Option("--texture-lr", help="Adam learning rate of the textures.")] =
+        5e-3,
+        width: Annotated[int, typer.Option("--width", help="Channels of the first conv (thesis 32).")] = 32,
+        max_channels: Annotated[int, typer.Option("--max-channels", help="Channels of the residual blocks "
+                                                  "(thesis 256).")] = 256,
+        res_blocks: Annotated[int, typer.Option("--res-blocks", help="Residual blocks (half in the encoder, "
+                                                "half in each decoder).")] = 8,
+        texture_size: Annotated[int, typer.Option("--texture-size", help="Side of each learned texture.")] = 32,
+        parts: Annotated[Optional[int], typer.Option("--parts", help="Body parts n (default: split.json's, "
+                                                     "else 24 as DensePose).")] = None,
+        backbone: Annotated[str, typer.Option("--backbone", help="Perceptual-loss network: lite0 (offline) or "
+                                              "vgg19 (when its weights are cached).")] = "lite0",
+        depth: Annotated[float, typer.Option("--depth", help="Depth (m) given to 2D keypoints.")] = 3.0,
+        init: Annotated[Optional[Path], typer.Option("--init", help="Textured avatar to take g_φ from "
+                                                     "(transfer) instead of pre-training.")] = None,
+        sample_every: Annotated[int, typer.Option("--sample-every", help="Sample grid every N iterations.")] = 0,
+        seed: Seed = 0, device: Device = "auto", checkpoint: Checkpoint = None, report: Report = False,
+        max_side: MaxSide = 1024, quiet: Quiet = False):
+    """Train a textured neural avatar (or the Direct baseline) on frames + masks + OpenPose keypoints."""
+    import json
+
+    from ..avatar.dataset import AvatarFolder
+    from ..io import save_image
+    from ..recipes.avatar import (
+        MODES,
+        AvatarConfig,
+        load_avatar,
+        save_avatar,
+        train_avatar,
+    )
+    from ..report import image_grid, write_sidecar, write_training_report
+
+    dev = check_device(device)
+    if output.suffix != ".safetensors":
+        raise InputError(f"{output}: the model is written as a .safetensors file; use that suffix")
+    if mode not in MODES:
+        raise InputError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if min(iters, batch, width, max_channels, texture_size) < 1 or pretrain_iters < 0 or res_blocks < 0:
+        raise InputError("--iters, --batch, --width, --max-channels and --texture-size must be >= 1")
+    if not data.is_dir():
+        raise InputError(f"{data}: no such data folder")
+    _outside([output, checkpoint], data)
+    if parts is None:
+        split = data / "split.json"
+        parts = len(json.loads(split.read_text()).get("parts", [])) if split.is_file() else 24
+        parts = parts or 24
+    ds = AvatarFolder(data, cameras=_cameras_opt(cameras), frames=frames, parts=parts, depth=depth,
+                      max_side=max_side)
+    init_model = load_avatar(init)[0] if init is not None else None
+    cfg = AvatarConfig(mode=mode, parts=parts, texture_size=texture_size, width=width, max_channels=max_channels,
+                       res_blocks=res_blocks, batch=batch, pretrain_iters=pretrain_iters, iters=iters, lr=lr,
+                       texture_lr=texture_lr, backbone=backbone, seed=seed)
+    stem = output.with_suffix("")
+    run = train_avatar(ds, cfg, device=dev, checkpoint=checkpoint, log=stem.with_suffix(".log.jsonl"),
+                       progress=not quiet, sample_every=sample_every, init=init_model)
+    r = run.result
+    save_avatar(run.model, output, config=run.config["model"], training=run.config)
+    samples = stem.with_suffix(".samples.png")
+    save_image(image_grid(r.snapshots[-1][1], nrow=4), samples)
+    metrics = {"texels_initialised": run.texels_initialised} if run.texels_initialised is not None else {}
+    write_sidecar(output, config=run.config, result=r, metrics=metrics)
+    typer.echo(f"wrote {output}  ({mode}, {len(ds)} frames, {r.iterations} iterations, {r.seconds:.1f} s)")
+    written = [output.with_suffix(".json"), samples, stem.with_suffix(".log.jsonl")]
+    if report:
+        write_training_report(stem.with_suffix(".report.png"), r.history, r.snapshots,
+                              title=f"{mode} avatar, {len(ds)} frames, {r.iterations} iterations "
+                                    "(pairs: ground truth, prediction)")
+        written.append(stem.with_suffix(".report.png"))
+    for p in written:
+        typer.echo(f"wrote {p}")
+
+
+@avatar_app.command("render")
+def render_cmd(
+        model: Annotated[Path, typer.Option("--model", help="Avatar file from `avatar train`.")],
+        pose: Annotated[Path, typer.Option("--pose", help="OpenPose keypoint file (3D world or 2D pixels).")],
+        camera: Annotated[Path, typer.Option("--camera", help="Camera JSON (one camera, or {name: camera}: one "
+                                             "view per camera).")],
+        output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output PNG (default "
+                                                       "./<pose>-avatar.png).")] = None,
+        seed: Seed = 0, device: Device = "auto", report: Report = False, quiet: Quiet = False):
+    """Render a trained avatar in a pose from one or several cameras (the avatar on black, views in a row)."""
+    import torch
+
+    from ..avatar.bones import rasterise_bones
+    from ..avatar.camera import read_cameras
+    from ..avatar.dataset import pose_keypoints, read_openpose
+    from ..io import check_output_path, save_image
+    from ..recipes.avatar import TexturedAvatar, load_avatar, predict
+    from ..report import file_digest, image_grid, write_sidecar
+
+    dev = check_device(device)
+    out = check_output_path(output or Path.cwd() / f"{pose.stem}-avatar.png", [model, pose, camera])
+    torch.manual_seed(seed)
+    net, cfg = load_avatar(model, dev)
+    kind, values = read_openpose(pose)
+    cams = read_cameras(camera)
+    stacks = []
+    for name, cam in cams.items():
+        if cam.height % 16 or cam.width % 16:
+            raise InputError(f"{camera}: camera {name!r} is {cam.width}×{cam.height}; sides must be multiples of 16")
+        kp = pose_keypoints(kind, values, cam, cfg["depth"], str(pose))
+        stacks.append(rasterise_bones(kp, [tuple(b) for b in cfg["bones"]], cam.height, cam.width,
+                                      radius=cfg["bone_radius"]))
+    sizes = {tuple(s.shape) for s in stacks}
+    if len(sizes) > 1:
+        raise InputError(f"{camera}: the cameras have different image sizes; render them one file at a time")
+    images, masks = predict(net, torch.stack(stacks))
+    save_image(image_grid(images, nrow=len(images), padding=0 if len(images) == 1 else 2), out)
+    inputs = {"model": model, "pose": pose, "camera": camera}
+    write_sidecar(out, config={"method": "avatar-render", "model": cfg, "cameras": list(cams), "seed": seed,
+                               "model_sha256": file_digest(model)}, inputs=inputs,
+                  metrics={"foreground_fraction": float(masks.mean())})
+    typer.echo(f"wrote {out}  ({cfg['mode']} avatar, {len(images)} view{'s' * (len(images) > 1)})")
+    typer.echo(f"wrote {out.with_suffix('.json')}")
+    if report:
+        rows = [images, torch.stack(stacks).amax(1, keepdim=True).clamp(max=1).expand(-1, 3, -1, -1),
+                masks.expand(-1, 3, -1, -1)]
+        if isinstance(net, TexturedAvatar):
+            with torch.no_grad():
+                logits, _ = net.surface(torch.stack(stacks).to(dev))
+            part = logits.argmax(1, keepdim=True).cpu().float() / net.parts
+            rows.append(part.expand(-1, 3, -1, -1))
+        rp = out.with_suffix(".report.png")
+        save_image(image_grid(torch.cat(rows), nrow=len(images)), rp)
+        typer.echo(f"wrote {rp}  (rows: render, bone input, foreground, {'part map' if len(rows) > 3 else ''})")
