@@ -33,11 +33,11 @@ RESULTS = ROOT / "benchmarks" / "results"
 RUNS = [("textured", 16), ("direct", 16), ("textured", 6), ("direct", 6)]
 SCALES = {  # size, frames (train, test), width, max channels, residual blocks, batch, pre-training, main iterations
     "cpu": dict(size=64, train_frames=60, test_frames=24, width=16, max_channels=128, res_blocks=4, batch=4,
-                pretrain_iters=150, iters=450),
+                pretrain_iters=200, iters=400),
     "tiny": dict(size=32, train_frames=6, test_frames=3, width=8, max_channels=16, res_blocks=2, batch=2,
                  pretrain_iters=2, iters=3),
-    "gpu": dict(size=128, train_frames=100, test_frames=30, width=32, max_channels=256, res_blocks=8, batch=8,
-                pretrain_iters=400, iters=1600),
+    "gpu": dict(size=64, train_frames=60, test_frames=24, width=32, max_channels=256, res_blocks=8, batch=16,
+                pretrain_iters=300, iters=1200),
 }
 
 
@@ -120,11 +120,11 @@ def evaluate(args, s: dict) -> dict:
     from netprior.recipes.avatar import load_avatar, predict
 
     sets = test_sets(args, s)
-    inception = InceptionFeatures("cpu")
-    real = {k: extract([v["image"]], inception) for k, v in sets.items()}
+    inception = InceptionFeatures(args.device)
+    real = {k: extract([v["image"]], inception, device=args.device) for k, v in sets.items()}
     rows, preds = [], {}
     for mode, cams in RUNS:
-        model, _ = load_avatar(model_path(args, mode, cams))
+        model, _ = load_avatar(model_path(args, mode, cams), args.device)
         side = json.loads(model_path(args, mode, cams).with_suffix(".json").read_text())
         for key, v in sets.items():
             img, fg = predict(model, v["bones"])
@@ -135,7 +135,7 @@ def evaluate(args, s: dict) -> dict:
                          "ssim": sum(ssim(a, b) for a, b in zip(img, v["image"])) / len(img),
                          "psnr": sum(psnr(a, b) for a, b in zip(img, v["image"])) / len(img),
                          "mask_iou": float((inter / union.clamp(min=1)).mean()),
-                         "fid": frechet_distance(real[key], extract([img], inception)),
+                         "fid": frechet_distance(real[key], extract([img], inception, device=args.device)),
                          "train_seconds": side["seconds"], "iterations": side["iterations"]})
             print(f"eval: {mode}-{cams} on {key}: SSIM {rows[-1]['ssim']:.3f} FID {rows[-1]['fid']:.1f}", flush=True)
     figures(args, sets, preds)
@@ -227,7 +227,7 @@ def main() -> None:
     ap.add_argument("--scale", default=os.environ.get("AVATAR_SCALE", "cpu"), choices=sorted(SCALES))
     ap.add_argument("--jobs", type=int, default=1, help="training runs at a time")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--device", default=os.environ.get("AVATAR_DEVICE", "cpu"))
     ap.add_argument("--work", type=Path, default=None)
     args = ap.parse_args()
     s = SCALES[args.scale]

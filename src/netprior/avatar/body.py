@@ -8,7 +8,8 @@ with the joint angles θ of :data:`DOFS`.  Joints 15–24 of BODY_25 (eyes, ears
 0).
 
 Parts (n = 10; the thesis uses DensePose's 24): torso, head, upper arms, forearms, thighs, shins.  Each is a
-capsule of radius r around a segment of length L in the frame of its joint; a surface point is addressed by
+capsule of radius r around a segment of length L in the frame of its joint (limbs are chunkier than a
+person's, so that they are a few pixels wide at 64²); a surface point is addressed by
 (u, v) ∈ [0, 1]²: u the angle around the axis (u = ½ in front, the seam at the back), v the arc length along the
 meridian from the bottom pole to the top pole divided by L + πr, so the texture is stretched about uniformly.
 
@@ -56,14 +57,14 @@ class Part:
 PARTS = (
     Part("torso", "MidHip_spine", (0.0, 0.0, 0.0), False, 0.52, 0.16),
     Part("head", "Neck_head", (0.0, 0.13, 0.0), False, 0.09, 0.11),
-    Part("right_upper_arm", "RShoulder", (0.0, 0.0, 0.0), True, 0.28, 0.055),
-    Part("right_forearm", "RElbow", (0.0, 0.0, 0.0), True, 0.26, 0.045),
-    Part("left_upper_arm", "LShoulder", (0.0, 0.0, 0.0), True, 0.28, 0.055),
-    Part("left_forearm", "LElbow", (0.0, 0.0, 0.0), True, 0.26, 0.045),
-    Part("right_thigh", "RHip", (0.0, 0.0, 0.0), True, 0.42, 0.075),
-    Part("right_shin", "RKnee", (0.0, 0.0, 0.0), True, 0.40, 0.055),
-    Part("left_thigh", "LHip", (0.0, 0.0, 0.0), True, 0.42, 0.075),
-    Part("left_shin", "LKnee", (0.0, 0.0, 0.0), True, 0.40, 0.055),
+    Part("right_upper_arm", "RShoulder", (0.0, 0.0, 0.0), True, 0.28, 0.07),
+    Part("right_forearm", "RElbow", (0.0, 0.0, 0.0), True, 0.26, 0.06),
+    Part("left_upper_arm", "LShoulder", (0.0, 0.0, 0.0), True, 0.28, 0.07),
+    Part("left_forearm", "LElbow", (0.0, 0.0, 0.0), True, 0.26, 0.06),
+    Part("right_thigh", "RHip", (0.0, 0.0, 0.0), True, 0.42, 0.09),
+    Part("right_shin", "RKnee", (0.0, 0.0, 0.0), True, 0.40, 0.07),
+    Part("left_thigh", "LHip", (0.0, 0.0, 0.0), True, 0.42, 0.09),
+    Part("left_shin", "LKnee", (0.0, 0.0, 0.0), True, 0.40, 0.07),
 )
 
 

@@ -16,7 +16,6 @@ different random motions (seeds ``seed`` and ``seed + 1``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -39,7 +38,7 @@ from .dataset import write_openpose
 from .rasterise import rasterise
 
 LIGHT = np.array([0.3, 0.8, 0.6]) / np.linalg.norm([0.3, 0.8, 0.6])
-TARGET = (0.0, 0.9, 0.0)
+TARGET = (0.0, 1.0, 0.0)
 
 
 @dataclass
@@ -56,7 +55,7 @@ class SyntheticConfig:
 
 
 def camera_sets(size: int, train: int, heldout: int) -> dict[str, list[Camera]]:
-    focal, radius = 1.55 * size, 3.6
+    focal, radius = 1.75 * size, 3.6
     return {"train": ring(train, radius=radius, height=1.3, target=TARGET, size=size, focal=focal),
             "heldout": ring(heldout, radius=radius, height=0.8, target=TARGET, size=size, focal=focal,
                             offset_deg=180.0 / train + 45.0 / max(heldout, 1)),
@@ -132,8 +131,3 @@ def make_synthetic(root: str | Path, cfg: SyntheticConfig | None = None, *, prog
     write_json(split, root / "split.json")
     return split
 
-
-def novel_view_angle(camera: Camera) -> float:
-    """Azimuth (degrees) of a camera around the body, 0 = in front."""
-    c = -camera.R.T @ camera.t
-    return math.degrees(math.atan2(float(c[0]), float(c[2])))

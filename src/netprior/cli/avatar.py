@@ -158,8 +158,7 @@ def train_cmd(
     written = [output.with_suffix(".json"), samples, stem.with_suffix(".log.jsonl")]
     if report:
         write_training_report(stem.with_suffix(".report.png"), r.history, r.snapshots,
-                              title=f"{mode} avatar, {len(ds)} frames, {r.iterations} iterations "
-                                    "(pairs: ground truth, prediction)")
+                              title=f"{mode} avatar, {r.iterations} it. (pairs: truth, prediction)")
         written.append(stem.with_suffix(".report.png"))
     for p in written:
         typer.echo(f"wrote {p}")
@@ -214,8 +213,9 @@ def render_cmd(
         if isinstance(net, TexturedAvatar):
             with torch.no_grad():
                 logits, _ = net.surface(torch.stack(stacks).to(dev))
-            part = logits.argmax(1, keepdim=True).cpu().float() / net.parts
-            rows.append(part.expand(-1, 3, -1, -1))
+            palette = torch.cat([torch.rand(net.parts, 3, generator=torch.Generator().manual_seed(0)) * 0.8 + 0.2,
+                                 torch.zeros(1, 3)])          # a colour per part, the background black
+            rows.append(palette[logits.argmax(1).cpu()].permute(0, 3, 1, 2))
         rp = out.with_suffix(".report.png")
         save_image(image_grid(torch.cat(rows), nrow=len(images)), rp)
         typer.echo(f"wrote {rp}  (rows: render, bone input, foreground, {'part map' if len(rows) > 3 else ''})")

@@ -27,7 +27,7 @@ iterations (the textured avatar's whole budget) with the same losses.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -212,7 +212,6 @@ class AvatarRun:
     pretrain: TrainResult | None
     config: dict
     texels_initialised: float | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def model_config(cfg: AvatarConfig, data: AvatarFolder) -> dict:
