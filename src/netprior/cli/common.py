@@ -9,20 +9,30 @@ import typer
 
 from ..errors import InputError
 
-# Options shared by every restore command (uniform flags).
-Output = Annotated[Optional[Path], typer.Option("-o", "--output", help="Output PNG (default: ./<input>-<task>.png).")]
-Iters = Annotated[Optional[int], typer.Option("--iters", help="Iteration cap (default: the preset's).")]
+# The flag vocabulary.  Every flag name has one meaning across all commands: the first sentence of its help says
+# it and is the same everywhere (tests/test_cli_flags.py checks this and which commands must have which flags).
+Output = Annotated[Optional[Path], typer.Option("-o", "--output", help="Where to write the result (default: "
+                                                                       "./<input>-<task>.png).")]
+OutputDir = Annotated[Path, typer.Option("-o", "--output-dir", help="Folder for the outputs.")]
+Iters = Annotated[Optional[int], typer.Option("--iters", help="Optimisation steps (all stages together; a cap "
+                                                              "where a stopping rule may end earlier; default: the "
+                                                              "preset's).")]
 Lr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: the preset's).")]
-PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="Network/optimiser preset (see `netprior presets`).")]
-Seed = Annotated[int, typer.Option("--seed", help="Random seed (network init, input code, perturbations).")]
+PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="Named settings (see `netprior presets`).")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed (network init, input codes, noise, perturbations).")]
 Device = Annotated[str, typer.Option("--device", help="auto (CUDA when available), cpu, cuda or cuda:N.")]
 MaxSide = Annotated[int, typer.Option("--max-side", help="Refuse images whose longer side exceeds this.")]
 Reference = Annotated[Optional[Path], typer.Option("--reference", help="Clean image: adds PSNR/SSIM to the sidecar.")]
-Report = Annotated[bool, typer.Option("--report", help="Also write <output>.report.png (snapshots, curves).")]
+Report = Annotated[bool, typer.Option("--report", help="Also write a figure of the run (<output>.report.png).")]
 Stopping = Annotated[str, typer.Option("--stopping", help="auto (the preset's rule), wmv, discrepancy, risk or none.")]
 Checkpoint = Annotated[Optional[Path], typer.Option("--checkpoint", help="Checkpoint file: saved periodically, "
                                                                           "resumed from when it exists.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+Count = Annotated[int, typer.Option("-n", "--count", help="Number of images to make.")]
+Mask = Annotated[Optional[Path], typer.Option("--mask", help="Mask PNG: white = known, black = missing.")]
+Factor = Annotated[int, typer.Option("--factor", "-f", help="Upscaling factor.")]
+ImageNetClass = Annotated[Optional[int], typer.Option("--class", help="ImageNet class index (default: the "
+                                                                      "classifier's top-1 prediction).")]
 Compile = Annotated[bool, typer.Option("--compile", help="torch.compile the network: 1.4x faster steps at 256², "
                                                          "1.55x at 512² on CPU after ~1 min of compilation (needs a "
                                                          "C++ compiler); no gain on small images.")]

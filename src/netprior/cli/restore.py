@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError
-from .common import (Checkpoint, Compile, Device, Iters, Lr, MaxSide, Output, PresetOpt, Quiet,
+from .common import (Checkpoint, Compile, Device, Iters, Lr, Mask, MaxSide, Output, PresetOpt, Quiet,
                      Reference, Report, Seed, Stopping, check_device, common_kwargs, finish_restoration, load_for_dip,
                      output_path, reference_tensor)
 
@@ -77,7 +77,7 @@ def sr_cmd(image: Path, output: Output = None,
 
 @restore_app.command("inpaint")
 def inpaint_cmd(image: Path, output: Output = None,
-                mask: Annotated[Optional[Path], typer.Option(help="Mask PNG: white = known, black = missing.")] = None,
+                mask: Mask = None,
                 drop: Annotated[Optional[float], typer.Option(help="Drop this share of pixels at random "
                                                                    "(Bernoulli mask) instead of --mask.")] = None,
                 text: Annotated[Optional[str], typer.Option(help="Overlay this text as the missing region.")] = None,
@@ -150,35 +150,26 @@ def fit_cmd(image: Path, output: Output = None, iters: Iters = 1000, lr: Lr = No
 
 
 @restore_app.command("impedance")
-def impedance_cmd(image: Path, output: Output = None, iters: Iters = 1000, size: int = 128, seed: Seed = 0,
-                  preset: PresetOpt = "denoise", device: Device = "auto", quiet: Quiet = False):
+def impedance_cmd(image: Path, output: Output = None, iters: Iters = 1000,
+                  size: Annotated[int, typer.Option("--size", help="Side in pixels of the images made (fitted: a "
+                                                                   "centre crop of IMAGE).")] = 128,
+                  seed: Seed = 0, preset: PresetOpt = "denoise", device: Device = "auto", max_side: MaxSide = 4096,
+                  quiet: Quiet = False):
     """Noise-impedance experiment (thesis Fig. 7.2): learning curves for the image, image + noise, shuffled
     pixels and white noise, in one plot (centre crop of ``size``)."""
-    from ..io import _atomic_write, load_image
+    from ..io import load_image
     from ..recipes.dip import noise_impedance
-    from ..report import write_sidecar
+    from ..report import write_curves, write_sidecar
 
     out = output_path(output, image, "impedance", [image])
-    x = load_image(image)
+    x = load_image(image, max_side=max_side)
     if min(x.shape[-2:]) < size:
         raise InputError(f"{image}: smaller than the --size {size} crop")
     t, l = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
     x = x[..., t:t + size, l:l + size]
     curves = noise_impedance(x, iters=iters, preset=preset or "denoise", seed=seed, device=check_device(device),
                              progress=not quiet)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5), constrained_layout=True)
-    for name, c in curves.items():
-        ax.semilogy(range(1, len(c) + 1), c, label=name, lw=1)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("MSE")
-    ax.legend()
-    ax.set_title("Noise impedance of the DIP parametrization")
-    _atomic_write(out, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
+    write_curves(out, curves, xlabel="iteration", ylabel="MSE", title="Noise impedance of the DIP parametrization")
     write_sidecar(out, config={"experiment": "noise-impedance", "iters": iters, "size": size, "seed": seed,
                                "preset": preset}, inputs={"image": image},
                   metrics={f"final_mse[{k}]": v[-1] for k, v in curves.items()},
