@@ -31,13 +31,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 RUNS = [("textured", 16), ("direct", 16), ("textured", 6), ("direct", 6)]
-SCALES = {  # size, frames (train, test), width, max channels, residual blocks, batch, pre-training, main iterations
+SCALES = {  # size, frames (train, test), width, max channels, residual blocks, batch, pre-training steps, all steps
     "cpu": dict(size=64, train_frames=60, test_frames=24, width=16, max_channels=128, res_blocks=4, batch=4,
-                pretrain_iters=200, iters=400),
+                pretrain_iters=200, iters=600),
     "tiny": dict(size=32, train_frames=6, test_frames=3, width=8, max_channels=16, res_blocks=2, batch=2,
-                 pretrain_iters=2, iters=3),
+                 pretrain_iters=2, iters=5),
     "gpu": dict(size=64, train_frames=60, test_frames=24, width=32, max_channels=256, res_blocks=8, batch=16,
-                pretrain_iters=300, iters=1200),
+                pretrain_iters=300, iters=1500),
 }
 
 
@@ -67,7 +67,7 @@ def train(args, s: dict) -> None:
             continue
         names = split["train_cameras"] if cams == 16 else split["train_cameras_6"]
         cmd = cli("avatar", "train", "--data", str(args.work / "data"), "-o", str(out), "--mode", mode,
-                  "--cameras", ",".join(names), "--frames", "train_*", "--width", str(s["width"]),
+                  "--cameras", ",".join(names), "--frame-pattern", "train_*", "--width", str(s["width"]),
                   "--max-channels", str(s["max_channels"]), "--res-blocks", str(s["res_blocks"]),
                   "--batch", str(s["batch"]), "--pretrain-iters", str(s["pretrain_iters"]), "--iters",
                   str(s["iters"]), "--device", args.device, "--checkpoint", str(out.with_suffix(".ckpt")),
@@ -199,9 +199,9 @@ def markdown(res: dict, args, s: dict) -> str:
         f"({s['size']}² px); training motion {s['train_frames']} frames, held-out motion {s['test_frames']} frames. "
         "Models: the thesis architecture shrunk for the CPU (first conv "
         f"{s['width']} channels, {s['max_channels']} in {s['res_blocks']} residual blocks; thesis 32/256, 17 M "
-        f"parameters), batch {s['batch']}; textured: {s['pretrain_iters']} pre-training iterations on the true "
-        f"part/UV maps + texel initialisation + {s['iters']} iterations; Direct: {s['pretrain_iters'] + s['iters']}"
-        " iterations, same losses (Lite0 perceptual L1 + pixel L1 + background BCE). All tests use the held-out "
+        f"parameters), batch {s['batch']}; textured: {s['pretrain_iters']} pre-training steps on the true "
+        f"part/UV maps + texel initialisation + {s['iters'] - s['pretrain_iters']} steps; Direct: {s['iters']}"
+        " steps, same losses (Lite0 perceptual L1 + pixel L1 + background BCE). All tests use the held-out "
         f"motion. Test images: {', '.join(f'{k} {n}' for k, n in res['sets'].items())}. FID from so few 64² images "
         "is strongly biased: compare rows, not with the paper's numbers. SSIM is over the whole image including "
         "the black background (as with the thesis' background-removed frames), which inflates it.",

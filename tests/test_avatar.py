@@ -104,13 +104,14 @@ def test_synthetic_set_is_written_in_the_openpose_layout(synthetic):
 
 def test_a_few_steps_reduce_the_losses_and_initialise_the_texture(synthetic):
     data = AvatarFolder(synthetic, cameras=["cam00"])        # 2 frames = every batch, so the loss can only drop
-    run_ = train_avatar(data, AvatarConfig(pretrain_iters=16, iters=8, **TINY), device="cpu", progress=False,
+    run_ = train_avatar(data, AvatarConfig(pretrain_iters=16, iters=24, **TINY), device="cpu", progress=False,
                         log_every=4)
     pre, main = run_.pretrain.history["avatar/loss"], run_.result.history["avatar/loss"]
     assert pre[-1] < pre[0] and main[-1] < main[0]
     assert 0 < run_.texels_initialised < 1
     assert float(run_.model.textures.detach().std()) > 0.05         # no longer the flat 0.5 start
-    direct = train_avatar(data, AvatarConfig(mode="direct", pretrain_iters=4, iters=4, **TINY), device="cpu",
+    assert run_.result.iterations == 8                     # 24 steps in all, 16 of them pre-training
+    direct = train_avatar(data, AvatarConfig(mode="direct", pretrain_iters=4, iters=8, **TINY), device="cpu",
                           progress=False, log_every=4)
     assert direct.result.iterations == 8                  # the same budget as pre-training + training
     assert direct.result.history["avatar/loss"][-1] < direct.result.history["avatar/loss"][0]
@@ -120,11 +121,11 @@ def test_checkpoint_resume_continues_exactly(synthetic, tmp_path):
     data = AvatarFolder(synthetic)
     cfg = dict(pretrain_iters=3, **TINY)
     ckpt = tmp_path / "ck.safetensors"
-    train_avatar(data, AvatarConfig(iters=2, **cfg), device="cpu", progress=False, checkpoint=ckpt)
+    train_avatar(data, AvatarConfig(iters=5, **cfg), device="cpu", progress=False, checkpoint=ckpt)
     assert ckpt.with_suffix(".pretrain.safetensors").exists()
-    resumed = train_avatar(data, AvatarConfig(iters=4, **cfg), device="cpu", progress=False, checkpoint=ckpt)
+    resumed = train_avatar(data, AvatarConfig(iters=7, **cfg), device="cpu", progress=False, checkpoint=ckpt)
     assert resumed.pretrain is None and resumed.result.iterations == 4
-    whole = train_avatar(data, AvatarConfig(iters=4, **cfg), device="cpu", progress=False)
+    whole = train_avatar(data, AvatarConfig(iters=7, **cfg), device="cpu", progress=False)
     for (k, a), b in zip(resumed.model.state_dict().items(), whole.model.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-5), k
 
@@ -154,6 +155,8 @@ def test_cli_bad_inputs_exit_2_with_one_line(monkeypatch, capsys, tmp_path, synt
     (tmp_path / "bad.json").write_text("{nope")
     (tmp_path / "nokp.json").write_text(json.dumps({"people": []}))
     cases = [(["avatar", "train", "--data", tmp_path / "missing"], "no such data folder"),
+             (["avatar", "train", "--data", synthetic, "--iters", "5", "--pretrain-iters", "5", "-o",
+               tmp_path / "m.safetensors"], "--pretrain-iters"),
              (["avatar", "train", "--data", synthetic, "--mode", "nope", "-o", tmp_path / "m.safetensors"], "--mode"),
              (["avatar", "train", "--data", synthetic, "-o", synthetic / "m.safetensors"], "inside the data folder"),
              (["avatar", "train", "--data", synthetic, "--cameras", "camXX", "-o", tmp_path / "m.safetensors"],
@@ -170,7 +173,7 @@ def test_cli_bad_inputs_exit_2_with_one_line(monkeypatch, capsys, tmp_path, synt
 
 def test_cli_train_and_render_from_novel_cameras(monkeypatch, capsys, tmp_path, synthetic):
     model = tmp_path / "av.safetensors"
-    code, out, err = run(monkeypatch, capsys, "avatar", "train", "--data", synthetic, "-o", model, "--iters", "2",
+    code, out, err = run(monkeypatch, capsys, "avatar", "train", "--data", synthetic, "-o", model, "--iters", "4",
                          "--pretrain-iters", "2", "--width", "4", "--max-channels", "8", "--res-blocks", "2",
                          "--batch", "2", "--texture-size", "8", "--device", "cpu", "-q", "--seed", "1")
     assert code == 0, err

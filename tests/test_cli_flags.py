@@ -26,6 +26,7 @@ KINDS = {
     "style optimize": "wnroi", "style train": "wnroi", "style apply": "wnri",
     "imagine synth": "wnroi", "imagine counterfactual": "wnroi", "deepinversion": "wnroi",
     "train dcgan": "wnro", "data make-default": "wnr",
+    "avatar make-synthetic": "wr", "avatar train": "wnroi", "avatar render": "wn",
 }
 # Flags a command's kind calls for but which it does not take, each with the reason.
 EXEMPT = {

@@ -29,21 +29,22 @@ def _outside(paths, root: Path) -> None:
 
 @avatar_app.command("make-synthetic")
 def make_synthetic_cmd(
-        output: Annotated[Path, typer.Option("-o", "--output", help="New folder for the data set.")],
-        size: Annotated[int, typer.Option("--size", help="Image side (a multiple of 16).")] = 64,
+        output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result (a new folder).")],
+        size: Annotated[int, typer.Option("--size", help="Side in pixels of the images made (a multiple of "
+                                                         "16).")] = 64,
         train_cameras: Annotated[int, typer.Option("--train-cameras", help="Cameras of the training ring.")] = 16,
         heldout_cameras: Annotated[int, typer.Option("--heldout-cameras", help="Held-out cameras.")] = 4,
         train_frames: Annotated[int, typer.Option("--train-frames", help="Frames of the training motion.")] = 60,
         test_frames: Annotated[int, typer.Option("--test-frames", help="Frames of the held-out motion.")] = 24,
-        texture_size: Annotated[int, typer.Option("--texture-size", help="Side of each part texture.")] = 64,
+        texture_size: Annotated[int, typer.Option("--texture-size", help="Side in pixels of each part texture "
+                                                  "(the true one).")] = 64,
         shading: Annotated[float, typer.Option("--shading", help="Lambertian shading strength in [0, 1] "
                                                                  "(0 = flat albedo).")] = 0.25,
-        seed: Seed = 0, device: Device = "auto", report: Report = False, quiet: Quiet = False):
+        seed: Seed = 0, report: Report = False, quiet: Quiet = False):
     """Render the synthetic articulated body (10 textured capsules on a BODY_25 skeleton) from a ring of cameras:
     images, masks, OpenPose keypoints, part/UV maps, cameras.json, split.json."""
     from ..avatar.synthetic import SyntheticConfig, make_synthetic
 
-    check_device(device)  # the rasteriser runs on the CPU
     if size < 16 or size % 16:
         raise InputError(f"--size must be a positive multiple of 16, got {size}")
     if min(train_cameras, train_frames, test_frames) < 1 or heldout_cameras < 0 or texture_size < 2:
@@ -78,36 +79,42 @@ def _cameras_opt(text: Optional[str]) -> Optional[list[str]]:
 
 @avatar_app.command("train")
 def train_cmd(
-        data: Annotated[Path, typer.Option("--data", help="Data folder (frames, masks, OpenPose keypoints).")],
-        output: Annotated[Path, typer.Option("-o", "--output", help="Model file (.safetensors).")] =
+        data: Annotated[Path, typer.Option("--data", help="Folder of images (frames, masks, OpenPose keypoints; "
+                                                          "see README).")],
+        output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result (a .safetensors "
+                                                                    "model).")] =
         Path("avatar.safetensors"),
         mode: Annotated[str, typer.Option("--mode", help="textured (the avatar) or direct (the baseline).")] =
         "textured",
         cameras: Annotated[Optional[str], typer.Option("--cameras", help="Comma-separated camera folders "
                                                        "(default: split.json's train_cameras, else all).")] = None,
-        frames: Annotated[Optional[str], typer.Option("--frames", help="Glob over frame names (default: "
-                                                      "split.json's train_frames, else *).")] = None,
-        iters: Annotated[int, typer.Option("--iters", help="Main training iterations (Direct adds "
-                                                           "--pretrain-iters, the same budget).")] = 1000,
-        pretrain_iters: Annotated[int, typer.Option("--pretrain-iters", help="Pre-training iterations on the "
-                                                    "part/UV maps (§6.3.5).")] = 200,
-        batch: Annotated[int, typer.Option("--batch", help="Frames per optimiser step.")] = 8,
-        lr: Annotated[float, typer.Option("--lr", help="Adam learning rate of the network.")] = 5e-4,
-        texture_lr: Annotated[float, typer.Option("--texture-lr", help="Adam learning rate of the textures.")] =
-        5e-3,
-        width: Annotated[int, typer.Option("--width", help="Channels of the first conv (thesis 32).")] = 32,
+        frame_pattern: Annotated[Optional[str], typer.Option("--frame-pattern", help="Glob over frame names "
+                                                             "(default: split.json's train_frames, else *).")] = None,
+        iters: Annotated[int, typer.Option("--iters", help="Optimisation steps (all stages together: the "
+                                                           "textured avatar spends --pretrain-iters of them on "
+                                                           "pre-training, Direct trains for all).")] = 1200,
+        pretrain_iters: Annotated[int, typer.Option("--pretrain-iters", help="Pre-training steps on the part/UV "
+                                                    "maps (§6.3.5), part of --iters.")] = 200,
+        batch: Annotated[int, typer.Option("--batch", help="Images per training step.")] = 8,
+        lr: Annotated[float, typer.Option("--lr", help="Learning rate (Adam, of the network).")] = 5e-4,
+        texture_lr: Annotated[float, typer.Option("--texture-lr", help="Learning rate of the textures "
+                                                  "(Adam).")] = 5e-3,
+        width: Annotated[int, typer.Option("--width", help="Network width (channels of the first conv; thesis "
+                                                           "32).")] = 32,
         max_channels: Annotated[int, typer.Option("--max-channels", help="Channels of the residual blocks "
                                                   "(thesis 256).")] = 256,
         res_blocks: Annotated[int, typer.Option("--res-blocks", help="Residual blocks (half in the encoder, "
                                                 "half in each decoder).")] = 8,
-        texture_size: Annotated[int, typer.Option("--texture-size", help="Side of each learned texture.")] = 32,
+        texture_size: Annotated[int, typer.Option("--texture-size", help="Side in pixels of each part texture "
+                                                  "(the learned one).")] = 32,
         parts: Annotated[Optional[int], typer.Option("--parts", help="Body parts n (default: split.json's, "
                                                      "else 24 as DensePose).")] = None,
-        backbone: Annotated[str, typer.Option("--backbone", help="Perceptual-loss network: lite0 (offline) or "
-                                              "vgg19 (when its weights are cached).")] = "lite0",
+        backbone: Annotated[str, typer.Option("--backbone", help="Pretrained network (of the perceptual loss: "
+                                              "lite0, offline, or vgg19 when its weights are cached).")] = "lite0",
         depth: Annotated[float, typer.Option("--depth", help="Depth (m) given to 2D keypoints.")] = 3.0,
-        init: Annotated[Optional[Path], typer.Option("--init", help="Textured avatar to take g_φ from "
-                                                     "(transfer) instead of pre-training.")] = None,
+        init: Annotated[Optional[Path], typer.Option("--init", help="Starting point of the optimisation (a "
+                                                     "textured avatar whose network is copied instead of "
+                                                     "pre-training).")] = None,
         sample_every: Annotated[int, typer.Option("--sample-every", help="Sample grid every N iterations.")] = 0,
         seed: Seed = 0, device: Device = "auto", checkpoint: Checkpoint = None, report: Report = False,
         max_side: MaxSide = 1024, quiet: Quiet = False):
@@ -132,6 +139,9 @@ def train_cmd(
         raise InputError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
     if min(iters, batch, width, max_channels, texture_size) < 1 or pretrain_iters < 0 or res_blocks < 0:
         raise InputError("--iters, --batch, --width, --max-channels and --texture-size must be >= 1")
+    if mode == "textured" and init is None and pretrain_iters >= iters:
+        raise InputError(f"--pretrain-iters ({pretrain_iters}) must be less than --iters ({iters}), which counts "
+                         "pre-training and training together")
     if not data.is_dir():
         raise InputError(f"{data}: no such data folder")
     _outside([output, checkpoint], data)
@@ -139,7 +149,7 @@ def train_cmd(
         split = data / "split.json"
         parts = len(json.loads(split.read_text()).get("parts", [])) if split.is_file() else 24
         parts = parts or 24
-    ds = AvatarFolder(data, cameras=_cameras_opt(cameras), frames=frames, parts=parts, depth=depth,
+    ds = AvatarFolder(data, cameras=_cameras_opt(cameras), frames=frame_pattern, parts=parts, depth=depth,
                       max_side=max_side)
     init_model = load_avatar(init)[0] if init is not None else None
     cfg = AvatarConfig(mode=mode, parts=parts, texture_size=texture_size, width=width, max_channels=max_channels,
@@ -170,9 +180,9 @@ def render_cmd(
         pose: Annotated[Path, typer.Option("--pose", help="OpenPose keypoint file (3D world or 2D pixels).")],
         camera: Annotated[Path, typer.Option("--camera", help="Camera JSON (one camera, or {name: camera}: one "
                                              "view per camera).")],
-        output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Output PNG (default "
-                                                       "./<pose>-avatar.png).")] = None,
-        seed: Seed = 0, device: Device = "auto", report: Report = False, quiet: Quiet = False):
+        output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Where to write the result "
+                                                       "(default: ./<pose>-avatar.png).")] = None,
+        device: Device = "auto", report: Report = False):
     """Render a trained avatar in a pose from one or several cameras (the avatar on black, views in a row)."""
     import torch
 
@@ -185,7 +195,6 @@ def render_cmd(
 
     dev = check_device(device)
     out = check_output_path(output or Path.cwd() / f"{pose.stem}-avatar.png", [model, pose, camera])
-    torch.manual_seed(seed)
     net, cfg = load_avatar(model, dev)
     kind, values = read_openpose(pose)
     cams = read_cameras(camera)
@@ -202,7 +211,7 @@ def render_cmd(
     images, masks = predict(net, torch.stack(stacks))
     save_image(image_grid(images, nrow=len(images), padding=0 if len(images) == 1 else 2), out)
     inputs = {"model": model, "pose": pose, "camera": camera}
-    write_sidecar(out, config={"method": "avatar-render", "model": cfg, "cameras": list(cams), "seed": seed,
+    write_sidecar(out, config={"method": "avatar-render", "model": cfg, "cameras": list(cams),
                                "model_sha256": file_digest(model)}, inputs=inputs,
                   metrics={"foreground_fraction": float(masks.mean())})
     typer.echo(f"wrote {out}  ({cfg['mode']} avatar, {len(images)} view{'s' * (len(images) > 1)})")

@@ -20,8 +20,9 @@ is set to the mean of the training pixels that the pre-trained network maps to i
 ground-truth mask, argmax over the part maps, nearest texel; texels hit by no pixel are black).
 
 Direct (§6.4.4): the same network with an RGB head (sigmoid) and a background head (logit); its image is
-RGB · (1 − background) so that both models face the same loss; it is trained for ``pretrain_iters + iters``
-iterations (the textured avatar's whole budget) with the same losses.
+RGB · (1 − background) so that both models face the same loss, and is trained for the same number of steps
+with the same losses.  ``iters`` counts all steps: the textured
+avatar trains end to end for ``iters − pretrain_iters`` (all ``iters`` when ``init`` replaces pre-training).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class AvatarConfig:
     res_blocks: int = 8
     batch: int = 8
     pretrain_iters: int = 200
-    iters: int = 1000
+    iters: int = 1200          # optimisation steps of both phases together
     lr: float = 5e-4
     texture_lr: float = 5e-3
     mask_weight: float = 1.0
@@ -232,6 +233,9 @@ def train_avatar(data: AvatarFolder, cfg: AvatarConfig | None = None, *, device:
 
     cfg = cfg or AvatarConfig()
     nb = len(data.bones)
+    iters = cfg.iters - (cfg.pretrain_iters if cfg.mode == "textured" and init is None else 0)
+    if iters < 1:
+        raise InputError(f"--iters ({cfg.iters}) must exceed --pretrain-iters ({cfg.pretrain_iters})")
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, nb)
     ckpt = Path(checkpoint) if checkpoint else None
@@ -260,7 +264,6 @@ def train_avatar(data: AvatarFolder, cfg: AvatarConfig | None = None, *, device:
                         log=Path(log).with_suffix(".pretrain.jsonl") if log else None, log_every=log_every,
                         progress=progress, desc="avatar pre-training")
         hit = initialise_textures(model.to(dev), data, device=dev)
-    iters = cfg.iters + (cfg.pretrain_iters if cfg.mode == "direct" else 0)
     perceptual = PerceptualLoss(cfg.backbone, cfg.pixel_weight)
     textures = [model.textures] if cfg.mode == "textured" else []
 
