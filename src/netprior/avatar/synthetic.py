@@ -9,9 +9,10 @@ Shading: colour = albedo · (1 − s + s · max(0, ⟨n, l⟩)) with a fixed wor
 interpolated surface normal n; s = ``shading`` (0: pure albedo, which the textured avatar can represent exactly).
 
 Cameras: ``train_cameras`` on a ring at 1.3 m height (``cam00`` … in front at 0°), of which the 6-camera subset
-takes every ⌊16/6⌋-th; ``heldout_cameras`` half-way between training azimuths at a different height (0.8 m); and
-``novel_cameras.json`` (a ring of 8 views at 1.9 m) for figures.  The training motion and the held-out motion are
-different random motions (seeds ``seed`` and ``seed + 1``).
+takes 6 evenly spaced ones (cam00, cam03, cam05, cam08, cam11, cam13 of 16); ``heldout_cameras`` at 0.8 m,
+evenly spaced from half-way between cam00 and cam01 (with 16 and 4 cameras each lies half-way between two training
+azimuths); and ``novel_cameras.json`` (a ring of 8 views at 1.9 m, from 10°) for figures.  The training motion and
+the held-out motion are different random motions (seeds ``seed`` and ``seed + 1``).
 """
 
 from __future__ import annotations
@@ -58,14 +59,13 @@ def camera_sets(size: int, train: int, heldout: int) -> dict[str, list[Camera]]:
     focal, radius = 1.75 * size, 3.6
     return {"train": ring(train, radius=radius, height=1.3, target=TARGET, size=size, focal=focal),
             "heldout": ring(heldout, radius=radius, height=0.8, target=TARGET, size=size, focal=focal,
-                            offset_deg=180.0 / train + 45.0 / max(heldout, 1)),
+                            offset_deg=180.0 / train),
             "novel": ring(8, radius=radius, height=1.9, target=TARGET, size=size, focal=focal, offset_deg=10.0)}
 
 
 def six_of(names: list[str], k: int = 6) -> list[str]:
     """``k`` of the training cameras, evenly spaced around the ring."""
-    step = max(len(names) // k, 1)
-    return names[::step][:k]
+    return [names[round(i * len(names) / k)] for i in range(min(k, len(names)))]
 
 
 def render_frame(angles: dict[str, float], camera: Camera, textures: Tensor, *, shading: float = 0.25) -> dict:
