@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 export AVATAR_SCALE=${AVATAR_SCALE:-gpu} AVATAR_DEVICE=${AVATAR_DEVICE:-cuda}
-$PY benchmarks/avatar.py --jobs 2 --threads 4
+$PY benchmarks/avatar.py --jobs 2 --threads 2 --workers 3

@@ -116,6 +116,7 @@ def train_cmd(
                                                      "textured avatar whose network is copied instead of "
                                                      "pre-training).")] = None,
         sample_every: Annotated[int, typer.Option("--sample-every", help="Sample grid every N iterations.")] = 0,
+        loader_workers: Annotated[int, typer.Option("--loader-workers", help="DataLoader worker processes.")] = 0,
         seed: Seed = 0, device: Device = "auto", checkpoint: Checkpoint = None, report: Report = False,
         max_side: MaxSide = 1024, quiet: Quiet = False):
     """Train a textured neural avatar (or the Direct baseline) on frames + masks + OpenPose keypoints."""
@@ -157,7 +158,7 @@ def train_cmd(
                        texture_lr=texture_lr, backbone=backbone, seed=seed)
     stem = output.with_suffix("")
     run = train_avatar(ds, cfg, device=dev, checkpoint=checkpoint, log=stem.with_suffix(".log.jsonl"),
-                       progress=not quiet, sample_every=sample_every, init=init_model)
+                       progress=not quiet, sample_every=sample_every, init=init_model, workers=loader_workers)
     r = run.result
     save_avatar(run.model, output, config=run.config["model"], training=run.config)
     samples = stem.with_suffix(".samples.png")

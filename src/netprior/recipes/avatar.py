@@ -223,12 +223,13 @@ def model_config(cfg: AvatarConfig, data: AvatarFolder) -> dict:
 
 def train_avatar(data: AvatarFolder, cfg: AvatarConfig | None = None, *, device: str = "auto",
                  checkpoint: str | Path | None = None, log: str | Path | None = None, progress: bool = True,
-                 sample_every: int = 0, init: nn.Module | None = None, grid: int = 8, log_every: int = 10) -> AvatarRun:
+                 sample_every: int = 0, init: nn.Module | None = None, grid: int = 8, log_every: int = 10,
+                 workers: int = 0) -> AvatarRun:
     """Train a textured avatar or the Direct baseline on ``data`` (see the module docstring).  ``checkpoint``
     resumes: the pre-training phase keeps its own file ``<checkpoint>.pretrain.safetensors``; once the main phase
     has a checkpoint, pre-training and texture initialisation are not redone.  ``init``: a textured avatar whose
     g_φ initialises this one (transfer) instead of pre-training.  Losses are logged (averaged) every ``log_every``
-    iterations."""
+    iterations; ``workers`` DataLoader processes prepare the samples (bone maps, decoding)."""
     from ..distributed import resolve_device
 
     cfg = cfg or AvatarConfig()
@@ -259,7 +260,7 @@ def train_avatar(data: AvatarFolder, cfg: AvatarConfig | None = None, *, device:
                 raise InputError(f"{data.root}: pre-training needs parts/ and uv/ maps for every frame; give "
                                  "--init MODEL (a textured avatar to transfer g_φ from) instead")
             pre = train([Player("avatar", model, pretrain_loss(cfg, nb), lr=cfg.lr, betas=(0.9, 0.999))], data,
-                        iters=cfg.pretrain_iters, batch=cfg.batch, seed=cfg.seed, device=device,
+                        iters=cfg.pretrain_iters, batch=cfg.batch, seed=cfg.seed, device=device, workers=workers,
                         checkpoint=ckpt.with_suffix(".pretrain.safetensors") if ckpt else None,
                         log=Path(log).with_suffix(".pretrain.jsonl") if log else None, log_every=log_every,
                         progress=progress, desc="avatar pre-training")
@@ -273,7 +274,8 @@ def train_avatar(data: AvatarFolder, cfg: AvatarConfig | None = None, *, device:
         return torch.optim.Adam(groups, lr=cfg.lr, betas=(0.9, 0.999))
 
     result = train([Player("avatar", model, image_loss(perceptual, cfg, nb), optimizer=optimiser)], data,
-                   iters=iters, batch=cfg.batch, seed=cfg.seed, device=device, checkpoint=ckpt, log=log,
+                   iters=iters, batch=cfg.batch, seed=cfg.seed, device=device, workers=workers, checkpoint=ckpt,
+                   log=log,
                    log_every=log_every, progress=progress, sample=sample, sample_every=sample_every,
                    desc=f"{cfg.mode} avatar")
     config = {"method": "textured-neural-avatar" if cfg.mode == "textured" else "direct-avatar", **asdict(cfg),
