@@ -140,6 +140,8 @@ def train_cmd(
         raise InputError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
     if min(iters, batch, width, max_channels, texture_size) < 1 or pretrain_iters < 0 or res_blocks < 0:
         raise InputError("--iters, --batch, --width, --max-channels and --texture-size must be >= 1")
+    if init is not None and mode != "textured":
+        raise InputError("--init applies to textured avatars (it replaces their pre-training)")
     if mode == "textured" and init is None and pretrain_iters >= iters:
         raise InputError(f"--pretrain-iters ({pretrain_iters}) must be less than --iters ({iters}), which counts "
                          "pre-training and training together")
