@@ -202,17 +202,17 @@ def markdown(res: dict, args, s: dict) -> str:
     rows = res["rows"]
     tests = list(res["sets"])
     by = {(r["mode"], r["cameras"], r["test"]): r for r in rows}
-    head = "| training cameras | " + " | ".join(f"{t}: SSIM ↑ Direct / Ours | {t}: FID ↓ Direct / Ours"
-                                                for t in tests) + " |"
-    lines = [head, "|---|" + "---|---|" * len(tests)]
+    has_fid = [t for t in tests if by[("textured", 16, t)]["fid"] is not None]
+    cols = [("ssim", t, "SSIM ↑") for t in tests] + [("fid", t, "FID ↓") for t in has_fid]
+    head = "| training cameras | " + " | ".join(f"{t}: {name} Direct / Ours" for _, t, name in cols) + " |"
+    lines = [head, "|---|" + "---|" * len(cols)]
     for cams in (16, 6):
         cells = []
-        for t in tests:
-            d, o = by[("direct", cams, t)], by[("textured", cams, t)]
-            cells += [f"{d['ssim']:.3f} / **{o['ssim']:.3f}**" if o["ssim"] > d["ssim"] else
-                      f"**{d['ssim']:.3f}** / {o['ssim']:.3f}",
-                      "—" if o["fid"] is None else f"{d['fid']:.1f} / **{o['fid']:.1f}**" if o["fid"] < d["fid"]
-                      else f"**{d['fid']:.1f}** / {o['fid']:.1f}"]
+        for m, t, _ in cols:
+            d, o = by[("direct", cams, t)][m], by[("textured", cams, t)][m]
+            f = "{:.3f}" if m == "ssim" else "{:.1f}"
+            better = o > d if m == "ssim" else o < d
+            cells.append(f"{f.format(d)} / **{f.format(o)}**" if better else f"**{f.format(d)}** / {f.format(o)}")
         o = by[("textured", cams, tests[0])]
         lines.append(f"| {cams} ({o['iterations']} steps, {o['pretrain_iterations']} of them pre-training) | "
                      + " | ".join(cells) + " |")
