@@ -188,14 +188,15 @@ def figures(args, sets: dict, preds: dict) -> None:
     pick2 = [i * frames2 + frames2 // 2 for i in range(len(v2["names"]) // frames2)]
     rows = [torch.cat([v["image"][pick], v2["image"][pick2]])]
     rows += [torch.cat([preds[(m, c, key)][pick], preds[(m, c, key2)][pick2]]) for m, c in RUNS]
-    save_image(image_grid(torch.cat(rows), nrow=len(pick) + len(pick2)),
-               args.results / f"{args.stem}_novel_views.png")
+    grid = image_grid(torch.cat(rows), nrow=len(pick) + len(pick2))
+    save_image(torch.nn.functional.interpolate(grid, scale_factor=2), args.results / f"{args.stem}_novel_views.png")
     split = json.loads((args.work / "data" / "split.json").read_text())
     true = make_textures(split["config"]["texture_size"], split["config"]["seed"])
     learned = [load_avatar(model_path(args, "textured", c))[0].textures.detach().clamp(0, 1) for c in (16, 6)]
     size = learned[0].shape[-1]
     true = torch.nn.functional.interpolate(true, size=size, mode="area")
-    save_image(image_grid(torch.cat([true, *learned]), nrow=len(true)), args.results / f"{args.stem}_textures.png")
+    grid = image_grid(torch.cat([true, *learned]), nrow=len(true))
+    save_image(torch.nn.functional.interpolate(grid, scale_factor=2), args.results / f"{args.stem}_textures.png")
 
 
 def markdown(res: dict, args, s: dict) -> str:
@@ -223,7 +224,7 @@ def markdown(res: dict, args, s: dict) -> str:
              for m in wins}
     verdict = ("Textured better than Direct in " + ", ".join(f"{wins[m]} of {cells[m]} cells on {m.upper()}"
                                                             for m in wins) + ".")
-    extra = ["| model | cameras | test | SSIM | PSNR dB | mask IoU | steps | train s (wall) |",
+    extra = ["| model | cameras | test | SSIM | PSNR dB | mask IoU | steps | wall s (textured: after pre-training) |",
              "|---|---|---|---|---|---|---|---|"]
     extra += [f"| {r['mode']} | {r['cameras']} | {r['test']} | {r['ssim']:.3f} | {r['psnr']:.2f} | "
               f"{r['mask_iou']:.3f} | {r['iterations']} | {r['train_seconds']:.0f} |" for r in rows]

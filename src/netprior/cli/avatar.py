@@ -171,7 +171,7 @@ def train_cmd(
     written = [output.with_suffix(".json"), samples, stem.with_suffix(".log.jsonl")]
     if report:
         write_training_report(stem.with_suffix(".report.png"), r.history, r.snapshots,
-                              title=f"{mode} avatar, {r.iterations} it. (pairs: truth, prediction)")
+                              title=f"{mode} avatar, {iters} steps in all (pairs: truth, prediction)")
         written.append(stem.with_suffix(".report.png"))
     for p in written:
         typer.echo(f"wrote {p}")
