@@ -45,15 +45,9 @@ from PIL import Image
 
 from netprior.generators import get_generator
 from netprior.io import from_numpy, save_image
-from netprior.recipes.gan import (
-    inpaint,
-    interpolate,
-    invert,
-    make_config,
-    missing_blocks_mask,
-    offset_path,
-    quality,
-)
+from netprior.metrics import batch_quality
+from netprior.recipes.gan import inpaint, invert, make_config, missing_blocks_mask
+from netprior.generators.paths import interpolate, offset_path
 from netprior.solve import peak_memory_mb
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -93,7 +87,7 @@ class Timer:
 
 
 def per_target(x: torch.Tensor, ref: torch.Tensor) -> list[dict]:
-    return [quality(x[i:i + 1], ref[i:i + 1]) for i in range(x.shape[0])]
+    return [batch_quality(x[i:i + 1], ref[i:i + 1]) for i in range(x.shape[0])]
 
 
 def level_stats(x: torch.Tensor, ref: torch.Tensor, loss: torch.Tensor, cpu: float, wall: float, steps: int) -> dict:

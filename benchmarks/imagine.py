@@ -35,15 +35,9 @@ from skimage import data as skdata
 
 from netprior.backbones import get_backbone
 from netprior.io import from_numpy, load_image, save_image
-from netprior.recipes.imagine import (
-    Settings,
-    deepinversion,
-    evaluate,
-    feature_distance,
-    fit_square,
-    imagine,
-    mean_pairwise_distance,
-)
+from netprior.evaluation.distance import evaluate, feature_distance, mean_pairwise_distance
+from netprior.recipes.imagine import Settings, deepinversion, imagine
+from netprior.inputs import fit_square
 from netprior.solve import peak_memory_mb
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -24,8 +24,9 @@ import torch
 
 from netprior.backbones import get_backbone
 from netprior.io import load_image
-from netprior.recipes.preimage import (DEFAULTS, PreImageGrid, Regularisers, feature_targets, invert, resize_side,
-                                       write_grid_figure)
+from netprior.recipes.preimage import PRESETS, PreImageGrid, Regularisers, feature_targets, invert
+from netprior.report.preimage_grid import write_grid_figure
+from netprior.inputs import resize_side
 from netprior.report import versions
 
 LAYERS = "stem,stage2,stage3,stage4,stage6,logits"
@@ -92,8 +93,8 @@ def markdown(command: str, budget: dict, rows: list[dict], layers: list[str], fi
         f"Command: `{command}`",
         "",
         f"Budget: images {', '.join(budget['images'])} resized to {budget['size']} px; Adam, {budget['iters']['tv']} "
-        f"steps (TV, lr {DEFAULTS['tv']['lr']}) / {budget['iters']['dip']} steps (DIP `{budget['dip_net']}` net, "
-        f"lr {DEFAULTS['dip']['lr']}); "
+        f"steps (TV, lr {PRESETS['tv'].lr}) / {budget['iters']['dip']} steps (DIP `{budget['dip_net']}` net, "
+        f"lr {PRESETS['dip'].lr}); "
         f"λ_TV {budget['regularisers']['tv_weight']}, β {budget['regularisers']['tv_beta']}, "
         f"λ_α {budget['regularisers']['alpha_weight']}, α {budget['regularisers']['alpha']}; seed {budget['seed']}; "
         f"torch threads: {budget['threads']}; seconds are wall-clock on a 2-core machine shared with other jobs "

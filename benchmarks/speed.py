@@ -30,6 +30,7 @@ from dip import DATA, Observe, centre, merge_rows
 from netprior.io import load_image
 from netprior.metrics import estimate_noise_sigma, psnr
 from netprior.operators import GaussianNoise
+from netprior import stopping
 from netprior.recipes import dip
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -53,7 +54,7 @@ def curve(name: str, preset: str, cap: int, crop: int, cmd: str) -> dict:
     x, y = noisy_crop(name, crop)
     load = os.getloadavg()[0]
     sigma = estimate_noise_sigma(y)
-    rule = dip.make_stopping(dip.get_preset(preset).stopping, sigma)
+    rule = stopping.by_name(dip.get_preset(preset).stopping, sigma)
     r = dip.restore(y, GaussianNoise(SIGMA255), preset, iters=cap, sigma=sigma, reference=x, progress=False,
                     stopping=Observe(auto=rule), metrics_every=10)
     h = r.result.history

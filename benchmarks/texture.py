@@ -91,7 +91,9 @@ class PeakRSS:
 
 def worker_sample(a: dict) -> dict:
     """Load the model and generate one sample (memory), then time ``n`` more and score them."""
-    from netprior.recipes.texture import load_model, sample, texture_loss_of
+    from netprior.recipes.texture import sample
+    from netprior.texture_metrics import texture_loss_of
+    from netprior.texture_model import load_model
 
     with PeakRSS() as mem:
         model = load_model(a["model"], kind="texture")
@@ -173,7 +175,8 @@ def lr_schedule(iters: int) -> dict:
 
 def part_speed(args, descriptor) -> dict:
     from netprior.io import load_image
-    from netprior.recipes.texture import ARCH_LR, TrainConfig, sample, save_model, train_texture_net
+    from netprior.recipes.texture import ARCH_LR, TrainConfig, sample, train_texture_net
+    from netprior.texture_model import save_model
 
     x0 = exemplar(args.exemplar, args.exemplar_size)
     cfg = TrainConfig(arch="texture_net", size=args.size, batch=args.batch, iters=args.train_iters,
@@ -212,8 +215,8 @@ def part_speed(args, descriptor) -> dict:
 
 
 def part_diversity(args, descriptor) -> dict:
-    from netprior.recipes.texture import (ARCH_LR, TrainConfig, pairwise_distance, sample, texture_loss_of,
-                                          train_texture_net)
+    from netprior.recipes.texture import ARCH_LR, TrainConfig, sample, train_texture_net
+    from netprior.texture_metrics import pairwise_distance, texture_loss_of
 
     x0 = exemplar(args.div_exemplar, args.exemplar_size)
     v2 = {"noise_dim": 256, "hidden": 256, "width": args.v2_width, "min_width": 16}
@@ -240,13 +243,14 @@ def part_diversity(args, descriptor) -> dict:
 
 def part_norm(args, descriptor) -> dict:
     from netprior.io import load_image
-    from netprior.recipes.style import _square, apply_style, train_style_net
+    from netprior.recipes.style import apply_style, train_style_net
+    from netprior.inputs import square
     from netprior.recipes.texture import ARCH_LR, TrainConfig
 
     style = load_image(DATA / "CSet14" / "flowers.png")
     names = sorted(p for p in (DATA / "CSet14").glob("*.png") if p.stem != "flowers")
-    pool = torch.cat([_square(load_image(p), args.style_size) for p in names[:args.pool]])
-    test = _square(load_image(DATA / "CSet5" / "butterfly.png"), args.style_size)
+    pool = torch.cat([square(load_image(p), args.style_size) for p in names[:args.pool]])
+    test = square(load_image(DATA / "CSet5" / "butterfly.png"), args.style_size)
     style_grams = descriptor.grams(style)
     rows, out = [], {}
     for norm_kind in ("instance", "batch"):

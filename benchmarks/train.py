@@ -85,7 +85,8 @@ def snapshot_path(iteration: int) -> Path:
 
 def train_run(args) -> dict:
     from netprior.io import save_image
-    from netprior.recipes.dcgan import DCGANConfig, players, save_generator, train_dcgan
+    from netprior.recipes.dcgan import DCGANConfig, players, train_dcgan
+    from netprior.dcgan_model import save_generator
     from netprior.report import image_grid, write_training_report
 
     train, _ = datasets(args.seed)
@@ -122,7 +123,8 @@ def feature_job(job: str, args) -> Path:
     from safetensors.torch import save_file
 
     from netprior.evaluation import InceptionFeatures, extract
-    from netprior.recipes.dcgan import generate, load_generator
+    from netprior.recipes.dcgan import generate
+    from netprior.dcgan_model import load_generator
 
     out = WORK / f"feat-{job}.safetensors"
     if out.exists():

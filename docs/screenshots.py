@@ -11,39 +11,18 @@ at 192² and applied to a photo.  GAN: the face of CSet14/face.png inverted with
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from netprior.serve.browser import free_port, upload_to_editor
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def upload_to_editor(page, elem_id: str, path, tries: int = 3) -> None:
-    """Put an image into a Gradio ImageEditor and wait until it is on the canvas (its Undo button turns on); the
-    file is set again when a heavily loaded page missed it."""
-    from playwright.sync_api import TimeoutError as PageTimeout
-
-    for attempt in range(tries):
-        page.locator(f"#{elem_id} input[type=file]").first.set_input_files(str(path))
-        try:
-            page.wait_for_selector(f"#{elem_id} button[aria-label=Undo]:not([disabled])", state="attached",
-                                   timeout=40_000)
-            return
-        except PageTimeout:
-            if attempt == tries - 1:
-                raise
 
 
 def crop(src: Path, box: tuple[int, int, int, int], size: int, out: Path) -> Path:

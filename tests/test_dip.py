@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from netprior.impedance import impedance_targets, noise_impedance
 from netprior.metrics import psnr
 from netprior.operators import Downsample, GaussianNoise, Mask
-from netprior.recipes.dip import (denoise, get_preset, impedance_targets, inpaint, noise_impedance, restore,
-                                  super_resolve)
+from netprior.recipes.dip import denoise, get_preset, inpaint, restore, super_resolve
 
 
 def test_denoising_raises_psnr_by_3db_and_stops_by_itself(photo64):

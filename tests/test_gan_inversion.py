@@ -7,23 +7,22 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers import run
 from PIL import Image
 from torch import nn
 
-from helpers import run
 from netprior.errors import InputError
 from netprior.generators import LatentPrior, SequentialGenerator, get_generator
 from netprior.generators.biggan import random_biggan
-from netprior.generators.parametrize import MultiCode
+from netprior.generators.paths import interpolate, offset_path
+from netprior.inputs import fit_image
+from netprior.parametrize import MultiCode
 from netprior.recipes.gan import (
     colorize,
-    fit_image,
     inpaint,
-    interpolate,
     invert,
     make_config,
     missing_blocks_mask,
-    offset_path,
     segment,
     super_resolve,
 )

@@ -4,22 +4,21 @@ import json
 
 import pytest
 import torch
-
 from helpers import run
+
 from netprior.attribution import gradcam
 from netprior.errors import InputError
+from netprior.evaluation.distance import feature_distance, mean_pairwise_distance
+from netprior.inputs import gaussian_blob
 from netprior.io import save_image
 from netprior.losses import gradient_penalty
 from netprior.nets.discriminator import PatchDiscriminator
+from netprior.objective import jittered
 from netprior.recipes.imagine import (
     Settings,
     counterfactual,
     deepinversion,
-    feature_distance,
-    gaussian_blob,
     imagine,
-    jittered,
-    mean_pairwise_distance,
     stylize,
 )
 
@@ -102,7 +101,7 @@ def test_two_stages_train_the_critic_and_seeds_give_different_images(lite0, phot
     h = runs[0].result.history
     assert len(h["dm"]) == 16 and len(h["pc"]) == len(h["gp"]) == 8  # the critic only in stage 2
     assert runs[0].warmup is not None and not torch.equal(runs[0].warmup, runs[0].image)
-    assert runs[0].config["critic"]["receptive_field"] == 34
+    assert runs[0].config["objective"]["pc"]["receptive_field"] == 34
     diff = (runs[0].image - runs[1].image).abs().mean().item()
     assert diff > 0.05, diff
     assert mean_pairwise_distance(lite0, [r.image for r in runs]) > 0.05
@@ -142,7 +141,7 @@ def test_style_counterfactual_and_deepinversion_runs(lite0, photo64, photo64b):
 
     di = deepinversion(photo64, backbone=lite0, settings=tiny(stages=1, iters_warmup=10), progress=False)
     assert "bn" in di.result.history and "pc" not in di.result.history and di.result.steps == 10
-    assert di.config["critic"] is None
+    assert "pc" not in di.config["objective"]
 
 
 def test_interrupted_two_stage_run_resumes_with_its_critic(lite0, photo64, tmp_path):

@@ -7,7 +7,6 @@ from torch.autograd import gradcheck
 
 from netprior.backbones import Backbone, BNInput
 from netprior.losses import (
-    WeightedSum,
     alpha_norm,
     bn_statistics_prior,
     channel_stats,
@@ -138,23 +137,6 @@ def test_class_cross_entropy():
     logits = torch.tensor([[0.0, 10.0], [10.0, 0.0]])
     assert class_cross_entropy(logits, torch.tensor([1, 0])).item() < 1e-3
     assert class_cross_entropy(logits, 0).item() == pytest.approx(5.0, abs=1e-3)
-
-
-def test_weighted_sum_returns_total_and_unweighted_terms():
-    def boom(x):
-        raise AssertionError("terms with weight 0 must not be evaluated")
-
-    loss = WeightedSum(
-        {"sq": (2.0, lambda x: (x**2).sum()), "abs": (0.5, lambda x: x.abs().sum()), "off": (0.0, boom)}
-    )
-    x = torch.tensor([1.0, -3.0], requires_grad=True)
-    total, values = loss(x)
-    assert values == {"sq": 10.0, "abs": 4.0}
-    assert total.item() == pytest.approx(22.0)
-    total.backward()
-    assert x.grad.tolist() == pytest.approx([4.5, -12.5])
-    with pytest.raises(ValueError, match="non-zero"):
-        WeightedSum({"off": (0.0, boom)})(x)
 
 
 def test_gradcheck_in_float64():

@@ -5,10 +5,20 @@ import pytest
 import torch
 
 from netprior.backbones import BackboneInputError
+from netprior.backbones.strides import layer_strides
 from netprior.errors import InputError
-from netprior.recipes.preimage import (CroppedDeepPrior, PreImageObjective, Regularisers, dip_parametrization,
-                                       feature_targets, invert, invert_layers, layer_strides, relative_feature_error,
-                                       resize_side)
+from netprior.inputs import resize_side
+from netprior.parametrize import CroppedDeepPrior
+from netprior.report.preimage_grid import grid_markdown
+from netprior.recipes.preimage import (
+    Regularisers,
+    dip_parametrization,
+    feature_targets,
+    invert,
+    invert_layers,
+    preimage_objective,
+    relative_feature_error,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: see conftest.py
 
@@ -38,21 +48,21 @@ def test_grid_runs_every_prior_and_layer_and_tabulates(lite0, photo64):
     rows = grid.table()
     assert [(r["prior"], r["layer"]) for r in rows] == [("tv", "stem"), ("tv", "stage2")]
     assert all(r["steps"] == 2 and r["relative_feature_error"] > 0 for r in rows)
-    md = grid.markdown()
+    md = grid_markdown(grid)
     assert "| tv |" in md and "stage2" in md and f"{rows[1]['relative_feature_error']:.3f}" in md
 
 
 def test_objective_terms_are_balanced_on_a_natural_image(lite0, photo64):
     target = feature_targets(lite0, photo64, ["stage2"])["stage2"]
-    loss, terms = PreImageObjective(lite0, "stage2", target, Regularisers())(photo64)
-    assert terms["data"].item() == pytest.approx(0.0, abs=1e-8)
+    loss, terms = preimage_objective(lite0, "stage2", target, Regularisers())(photo64)
+    assert terms["data"] == pytest.approx(0.0, abs=1e-8)
     # M&V normalisation: TV is O(1) on a photo, the α-norm is a soft bound (< 1 inside the natural range)
-    assert 0.3 < terms["tv"].item() < 10 and 0.01 < terms["alpha"].item() < 1
-    assert loss.item() == pytest.approx(0.01 * terms["tv"].item() + 5e-3 * terms["alpha"].item(), rel=1e-5)
+    assert 0.3 < terms["tv"] < 10 and 0.01 < terms["alpha"] < 1
+    assert loss.item() == pytest.approx(0.01 * terms["tv"] + 5e-3 * terms["alpha"], rel=1e-5)
     noisy = photo64 + 0.2 * torch.randn_like(photo64)
-    _, noisy_terms = PreImageObjective(lite0, "stage2", target, Regularisers())(noisy)
+    _, noisy_terms = preimage_objective(lite0, "stage2", target, Regularisers())(noisy)
     assert noisy_terms["tv"] > 3 * terms["tv"] and noisy_terms["data"] > 0.05
-    _, out_of_range = PreImageObjective(lite0, "stage2", target, Regularisers())(2 * photo64 - 0.5)
+    _, out_of_range = preimage_objective(lite0, "stage2", target, Regularisers())(2 * photo64 - 0.5)
     assert out_of_range["alpha"] > 20 * terms["alpha"]
 
 

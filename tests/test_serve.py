@@ -6,7 +6,6 @@ page nor the server contacts any host but 127.0.0.1."""
 import ipaddress
 import json
 import os
-import socket
 import struct
 import sys
 import threading
@@ -19,8 +18,10 @@ from PIL import Image
 
 from netprior.errors import InputError, ResourceError
 from netprior.io import save_image
-from netprior.recipes.dip import fit, load_observation
+from netprior.recipes.dip import fit
+from netprior.inputs import load_observation
 from netprior.serve import check_host
+from netprior.serve.browser import free_port, upload_to_editor
 from netprior.serve.jobs import Job
 from netprior.serve.workspace import Settings, Workspace, painted_mask
 
@@ -128,12 +129,6 @@ def _loopback(host) -> bool:
         return host in ("localhost", b"localhost")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def browser_page():
     """A running server on a free loopback port and a headless chromium page on it; yields (page, server, the
@@ -148,7 +143,7 @@ def browser_page():
     outgoing = OutgoingConnections()
     from netprior.serve import start
 
-    server = start(Settings(max_side=256, preview_every=2), "127.0.0.1", _free_port())
+    server = start(Settings(max_side=256, preview_every=2), "127.0.0.1", free_port())
     requests: list[str] = []
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -163,22 +158,6 @@ def browser_page():
             root = server.workspace.root
             server.close()
             assert not root.exists()
-
-
-def upload_to_editor(page, elem_id: str, path, tries: int = 3) -> None:
-    """Put an image into a Gradio ImageEditor and wait until it is on the canvas (its Undo button turns on); the
-    file is set again when a heavily loaded page missed it."""
-    from playwright.sync_api import TimeoutError as PageTimeout
-
-    for attempt in range(tries):
-        page.locator(f"#{elem_id} input[type=file]").first.set_input_files(str(path))
-        try:
-            page.wait_for_selector(f"#{elem_id} button[aria-label=Undo]:not([disabled])", state="attached",
-                                   timeout=40_000)
-            return
-        except PageTimeout:
-            if attempt == tries - 1:
-                raise
 
 
 def _job_threads() -> list[threading.Thread]:

@@ -4,17 +4,24 @@ import json
 
 import pytest
 import torch
+from helpers import run
 from skimage import data
 from torch import nn
 
 from netprior.errors import InputError
-from helpers import run
 from netprior.io import from_numpy, save_image
 from netprior.losses import gram_matrix, softmax_smoothing
 from netprior.nets.texture import TextureNet, TextureNetV2
-from netprior.recipes.texture import Descriptor, GeneratorModel, synthesize, texture_loss_of
-from netprior.texture_metrics import (colour_histogram_distance, colour_noise_fraction, colour_statistics,
-                                      grid_strength, patch_sliced_wasserstein)
+from netprior.recipes.texture import Descriptor, synthesize
+from netprior.texture_metrics import (
+    colour_histogram_distance,
+    colour_noise_fraction,
+    colour_statistics,
+    grid_strength,
+    patch_sliced_wasserstein,
+    texture_loss_of,
+)
+from netprior.texture_model import GeneratorModel
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from ddp_worker import run as ddp_run
 from helpers import run
+from PIL import Image
+
 from netprior.data import ImageFolder
+from netprior.dcgan_model import load_generator
 from netprior.errors import InputError
-from netprior.recipes.dcgan import DCGANConfig, generate, load_generator, players, train_dcgan
+from netprior.recipes.dcgan import DCGANConfig, generate, players, train_dcgan
 from netprior.statefile import load_state, save_state
 from netprior.train import train
 

@@ -40,10 +40,10 @@ def run_demo(output_dir: str | Path, *, iters: int | None = None, progress: bool
     yield f"wrote {out / 'noisy.png'}  (σ = {DEMO_SIGMA255:g}, PSNR {psnr(noisy, clean):.2f} dB)"
     r = denoise(noisy, reference=clean, iters=iters or DEMO_ITERS, seed=seed, device=device, progress=progress,
                snapshot_every=50)
-    r.config["demo"] = {"image": "netprior/data/demo.png", "sigma255": DEMO_SIGMA255, "noise_seed": seed}
     save_image(r.image, out / "denoised.png")
     metrics = {**r.metrics, "psnr_noisy": psnr(noisy, clean), "ssim_noisy": ssim(noisy, clean)}
-    write_sidecar(out / "denoised.png", config=r.config, result=r.result, metrics=metrics)
+    write_sidecar(out / "denoised.png", config=r.config, result=r.result, metrics=metrics,
+                  extra={"demo": {"image": "netprior/data/demo.png", "sigma255": DEMO_SIGMA255, "noise_seed": seed}})
     write_report(out / "denoised.report.png", r.result, observation=noisy,
                  title=f"DIP denoising, stopped by {r.result.stop['rule']} at step {r.result.stop['selected_step']}")
     write_panels(out / "comparison.png",

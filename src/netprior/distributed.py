@@ -31,7 +31,10 @@ class Processes:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` → cuda when available else cpu; ``cpu``; ``cuda``/``cuda:N`` (refused when CUDA is absent)."""
+    """``auto`` → cuda when available else cpu; ``cpu``; ``cuda``/``cuda:N`` (refused when CUDA is absent); a
+    ``torch.device`` is returned as it is.  The one place where every recipe turns its ``device`` into a device."""
+    if isinstance(name, torch.device):
+        return name
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():

@@ -48,6 +48,14 @@ def feature_mse(feats: Features, targets: Features, weights: Mapping[str, float]
     return sum(w * (feats[l] - targets[l]).pow(2).mean() for l, w in _layers(feats, targets, weights))
 
 
+def relative_feature_error_sq(feats: Features, targets: Features,
+                              weights: Mapping[str, float] | None = None) -> Tensor:
+    """Squared relative feature error of Mahendran & Vedaldi's pre-images:
+    L = Σ_l w_l · ||Φ_l(x̂) − Φ_l(x0)||² / ||Φ_l(x0)||² (1 at x̂ = 0; its square root is the reported error)."""
+    return sum(w * (feats[l] - targets[l]).pow(2).sum() / targets[l].pow(2).sum().clamp_min(1e-12)
+               for l, w in _layers(feats, targets, weights))
+
+
 def gram_matrix(f: Tensor) -> Tensor:
     """Normalised Gram matrix of feature maps (B,C,H,W): G = F Fᵀ / (C·H·W), F = f reshaped (B,C,HW)."""
     b, c, h, w = f.shape
@@ -138,6 +146,19 @@ def total_variation(x: Tensor, beta: float = 2.0, eps: float = 1e-8, reduction: 
     return _reduce((dx.pow(2) + dy.pow(2) + eps).pow(beta / 2), reduction)
 
 
+def total_variation_norm(x: Tensor) -> Tensor:
+    """DeepInversion's total variation (Yin et al. 2020, code; IMAGINE's R_img): per sample the sum over the four
+    neighbour directions (→, ↓, ↘, ↗) of the L2 norm of the difference image, batch mean."""
+    diffs = (x[..., :, 1:] - x[..., :, :-1], x[..., 1:, :] - x[..., :-1, :],
+             x[..., 1:, 1:] - x[..., :-1, :-1], x[..., 1:, :-1] - x[..., :-1, 1:])
+    return sum(d.flatten(1).norm(dim=1) for d in diffs).mean()
+
+
+def l2_norm(x: Tensor) -> Tensor:
+    """||x||₂ per sample, batch mean (DeepInversion's image-norm prior)."""
+    return x.flatten(1).norm(dim=1).mean()
+
+
 def alpha_norm(x: Tensor, alpha: float = 6.0, reduction: Reduction = "mean") -> Tensor:
     """α-norm prior ||x||_α^α = Σ |x|^α (Mahendran & Vedaldi 2015); "mean" divides by numel.
 
@@ -186,31 +207,6 @@ def class_cross_entropy(logits: Tensor, target: int | Tensor) -> Tensor:
     if isinstance(target, int):
         target = torch.full((logits.shape[0],), target, dtype=torch.long, device=logits.device)
     return F.cross_entropy(logits, target)
-
-
-class WeightedSum:
-    """Weighted sum of named terms, ``WeightedSum({"tv": (1e-4, tv_fn), ...})``.
-
-    Calling it with any arguments calls every term with non-zero weight with those arguments and
-    returns ``(Σ_k w_k · term_k, {k: float(term_k)})``: the total to optimise and the unweighted
-    term values for logging.
-    """
-
-    def __init__(self, terms: Mapping[str, tuple[float, Callable[..., Tensor]]]) -> None:
-        self.terms = dict(terms)
-
-    def __call__(self, *args: object, **kwargs: object) -> tuple[Tensor, dict[str, float]]:
-        total: Tensor | None = None
-        values: dict[str, float] = {}
-        for name, (weight, fn) in self.terms.items():
-            if weight == 0:
-                continue
-            value = fn(*args, **kwargs)
-            values[name] = float(value.detach())
-            total = weight * value if total is None else total + weight * value
-        if total is None:
-            raise ValueError("WeightedSum has no term with a non-zero weight")
-        return total, values
 
 
 def gradient_penalty(

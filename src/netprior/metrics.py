@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from .errors import InputError
 from .io import to_numpy
 
 
@@ -41,3 +42,14 @@ def estimate_noise_sigma(y: torch.Tensor) -> float:
         warnings.simplefilter("ignore", RuntimeWarning)  # empty detail band of a constant image
         sigma = float(np.mean(estimate_sigma(a, channel_axis=2, average_sigmas=False)))
     return sigma if np.isfinite(sigma) else 0.0
+
+
+def batch_quality(x: torch.Tensor, reference: torch.Tensor) -> dict:
+    """Mean PSNR / SSIM over the batch and the MSE (the pixel part of L) against ``reference``."""
+    ref = reference.to(x.device)
+    if ref.shape != x.shape:
+        raise InputError(f"reference {tuple(ref.shape)} does not match the reconstruction {tuple(x.shape)}")
+    n = x.shape[0]
+    return {"psnr": sum(psnr(x[i], ref[i]) for i in range(n)) / n,
+            "ssim": sum(ssim(x[i], ref[i]) for i in range(n)) / n,
+            "mse": float((x.clamp(0, 1) - ref).pow(2).mean())}

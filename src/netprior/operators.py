@@ -166,6 +166,15 @@ def downsampling_taps(factor: int, kernel: str = "lanczos2") -> tuple[np.ndarray
     return taps, -first, last - (t - 1)
 
 
+
+class TargetMasks(Mask):
+    """A(x) = m_b ⊙ x with one mask per target: ``masks`` (B, 1, H, W), each validated like a :class:`Mask`."""
+
+    def __init__(self, masks: torch.Tensor):
+        Operator.__init__(self)
+        self.register_buffer("mask", torch.cat([Mask(m).mask for m in masks]))
+
+
 class Downsample(Operator):
     """d(x): separable antialiased downsampling by an integer factor t (eq. 7.5), replicate padding at borders.
 

@@ -1,14 +1,17 @@
 """The one optimisation loop every method uses.
 
     for t = 1 … T:   x_t = P_θ()                     (the parametrization: pixels, f_θ(z), G(z), …)
-                     L_t = objective(x_t)            (data term through an operator, feature/statistics terms…)
-                     θ ← optimiser step on ∇_θ L_t
+                     L_t = objective(x_t, t)         (named terms: data term through an operator, features…)
+                     θ ← Π(optimiser step on ∇_θ L_t) (Π = the parametrization's projection, e.g. onto [0, 1])
                      x̄_t = λ x̄_{t−1} + (1 − λ) x_t    (exponential average, λ = ``ema``, 0.99 in the DIP code)
                      stop if the stopping rule says so
 
 with metric callbacks, snapshots, a progress bar, and checkpoints from which a resumed run continues exactly as
-the uninterrupted one would (parameters, optimiser state, average, history, stopping rule and RNG state are saved
-in a :mod:`~netprior.statefile`: safetensors + JSON, nothing that can run code).
+the uninterrupted one would (parameters, optimiser state, average, history, stopping rule and the run's generator
+state are saved in a :mod:`~netprior.statefile`: safetensors + JSON, nothing that can run code).
+
+Randomness: the run's ``seed`` makes one ``torch.Generator`` on the parameters' device, which every part that draws
+noise while optimising receives (:func:`netprior.seeding.bind`); nothing here touches the global RNG.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
+from . import seeding
 from .errors import InputError
+from .objective import Objective
 from .statefile import load_state, save_state
 from .stopping import StoppingRule
 
-Objective = Callable[[torch.Tensor], "torch.Tensor | tuple[torch.Tensor, dict[str, float]]"]
+Loss = Callable[[torch.Tensor], "torch.Tensor | tuple[torch.Tensor, dict[str, float]]"]
 Metric = Callable[[torch.Tensor], float]
 OPTIMIZERS = ("adam", "lbfgs", "sgd")
 CHECKPOINT_KIND, CHECKPOINT_VERSION = "solver-checkpoint", 2  # version 1: the torch.save pickles of netprior 0.1
@@ -87,30 +92,35 @@ def _fingerprint(param: nn.Module, optimizer: str) -> str:
     return hashlib.sha1(f"{type(param).__name__}|{optimizer}|{shapes}".encode()).hexdigest()[:16]
 
 
-def solve(param: nn.Module, objective: Objective, *, iters: int, lr: float = 0.01, optimizer: str = "adam",
+def solve(param: nn.Module, objective: Objective | Loss, *, iters: int, lr: float = 0.01, optimizer: str = "adam",
           ema: float | None = None, stopping: StoppingRule | None = None,
           metrics: dict[str, Metric] | None = None, metrics_every: int = 1, snapshot_every: int = 0,
           checkpoint: str | Path | None = None, checkpoint_every: int = 100, seed: int | None = None,
           progress: bool = True, desc: str = "optimising", extra_params: Iterable[torch.Tensor] = (),
           lr_schedule: Callable[[int], float] | None = None,
           callback: Callable[[int, torch.Tensor], None] | None = None) -> SolveResult:
-    """Minimise ``objective(param())`` over the parameters of ``param`` (and ``extra_params``).
+    """Minimise ``objective(param(), step)`` over the parameters of ``param`` (and ``extra_params``), projecting
+    them with ``param.project_()`` after every step.
 
-    ``objective`` returns the loss, or (loss, {term name: value}) for logging; a data term named ``"data"`` is what
-    stopping rules watch (else the total loss).  ``metrics`` are evaluated on x_t (key ``name``) and on x̄_t
+    ``objective`` is an :class:`~netprior.objective.Objective` (named terms, evaluated with the step number) or a
+    plain function of x returning the loss or (loss, {term name: value}); a term named ``"data"`` is what stopping
+    rules watch (else the total loss).  ``metrics`` are evaluated on x_t (key ``name``) and on x̄_t
     (``name_avg``) every ``metrics_every`` steps — e.g. PSNR to a reference.  ``lr_schedule(step)`` multiplies the
     learning rate.  ``checkpoint`` is a file: saved every ``checkpoint_every`` steps and at the end, and resumed from
-    when it exists.  ``seed`` calls ``torch.manual_seed`` before the first step.
+    when it exists.  ``seed`` seeds the run's generator (see the module docstring); without it the parts draw
+    from the global RNG.
     """
     if iters < 1:
         raise InputError(f"the iteration budget must be >= 1, got {iters}")
     if ema is not None and not 0.0 <= ema < 1.0:
         raise InputError(f"ema must be in [0, 1), got {ema}")
-    if seed is not None:
-        torch.manual_seed(seed)
     params = [p for p in param.parameters() if p.requires_grad] + list(extra_params)
     if not params:
         raise InputError("nothing to optimise: the parametrization has no trainable parameters")
+    rng = None if seed is None else seeding.generator(seed, params[0].device)
+    seeding.bind(rng, param, objective)
+    project = getattr(param, "project_", None)
+    takes_step = isinstance(objective, Objective)
     opt = _make_optimizer(optimizer, params, lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_schedule) if lr_schedule else None
     metrics = metrics or {}
@@ -131,14 +141,16 @@ def solve(param: nn.Module, objective: Objective, *, iters: int, lr: float = 0.0
         if sched is not None and state.get("scheduler"):
             sched.load_state_dict(state["scheduler"])
         if isinstance(objective, nn.Module) and state.get("objective") is not None:
-            objective.load_state_dict(state["objective"])
+            try:
+                objective.load_state_dict(state["objective"])
+            except RuntimeError:  # e.g. an IMAGINE checkpoint written before the objective had named terms
+                raise InputError(f"{ckpt_path}: checkpoint holds another objective's state (critic, terms); "
+                                 "delete it or choose another --checkpoint path") from None
         start, elapsed, history, snapshots = state["step"], state["seconds"], state["history"], state["snapshots"]
         avg = None if state["avg"] is None else state["avg"].to(params[0].device)
         if stopping is not None and state.get("stopping") is not None:
             stopping.load_state_dict(state["stopping"])
-        torch.set_rng_state(state["rng"])
-        if torch.cuda.is_available() and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        (rng.set_state if rng is not None else torch.set_rng_state)(state["rng"])
 
     def save_checkpoint(step: int) -> None:
         state = {"fingerprint": fp, "step": step, "seconds": elapsed + time.perf_counter() - t0,
@@ -147,8 +159,7 @@ def solve(param: nn.Module, objective: Objective, *, iters: int, lr: float = 0.0
                  "objective": objective.state_dict() if isinstance(objective, nn.Module) else None,
                  "avg": avg, "history": history, "snapshots": snapshots,
                  "stopping": stopping.state_dict() if stopping is not None else None,
-                 "rng": torch.get_rng_state(),
-                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+                 "rng": rng.get_state() if rng is not None else torch.get_rng_state()}
         save_state(ckpt_path, state, kind=CHECKPOINT_KIND, version=CHECKPOINT_VERSION)
 
     from tqdm.auto import tqdm
@@ -165,12 +176,14 @@ def solve(param: nn.Module, objective: Objective, *, iters: int, lr: float = 0.0
         def closure():
             opt.zero_grad(set_to_none=True)
             out = param()
-            loss, terms = _split(objective(out))
+            loss, terms = _split(objective(out, step) if takes_step else objective(out))
             loss.backward()
             cache.update(out=out, loss=loss, terms=terms)
             return loss
 
         opt.step(closure)
+        if project is not None:
+            project()
         if sched is not None:
             sched.step()
         x = cache["out"].detach()

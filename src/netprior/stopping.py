@@ -21,6 +21,8 @@ from collections import deque
 
 import torch
 
+from .errors import InputError
+
 
 class StoppingRule(ABC):
     """Base class.  ``update`` returns True to stop; ``selected`` is the (step, image) to return, or None."""
@@ -50,19 +52,38 @@ class StoppingRule(ABC):
         vars(self).update(state)
 
 
-class WindowedVariance(StoppingRule):
+class _PatientMinimum(StoppingRule):
+    """A rule that watches a value for its minimum: a new minimum (from ``min_steps`` on) records its step and image;
+    the run stops once ``patience`` steps have passed without one."""
+
+    def __init__(self, patience: int, min_steps: int):
+        super().__init__()
+        self.patience, self.min_steps = int(patience), int(min_steps)
+        self.best_value = float("inf")
+
+    def _observe(self, step: int, value: float, image) -> bool:
+        """Record ``value`` at ``step`` (``image()`` gives the image to keep for a new minimum); True to stop."""
+        if value < self.best_value and step >= self.min_steps:
+            self.best_value, self.best_step = value, step
+            self.best_image = image().detach().clone()
+        if self.best_step is not None and step - self.best_step >= self.patience:
+            self.stopped_at = step
+            return True
+        return False
+
+
+class WindowedVariance(_PatientMinimum):
     """ES-WMV.  The running sums S1 = Σ x, S2 = Σ ||x||² over the window give VAR = S2/W − ||S1/W||² in O(n) per
     step.  The returned image is the averaged output x̄ at t* (or the window mean when no average is kept)."""
 
     name = "windowed-variance"
 
     def __init__(self, window: int = 100, patience: int = 300, min_steps: int = 0):
-        super().__init__()
-        self.window, self.patience, self.min_steps = int(window), int(patience), int(min_steps)
+        super().__init__(patience, min_steps)
+        self.window = int(window)
         self._buf: deque[torch.Tensor] = deque()
         self._s1: torch.Tensor | None = None
         self._s2 = 0.0
-        self.best_var = float("inf")
         self.variance: list[tuple[int, float]] = []
 
     def update(self, step, x, x_avg, data_loss):
@@ -81,18 +102,11 @@ class WindowedVariance(StoppingRule):
         mean = self._s1 / self.window
         var = max(self._s2 / self.window - float(mean @ mean), 0.0) / v.numel()
         self.variance.append((step, var))
-        if var < self.best_var and step >= self.min_steps:
-            self.best_var, self.best_step = var, step
-            src = x_avg if x_avg is not None else mean.to(x.dtype).view_as(x)
-            self.best_image = src.detach().clone()
-        if self.best_step is not None and step - self.best_step >= self.patience:
-            self.stopped_at = step
-            return True
-        return False
+        return self._observe(step, var, lambda: x_avg if x_avg is not None else mean.to(x.dtype).view_as(x))
 
     def describe(self):
         return {**super().describe(), "window": self.window, "patience": self.patience,
-                "min_variance": None if self.best_step is None else self.best_var}
+                "min_variance": None if self.best_step is None else self.best_value}
 
 
 class Discrepancy(StoppingRule):
@@ -122,7 +136,7 @@ class Discrepancy(StoppingRule):
         return {**super().describe(), "sigma255": self.sigma * 255, "tau": self.tau}
 
 
-class RiskMinimum(StoppingRule):
+class RiskMinimum(_PatientMinimum):
     """Watch R_t = the loss when it estimates the error to the clean image (SURE): R̄_t = mean of R over the last
     ``window`` steps (one Monte-Carlo probe per step makes single values noisy); stop when R̄ has not reached a new
     minimum for ``patience`` steps and return the averaged output x̄ at the minimising step t*."""
@@ -130,10 +144,9 @@ class RiskMinimum(StoppingRule):
     name = "risk-minimum"
 
     def __init__(self, window: int = 20, patience: int = 100, min_steps: int = 0):
-        super().__init__()
-        self.window, self.patience, self.min_steps = int(window), int(patience), int(min_steps)
+        super().__init__(patience, min_steps)
+        self.window = int(window)
         self._values: deque[float] = deque()  # no maxlen: a checkpoint restores a plain deque
-        self.best_risk = float("inf")
 
     def update(self, step, x, x_avg, data_loss):
         self._values.append(float(data_loss))
@@ -141,15 +154,26 @@ class RiskMinimum(StoppingRule):
             self._values.popleft()
         if len(self._values) < self.window:
             return False
-        risk = sum(self._values) / self.window
-        if risk < self.best_risk and step >= self.min_steps:
-            self.best_risk, self.best_step = risk, step
-            self.best_image = (x_avg if x_avg is not None else x).detach().clone()
-        if self.best_step is not None and step - self.best_step >= self.patience:
-            self.stopped_at = step
-            return True
-        return False
+        return self._observe(step, sum(self._values) / self.window, lambda: x_avg if x_avg is not None else x)
 
     def describe(self):
         return {**super().describe(), "window": self.window, "patience": self.patience,
-                "min_risk": None if self.best_step is None else self.best_risk}
+                "min_risk": None if self.best_step is None else self.best_value}
+
+
+def by_name(rule: str, sigma: float | None, *, window: int = 100,
+            patience: int = 300) -> StoppingRule | None:
+    """The rule named ``rule``: ``auto`` is the discrepancy rule when the noise level σ (on [0, 1]) is known or
+    estimated, else ES-WMV; ``wmv``, ``discrepancy``, ``risk`` (minimum of the SURE loss, for the SURE presets) or
+    ``none`` explicitly."""
+    if rule == "none":
+        return None
+    if rule == "risk":
+        return RiskMinimum()
+    if rule == "discrepancy" or (rule == "auto" and sigma):
+        if not sigma:
+            raise InputError("the discrepancy rule needs a noise level: pass --sigma")
+        return Discrepancy(sigma)
+    if rule in ("auto", "wmv"):
+        return WindowedVariance(window=window, patience=patience)
+    raise InputError(f"unknown stopping rule {rule!r}; use auto, wmv, discrepancy, risk or none")

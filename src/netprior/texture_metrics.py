@@ -19,7 +19,7 @@ scored image by image by the caller):
 * :func:`colour_statistics` — per-channel mean and standard deviation (colour drift of a generator).
 
 Gram statistics under a descriptor the synthesis did not use are computed with
-:meth:`netprior.recipes.texture.Descriptor.texture_loss` (see ``benchmarks/texture.py``).
+:meth:`netprior.texture_descriptor.Descriptor.texture_loss` (see ``benchmarks/texture.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .errors import InputError
+from .texture_descriptor import Descriptor
+from .texture_model import GeneratorModel
 
 
 def _image(x: Tensor) -> Tensor:
@@ -101,3 +103,26 @@ def texture_quality(x: Tensor, x0: Tensor) -> dict[str, float]:
     return {"colour_noise_fraction": colour_noise_fraction(x), "colour_histogram_distance":
             colour_histogram_distance(x, x0), "patch_swd": patch_sliced_wasserstein(x, x0),
             "grid_strength": grid_strength(x)}
+
+
+def texture_loss_of(model: GeneratorModel, x: Tensor, descriptor: Descriptor | None = None) -> Tensor:
+    """Per-sample texture loss L_T of images ``x`` against the Gram matrices stored in ``model``."""
+    d = model.descriptor
+    descriptor = descriptor or Descriptor(d["backbone"], weights=d["weights"], texture_layers=d["texture_layers"],
+                                          content_layers=d["content_layers"], normalise_layers=d["normalise_layers"],
+                                          smoothing=d.get("smoothing"))
+    targets = {k: v.to(descriptor.net.mean.device) for k, v in model.target_grams.items()}
+    with torch.no_grad():
+        return descriptor.texture_loss(x.to(descriptor.net.mean.device), targets, per_sample=True)
+
+
+def pairwise_distance(x: Tensor) -> float:
+    """Mean Euclidean distance between distinct samples of a batch, per pixel value: mean_{i<j} ||x_i − x_j|| /
+    sqrt(D) (the RMS difference; the diversity measure of the Fig. 3.5 experiment)."""
+    n = len(x)
+    if n < 2:
+        raise InputError("pairwise distance needs at least 2 samples")
+    flat = x.reshape(n, -1).double()
+    d = torch.cdist(flat, flat)
+    iu = torch.triu_indices(n, n, 1)
+    return float(d[iu[0], iu[1]].mean() / math.sqrt(flat.shape[1]))

@@ -13,6 +13,8 @@ edges by HED, offline from a pip package, no classifier), ``vgg16``, ``vgg19``, 
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from netprior.backbones.base import Backbone, BackboneInputError, BNInput
@@ -22,7 +24,8 @@ from netprior.backbones.vgg16_hed import build_vgg16_hed
 
 WEIGHTS = ("pretrained", "random")
 
-__all__ = ["Backbone", "BackboneInputError", "BNInput", "class_names", "get_backbone", "list_backbones", "WEIGHTS"]
+__all__ = ["Backbone", "BackboneInputError", "BNInput", "cached_backbone", "class_names", "get_backbone",
+           "list_backbones", "WEIGHTS"]
 
 
 def class_names(num_classes: int) -> list[str]:
@@ -62,3 +65,10 @@ def get_backbone(
     else:
         backbone = BUILDERS[name](weights, avg_pool)
     return backbone.to(device)
+
+
+@functools.lru_cache(maxsize=4)
+def cached_backbone(name: str, device: str = "cpu") -> Backbone:
+    """The pretrained backbone ``name`` on ``device``, built once per process (frozen, so it can be shared by runs,
+    e.g. the feature term of every GAN inversion)."""
+    return get_backbone(name, device=device)

@@ -70,13 +70,19 @@ def degrade_cmd(image: Path, output: Annotated[Path, typer.Option("-o", "--outpu
 
 
 @app.command("presets")
-def presets_cmd():
-    """List the Deep Image Prior presets with their source."""
-    from ..recipes.dip import PRESETS
+def presets_cmd(method: Annotated[Optional[str], typer.Argument(help="A method (dip, gan, imagine, …); default: "
+                                                                     "all.")] = None):
+    """List the named settings (--preset) of every method, or of METHOD, each with where its numbers come from."""
+    from dataclasses import fields
 
-    for p in PRESETS.values():
-        typer.echo(f"{p.name:16s} {p.arch:9s} iters={p.iters:<5d} lr={p.lr:<5g} reg_noise={p.reg_noise_std:.4g}  "
-                   f"[{p.source}]")
+    from ..config import methods, presets_for
+
+    for m, presets in [(m, presets_for(m)) for m in ([method] if method else methods())]:
+        typer.echo(f"{m}:")
+        for name, p in presets.items():
+            values = ", ".join(f"{f.name}={getattr(p, f.name)}" for f in fields(p)
+                               if f.name not in ("name", "source") and getattr(p, f.name) not in (None, {}, ()))
+            typer.echo(f"  {name:16s} [{p.source}]\n  {'':16s} {values}")
 
 
 @app.command("demo")

@@ -48,8 +48,8 @@ COMMANDS = [BatchCommand("restore", "denoise", restore.denoise_cmd),
             BatchCommand("restore", "inpaint", restore.inpaint_cmd),
             BatchCommand("restore", "fit", restore.fit_cmd),
             BatchCommand("gan", "invert", gan.invert_cmd, recipe="netprior.recipes.gan"),
-            BatchCommand("texture", "sample", texture.texture_sample_cmd, input_param="model", suffixes=(".safetensors",),
-                         recipe="netprior.recipes.texture")]
+            BatchCommand("texture", "sample", texture.texture_sample_cmd, input_param="model",
+                         suffixes=(".safetensors",), recipe="netprior.recipes.texture")]
 
 
 def _batch_options(

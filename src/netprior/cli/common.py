@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Callable, Optional
 
 import typer
 
-from ..errors import InputError
 
 # The flag vocabulary.  Every flag name has one meaning across all commands: the first sentence of its help says
 # it and is the same everywhere (tests/test_cli_flags.py checks this and which commands must have which flags).
@@ -38,17 +38,29 @@ Compile = Annotated[bool, typer.Option("--compile", help="torch.compile the netw
                                                          "C++ compiler); no gain on small images.")]
 
 
-def check_device(name: str) -> str:
-    """The device a ``--device`` value names: ``auto`` is CUDA when available, else the CPU."""
-    import torch
+@dataclass(frozen=True)
+class RunOptions:
+    """The flags of every command that optimises or trains, besides its method's settings (an option group,
+    :mod:`.groups`): randomness, device, input guard, checkpoint, report, progress."""
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
-    if not (name == "cpu" or name.startswith("cuda")):
-        raise InputError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}")
-    return name
+    seed: Seed = 0
+    device: Device = "auto"
+    max_side: MaxSide = 1024
+    checkpoint: Checkpoint = None
+    report: Report = False
+    quiet: Quiet = False
+
+    @property
+    def checkpoint_path(self) -> Optional[str]:
+        return str(self.checkpoint) if self.checkpoint else None
+
+
+def check_device(name: str) -> str:
+    """The device a ``--device`` value names, as a string (:func:`netprior.distributed.resolve_device`: ``auto``
+    is CUDA when available, else the CPU; a bad or unavailable name is refused with one line)."""
+    from ..distributed import resolve_device
+
+    return str(resolve_device(name))
 
 
 def output_path(output: Optional[Path], image: Path, task: str, inputs: list) -> Path:
@@ -58,60 +70,20 @@ def output_path(output: Optional[Path], image: Path, task: str, inputs: list) ->
     return check_output_path(out, inputs)
 
 
-def load_for_dip(path: Path, max_side: int, scale: int = 1):
-    """:func:`netprior.recipes.dip.load_observation`, with its crop notice on stderr."""
-    from ..recipes.dip import load_observation
-
-    x, note = load_observation(path, max_side, scale)
-    if note:
-        typer.echo(f"note: {note}", err=True)
-    return x
-
-
 def write_result(r, out: Path, *, inputs: dict, summary: str,
-                 report: Optional[Callable[[Path], object]] = None) -> None:
+                 report: Optional[Callable[[Path], object]] = None, extra: Optional[dict] = None) -> None:
     """The outputs every optimisation command writes: ``r.image`` as PNG, its JSON sidecar (config, result,
-    metrics, input hashes) and, when ``report`` is given, the figure it draws at ``<out>.report.png``; each path
-    is echoed as it is written.  ``r`` is any recipe result with ``image``, ``config``, ``result`` and ``metrics``."""
+    metrics, input hashes; ``extra``: facts of the command, not of the method) and, when ``report`` is given, the
+    figure it draws at ``<out>.report.png``; each path is echoed as it is written.  ``r`` is any recipe result with
+    ``image``, ``config``, ``result`` and ``metrics``."""
     from ..io import save_image
     from ..report import write_sidecar
 
     save_image(r.image, out)
-    write_sidecar(out, config=r.config, result=r.result, metrics=r.metrics, inputs=inputs)
+    write_sidecar(out, config=r.config, result=r.result, metrics=r.metrics, inputs=inputs, extra=extra)
     typer.echo(f"wrote {out}  ({summary})")
     typer.echo(f"wrote {out.with_suffix('.json')}")
     if report is not None:
         rp = out.with_suffix(".report.png")
         report(rp)
         typer.echo(f"wrote {rp}")
-
-
-def finish_restoration(r, out: Path, *, inputs: dict, report: bool, observation=None) -> None:
-    from ..report import write_report
-
-    title = f"{r.config.get('task')} — preset {r.config['preset']['name']}"
-    write_result(r, out, inputs=inputs, summary=r.summary(),
-                 report=(lambda p: write_report(p, r.result, title=title, observation=observation)) if report else None)
-
-
-def reference_tensor(reference: Optional[Path], shape):
-    if reference is None:
-        return None
-    from ..io import load_image
-    from ..recipes.dip import crop_to_multiple
-
-    ref = load_image(reference)
-    if tuple(ref.shape[-2:]) != tuple(shape[-2:]):
-        ref = crop_to_multiple(ref, 32)
-    if tuple(ref.shape[-2:]) != tuple(shape[-2:]):
-        raise InputError(f"--reference {reference}: {ref.shape[-1]}x{ref.shape[-2]} does not match the output "
-                         f"size {shape[-1]}x{shape[-2]}")
-    return ref
-
-
-def common_kwargs(iters, lr, seed, device, stopping, checkpoint, quiet, report, compile_net=False) -> dict:
-    return {"iters": iters, "lr": lr, "seed": seed, "device": check_device(device), "stopping": stopping,
-            "checkpoint": str(checkpoint) if checkpoint else None, "progress": not quiet,
-            "snapshot_every": 50 if report else 0, "compile": compile_net}
-
-

@@ -60,7 +60,7 @@ def gradcam_cmd(image: Path, output: Output = None, backbone: BackboneOpt = "lit
     from ..attribution import gradcam, overlay_heatmap
     from ..backbones import class_names, get_backbone
     from ..io import save_image
-    from ..recipes.preimage import resize_side
+    from ..inputs import resize_side
     from ..report import write_sidecar
 
     if not 0.0 <= opacity <= 1.0:
@@ -115,11 +115,14 @@ def _parse_layers(layer: Optional[str], layers: Optional[str]) -> tuple[list[str
 def invert_features_cmd(
         image: Path, output: Output = None, backbone: BackboneOpt = "lite0", random_weights: RandomWeights = False,
         layer: Annotated[Optional[str], typer.Option("--layer", help="Backbone tap: invert this one.")] = None,
-        layers: Annotated[Optional[str], typer.Option("--layers", help="Backbone taps, comma-separated (shallow to "
-                                                                       "deep: writes the layer-by-layer grid).")] = None,
-        prior: Annotated[Optional[str], typer.Option("--prior", help="tv (pixels + TV + α-norm), dip (Deep Image "
-                                                                     "Prior) or both (grid only); default: tv for "
-                                                                     "--layer, both for --layers.")] = None,
+        layers: Annotated[Optional[str], typer.Option("--layers", help="Backbone taps, comma-separated (shallow "
+                                                                       "to deep: writes the layer-by-layer grid).")]
+        = None,
+        prior: Annotated[Optional[str], typer.Option("--preset", "--prior", help="Named settings: the prior, tv "
+                                                                                 "(pixels + TV + α-norm) or dip "
+                                                                                 "(Deep Image Prior), or both (grid "
+                                                                                 "only); default: tv for --layer, "
+                                                                                 "both for --layers.")] = None,
         size: Annotated[Optional[int], typer.Option("--longer-side", help="Resize first so that the longer side "
                                                                           "is this many pixels.")] = None,
         iters: Annotated[Optional[int], typer.Option("--iters", help="Optimisation steps (of each pre-image; "
@@ -137,8 +140,9 @@ def invert_features_cmd(
     """Natural pre-image: reconstruct the image from its representation at a layer (thesis §7.3.4, Fig. 7.9)."""
     from ..backbones import get_backbone
     from ..io import _atomic_write, check_size
-    from ..recipes.preimage import (DEFAULTS, PRIORS, Regularisers, invert, invert_layers, resize_side,
-                                    write_grid_figure)
+    from ..recipes.preimage import PRESETS, PRIORS, Regularisers, invert, invert_layers
+    from ..report.preimage_grid import grid_markdown, write_grid_figure
+    from ..inputs import resize_side
     from ..report import write_report, write_sidecar
 
     names, is_grid = _parse_layers(layer, layers)
@@ -161,10 +165,9 @@ def invert_features_cmd(
     inputs = {"image": image}
     if not is_grid:
         r = invert(x0, bb, names[0], prior=prior, checkpoint=str(checkpoint) if checkpoint else None,
-                   snapshot_every=max(1, (iters or DEFAULTS[prior]["iters"]) // 6) if report else 0, **kw)
-        r.config["resized_to"] = size
+                   snapshot_every=max(1, (iters or PRESETS[prior].iters) // 6) if report else 0, **kw)
         title = f"pre-image of {bb.name}/{names[0]} ({prior})"
-        write_result(r, out, inputs=inputs,
+        write_result(r, out, inputs=inputs, extra={"resized_to": size},
                      summary=f"{r.result.steps} steps, {r.result.seconds:.1f} s, relative feature error "
                              f"{r.metrics['relative_feature_error']:.3f}, PSNR {r.metrics['psnr']:.2f} dB",
                      report=(lambda p: write_report(p, r.result, title=title, observation=x0)) if report else None)
@@ -173,7 +176,7 @@ def invert_features_cmd(
     grid = invert_layers(x0, bb, names, priors=priors, checkpoint=str(checkpoint) if checkpoint else None, **kw)
     write_grid_figure(out, grid, title=f"pre-images of {image.name}, {bb.name} ({bb.weights})")
     md = out.with_suffix(".md")
-    text = f"# Natural pre-images of {image.name} ({bb.name}, {bb.weights})\n\n{grid.markdown()}"
+    text = f"# Natural pre-images of {image.name} ({bb.name}, {bb.weights})\n\n{grid_markdown(grid)}"
     _atomic_write(md, lambda tmp: Path(tmp).write_text(text))
     table = grid.table()
     first = grid.runs[priors[0]][names[0]].config

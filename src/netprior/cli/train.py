@@ -8,6 +8,7 @@ JSONL log (``<stem>.log.jsonl``).  Under ``torchrun`` only rank 0 writes and pri
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError
-from .common import Checkpoint, Device, Iters, Lr, Quiet, Seed, check_device
+from .common import Checkpoint, Device, Iters, Lr, PresetOpt, Quiet, Seed, check_device
 
 train_app = typer.Typer(no_args_is_help=True, help="Train networks on a collection of images (loop 2).")
 data_app = typer.Typer(no_args_is_help=True, help="Image collections: the offline default collection.")
@@ -77,35 +78,42 @@ def dcgan_cmd(
                                                      "default collection).")] = None,
         output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result (the generator, a "
                                                                ".safetensors file).")] = Path("dcgan.safetensors"),
-        size: Annotated[int, typer.Option("--size", help="Side in pixels of the images made (a power of two "
-                                                          ">= 16).")] = 64,
+        preset: PresetOpt = "dcgan",
+        size: Annotated[Optional[int], typer.Option("--size", help="Side in pixels of the images made (a power of "
+                                                                    "two >= 16; default: the preset's, 64).")] = None,
         resize: Annotated[Optional[int], typer.Option("--resize", help="Resize the shorter side first.")] = None,
         crop: Annotated[str, typer.Option("--crop", help="random or center.")] = "random",
         grey: Annotated[bool, typer.Option("--grey", help="Train on grey images (one channel).")] = False,
         heldout: Annotated[float, typer.Option("--heldout", help="Fraction held out (split by file hash).")] = 0.1,
-        iters: Iters = 2000,
-        batch: Annotated[int, typer.Option("--batch", help="Images per training step (the global batch of one "
-                                                           "optimiser step).")] = 64,
-        accum: Annotated[int, typer.Option("--accum", help="Gradient accumulation: micro-batches per step.")] = 1,
-        lr: Lr = 2e-4,
-        width: Annotated[int, typer.Option("--width", help="Network width: base channels of G and D.")] = 64,
-        nz: Annotated[int, typer.Option("--nz", help="Latent dimension.")] = 100,
-        d_steps: Annotated[int, typer.Option("--d-steps", help="D steps per iteration.")] = 1,
-        g_steps: Annotated[int, typer.Option("--g-steps", help="G steps per iteration.")] = 1,
-        r1: Annotated[float, typer.Option("--r1", help="R1 penalty weight γ (0 = off).")] = 0.0,
-        ema: Annotated[float, typer.Option("--ema", help="EMA decay of G's weights (0 = no EMA).")] = 0.999,
+        iters: Iters = None,
+        batch: Annotated[Optional[int], typer.Option("--batch", help="Images per training step (the global batch "
+                                                                     "of one optimiser step).")] = None,
+        accum: Annotated[Optional[int], typer.Option("--accum", help="Gradient accumulation: micro-batches per "
+                                                                     "step.")] = None,
+        lr: Lr = None,
+        width: Annotated[Optional[int], typer.Option("--width", help="Network width: base channels of G and D.")]
+        = None,
+        nz: Annotated[Optional[int], typer.Option("--nz", help="Latent dimension.")] = None,
+        d_steps: Annotated[Optional[int], typer.Option("--d-steps", help="D steps per iteration.")] = None,
+        g_steps: Annotated[Optional[int], typer.Option("--g-steps", help="G steps per iteration.")] = None,
+        r1: Annotated[Optional[float], typer.Option("--r1", help="R1 penalty weight γ (0 = off).")] = None,
+        ema: Annotated[Optional[float], typer.Option("--ema", help="EMA decay of G's weights (0 = no EMA).")]
+        = None,
         loader_workers: Annotated[int, typer.Option("--loader-workers", help="DataLoader worker processes.")] = 0,
         sample_every: Annotated[int, typer.Option("--sample-every", help="Sample grid every N iterations.")] = 0,
         fid_images: Annotated[int, typer.Option("--fid-images", help="Samples for FID/KID against the held-out "
                                                 "split at the end (0 = skip).")] = 0,
         fid_every: Annotated[int, typer.Option("--fid-every", help="Also every N iterations.")] = 0,
         seed: Seed = 0, device: Device = "auto", checkpoint: Checkpoint = None, quiet: Quiet = False):
-    """Train a DCGAN (Radford et al. 2016) on a folder of images; ``torchrun`` runs it on several GPUs/nodes."""
+    """Train a DCGAN (Radford et al. 2016) on a folder of images; ``torchrun`` runs it on several GPUs/nodes.
+    Unset settings come from the preset (`netprior presets dcgan`)."""
     from ..data import ImageFolder
     from ..distributed import resolve_device
     from ..evaluation import GeneratorFID
     from ..io import save_image
-    from ..recipes.dcgan import DCGANConfig, generate, save_generator, train_dcgan
+    from ..config import get_preset
+    from ..recipes.dcgan import generate, train_dcgan
+    from ..dcgan_model import save_generator
     from ..report import image_grid, write_sidecar, write_training_report
 
     if output.suffix != ".safetensors":
@@ -114,11 +122,15 @@ def dcgan_cmd(
     for p in (output, checkpoint):
         if p is not None and root.resolve() in p.resolve().parents:
             raise InputError(f"{p}: outputs may not go inside the training folder {root}; choose another path")
+    base = get_preset("dcgan", preset)
+    size = size or base.size
     kw = dict(size=size, split="train", heldout=heldout, resize=resize, grey=grey, seed=seed)
     with _notes():
         train_set = ImageFolder(root, crop=crop, flip=True, **kw)
-    cfg = DCGANConfig(size=size, nz=nz, width=width, channels=train_set.channels, batch=batch, iters=iters, lr=lr,
-                      d_steps=d_steps, g_steps=g_steps, r1=r1, ema=ema or None, accum=accum, seed=seed)
+    cfg = base.override(size=size, nz=nz, width=width, channels=train_set.channels, batch=batch, iters=iters, lr=lr,
+                        d_steps=d_steps, g_steps=g_steps, r1=r1, accum=accum, seed=seed)
+    if ema is not None:
+        cfg = replace(cfg, ema=ema or None)
     evaluate = None
     if fid_images:
         with _notes():
@@ -137,7 +149,7 @@ def dcgan_cmd(
     samples = stem.with_suffix(".samples.png")
     save_image(image_grid(r.snapshots[-1][1]), samples)
     write_training_report(stem.with_suffix(".report.png"), r.history, r.snapshots,
-                          title=f"DCGAN {size}², {r.iterations} iterations, batch {batch}")
+                          title=f"DCGAN {size}², {r.iterations} iterations, batch {cfg.batch}")
     metrics = {k.removeprefix("eval/"): v[-1] for k, v in r.history.items() if k.startswith("eval/")}
     if metrics:
         metrics.update(fid_images=fid_images, heldout_images=len(evaluate.reference_features))

@@ -79,8 +79,10 @@ class Generator(nn.Module, abc.ABC):
 
     @abc.abstractmethod
     def make_noise(self, batch: int, size: int | tuple[int, int], *, scale: float = 1.0,
-                   device: torch.device | str | None = None) -> Tensor | list[Tensor]:
-        """Noise for ``batch`` outputs of ``size`` (H, W), drawn from the global RNG and multiplied by ``scale``."""
+                   device: torch.device | str | None = None,
+                   generator: torch.Generator | None = None) -> Tensor | list[Tensor]:
+        """Noise for ``batch`` outputs of ``size`` (H, W), drawn from ``generator`` (else the global RNG) and
+        multiplied by ``scale``."""
 
     @abc.abstractmethod
     def check_size(self, size: int | tuple[int, int]) -> tuple[int, int]:
@@ -135,10 +137,11 @@ class MultiScaleGenerator(Generator):
         return h, w
 
     def make_noise(self, batch: int, size: int | tuple[int, int], *, scale: float = 1.0,
-                   device: torch.device | str | None = None) -> list[Tensor]:
+                   device: torch.device | str | None = None,
+                   generator: torch.Generator | None = None) -> list[Tensor]:
         """z_i ~ U(0, 1)·scale of shape (batch, noise_channels, H/2^i, W/2^i), finest first."""
         h, w = self.check_size(size)
-        return [torch.rand(batch, self.noise_channels, h >> i, w >> i, device=device) * scale
+        return [torch.rand(batch, self.noise_channels, h >> i, w >> i, device=device, generator=generator) * scale
                 for i in range(self.scales)]
 
     def forward(self, noise: list[Tensor], content: Tensor | None = None) -> Tensor:
@@ -221,9 +224,10 @@ class TextureNetV2(Generator):
         return h, w
 
     def make_noise(self, batch: int, size: int | tuple[int, int], *, scale: float = 1.0,
-                   device: torch.device | str | None = None) -> Tensor:
+                   device: torch.device | str | None = None,
+                   generator: torch.Generator | None = None) -> Tensor:
         self.check_size(size)
-        return torch.randn(batch, self.noise_dim, device=device) * scale
+        return torch.randn(batch, self.noise_dim, device=device, generator=generator) * scale
 
     def forward(self, noise: Tensor, content: Tensor | None = None) -> Tensor:
         if content is not None:
@@ -278,9 +282,10 @@ class StyleNet(Generator):
         return h, w
 
     def make_noise(self, batch: int, size: int | tuple[int, int], *, scale: float = 1.0,
-                   device: torch.device | str | None = None) -> Tensor:
+                   device: torch.device | str | None = None,
+                   generator: torch.Generator | None = None) -> Tensor:
         h, w = self.check_size(size)
-        return torch.randn(batch, self.noise_channels, h, w, device=device) * scale
+        return torch.randn(batch, self.noise_channels, h, w, device=device, generator=generator) * scale
 
     def forward(self, noise: Tensor, content: Tensor | None = None) -> Tensor:
         if content is None:

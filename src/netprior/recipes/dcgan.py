@@ -20,17 +20,17 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ..config import Config, register
 from ..errors import InputError
 from ..losses import gan_discriminator_loss, gan_generator_loss, r1_penalty
 from ..nets.dcgan import DCGANDiscriminator, DCGANGenerator
-from ..statefile import load_state, save_state
-from ..train import Player, Step, TrainResult, train
+from ..record import Run
+from ..seeding import generator, initialising
+from ..train import Player, Step, train
 
-MODEL_KIND, MODEL_VERSION = "dcgan-generator", 1
 
-
-@dataclass
-class DCGANConfig:
+@dataclass(frozen=True)
+class DCGANConfig(Config):
     size: int = 64
     nz: int = 100
     width: int = 64          # channels of G's last / D's first hidden layer (the paper's 128 at 64², tutorial 64)
@@ -47,13 +47,17 @@ class DCGANConfig:
     accum: int = 1
     seed: int = 0
     norm: str = "batch"
+    source: str = ""
+
+    def validate(self):
+        if self.iters < 1 or self.batch < 1 or self.accum < 1 or self.lr <= 0:
+            raise InputError("iters, batch and accum must be >= 1 and lr > 0")
 
 
-@dataclass
-class DCGANRun:
-    generator: DCGANGenerator   # the EMA copy when ``ema`` is set
-    result: TrainResult
-    config: dict
+PRESETS: dict[str, DCGANConfig] = register("dcgan", {
+    "dcgan": DCGANConfig(source="Radford et al. 2016, §4 (Adam 2e-4, β1 0.5, batch 64 at 64 px); width 64 as in "
+                                "the PyTorch DCGAN tutorial"),
+})
 
 
 def discriminator_loss(step: Step, real: Tensor) -> tuple[Tensor, dict]:
@@ -76,10 +80,10 @@ def r1(step: Step, real: Tensor) -> Tensor:
 
 
 def players(cfg: DCGANConfig) -> list[Player]:
-    """D and G with their losses, built from ``cfg`` with the global RNG seeded by ``cfg.seed``."""
-    torch.manual_seed(cfg.seed)
-    g = DCGANGenerator(cfg.size, cfg.nz, cfg.width, cfg.channels, cfg.norm)
-    d = DCGANDiscriminator(cfg.size, cfg.width, cfg.channels, cfg.norm)
+    """D and G with their losses, their weights drawn after seeding with ``cfg.seed``."""
+    with initialising(cfg.seed):
+        g = DCGANGenerator(cfg.size, cfg.nz, cfg.width, cfg.channels, cfg.norm)
+        d = DCGANDiscriminator(cfg.size, cfg.width, cfg.channels, cfg.norm)
     return [Player("D", d, discriminator_loss, lr=cfg.lr, betas=cfg.betas, steps=cfg.d_steps,
                    penalty=r1 if cfg.r1 > 0 else None, penalty_weight=cfg.r1, penalty_every=cfg.r1_every),
             Player("G", g, generator_loss, lr=cfg.lr, betas=cfg.betas, steps=cfg.g_steps, uses_data=False,
@@ -87,7 +91,7 @@ def players(cfg: DCGANConfig) -> list[Player]:
 
 
 def fixed_codes(nz: int, count: int, seed: int = 0) -> Tensor:
-    return torch.randn(count, nz, generator=torch.Generator().manual_seed(seed))
+    return torch.randn(count, nz, generator=generator(seed))
 
 
 @torch.no_grad()
@@ -105,10 +109,12 @@ def generate(g: DCGANGenerator, count: int, *, seed: int = 0, batch: int = 64) -
 def train_dcgan(data, cfg: DCGANConfig | None = None, *, device: str = "auto", workers: int = 0,
                 checkpoint: str | Path | None = None, log: str | Path | None = None, progress: bool = True,
                 sample_every: int = 0, grid: int = 64,
-                evaluate: Callable[[int, dict], dict[str, float]] | None = None, eval_every: int = 0) -> DCGANRun:
+                evaluate: Callable[[int, dict], dict[str, float]] | None = None, eval_every: int = 0) -> Run:
     """Train a DCGAN on ``data`` (an :class:`~netprior.data.ImageFolder` of ``cfg.size`` crops).  Snapshots are
-    grids of ``grid`` samples from fixed codes; ``evaluate(iteration, {"G": …, "D": …})`` e.g. computes FID."""
-    cfg = cfg or DCGANConfig()
+    grids of ``grid`` samples from fixed codes; ``evaluate(iteration, {"G": …, "D": …})`` e.g. computes FID.
+    The run's image is the last snapshot (None without ``sample_every``), ``outputs["generator"]`` the trained
+    generator (the EMA copy when ``ema`` is set), ``result`` the training loop's record."""
+    cfg = cfg or PRESETS["dcgan"]
     sample_size = data[0].shape
     if tuple(sample_size) != (cfg.channels, cfg.size, cfg.size):
         raise InputError(f"the data gives {tuple(sample_size)} images, the DCGAN is built for "
@@ -122,21 +128,8 @@ def train_dcgan(data, cfg: DCGANConfig | None = None, *, device: str = "auto", w
     g = result.ema.get("G", result.nets["G"])
     config = {"method": "dcgan", **asdict(cfg), "data": data.describe() if hasattr(data, "describe") else None,
               "generator_is_ema": "G" in result.ema}
-    return DCGANRun(generator=g, result=result, config=config)
+    image = result.snapshots[-1][1] if result.snapshots else None
+    return Run(image=image, config=config, results={"train": result}, outputs={"generator": g})
 
 
-def save_generator(g: DCGANGenerator, path: str | Path, *, training: dict | None = None) -> Path:
-    """Write the generator (architecture options + weights + training config) as a state file, atomically."""
-    return save_state(path, {"config": g.config, "state_dict": {k: v.cpu() for k, v in g.state_dict().items()},
-                             "training": training or {}}, kind=MODEL_KIND, version=MODEL_VERSION)
 
-
-def load_generator(path: str | Path, device: str = "cpu") -> DCGANGenerator:
-    """Read a generator written by :func:`save_generator` (other files are refused with one line)."""
-    state = load_state(path, kind=MODEL_KIND, version=MODEL_VERSION, what="DCGAN generator file")
-    try:
-        g = DCGANGenerator(**state["config"])
-        g.load_state_dict(state["state_dict"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise InputError(f"{path}: damaged DCGAN generator file ({str(exc).splitlines()[0][:200]})") from None
-    return g.to(device).eval()

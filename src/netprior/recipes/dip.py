@@ -7,63 +7,37 @@ super-resolution, a mask m for inpainting).  Every task here is the same recipe 
 the input z, the operator and the data term, and hand them to :func:`netprior.solve.solve` — with a stopping rule
 that needs no clean image (see :mod:`netprior.stopping`).
 
-Presets (all from the authors' reference notebooks, which fix the thesis' unstated details):
-
-=================  =========================================================================================
-``denoise``        skip, 5 scales × 128 channels, 4 skip channels, bilinear up, reflection pad, z: 32 ch noise,
-                   Adam lr 0.01, 3000 steps, reg-noise 1/30 (denoising.ipynb, F16; thesis §7.3.1)
-``denoise-sigma50``as ``denoise`` with reg-noise 1/20 (σ = 50 in the same notebook)
-``denoise-sure``   the default of :func:`denoise`: skip 5 scales × 32 channels, 4 skip channels, bilinear up; z = the
-                   noisy image y itself, no reg-noise, loss SURE at the given or estimated σ (:mod:`netprior.sure`,
-                   Jo, Chun, Choi, ICCV 2021), Adam lr 0.01, stopped at the minimum of the SURE risk estimate
-                   (:class:`~netprior.stopping.RiskMinimum`), cap 600 steps.  With z = y plain DIP would learn
-                   the identity within a few hundred steps; SURE's divergence term forbids exactly that, so the
-                   net converges in ~200 steps instead of ~800 and a 16× cheaper network suffices
-                   (benchmarks/results/speed.md)
-``jpeg``           skip, channels 8,16,32,64,128, skips 0,0,0,4,4, z: 3 channels, 2400 steps, reg-noise 1/30
-                   (denoising.ipynb, snail.jpg; thesis Fig. 7.3)
-``sr4`` / ``sr8``  skip 5×128, skip 4, bilinear, z: 32 ch; 2000 steps, reg-noise 0.03 (×4) / 4000 steps, 0.05
-                   (×8); Lanczos-2 downsampler (super-resolution.ipynb; thesis §7.3.2)
-``inpaint``        skip 5×128 with 128 skip channels, nearest up, z: 32 ch, 6000 steps, reg-noise 0.03
-                   (inpainting.ipynb, kate.png/peppers: text and Bernoulli masks)
-``inpaint-vase``   skip 5×128 without skips, nearest up, z: 2-channel meshgrid, 5000 steps, reg-noise 0.03
-``inpaint-large``  skip 6 scales 16,32,64,128,128,128 without skips, 5×5 down / 3×3 up filters, no 1×1 up
-                   convs, nearest up, z: 1 channel, 3000 steps, no reg-noise (inpainting.ipynb, library.png)
-``flash``          skip 5×128, skip 4, nearest×2 then bilinear up, z = the flash image, lr 0.1, 600 steps,
-                   no reg-noise (flash-no-flash.ipynb; thesis §7.3.5)
-``hourglass``, ``unet``, ``resnet``
-                   the architecture comparison of Fig. 7.8 (inpainting setting: z 32 ch, lr 0.01, reg-noise 0.03)
-=================  =========================================================================================
-
-The reference's ``param_noise`` option (library.png) rebinds a loop variable and so never perturbs the weights;
-it is not reproduced.  Images whose sides are not multiples of 2^scales are handled by the network's centre
-cropping; the restore commands crop them to a multiple of 32 first, as the reference does (``crop_image(d=32)``).
+The decisions behind the defaults and the measurements that chose them: ``docs/methods/dip.md``.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from .. import nets
+from .. import config, nets, record
+from ..config import Config, register
+from ..distributed import resolve_device
 from ..errors import InputError
 from ..metrics import estimate_noise_sigma, psnr, ssim
+from ..objective import Objective
 from ..operators import Downsample, GaussianNoise, Identity, Mask, Operator
-from ..parametrize import DeepPrior, make_input
-from ..solve import SolveResult, solve
-from ..stopping import Discrepancy, RiskMinimum, StoppingRule, WindowedVariance
-from ..sure import mc_divergence, sure
+from ..parametrize import INPUT_KINDS, DeepPrior, make_input
+from ..record import Run
+from ..seeding import initialising
+from ..solve import solve
+from ..stopping import Discrepancy, StoppingRule, by_name
+from ..terms import DataTerm, Sure
 
 SURE_EPS = 1e-3  # finite-difference step of the Monte-Carlo divergence, on the [0, 1] intensity scale
 
 
 @dataclass(frozen=True)
-class Preset:
+class Preset(Config):
     """A DIP configuration: network architecture and its options, input code, optimiser settings, source."""
 
     name: str
@@ -73,18 +47,26 @@ class Preset:
     input: str = "noise"  # noise | meshgrid | guide | observation (z = the noisy image y itself)
     input_depth: int = 32
     optimize_input: bool = False
-    stopping: str = "auto"  # the rule ``stopping="auto"`` means for this preset (see make_stopping)
+    stopping: str = "auto"  # the rule ``stopping="auto"`` means for this preset (see stopping.by_name)
     loss: str = "mse"  # mse: ||A(x) − y||² | sure: Stein's unbiased risk estimate (Gaussian denoising only)
     lr: float = 0.01
     iters: int = 3000
     reg_noise_std: float = 1.0 / 30
     ema: float = 0.99
 
+    def validate(self) -> None:
+        if self.input not in (*INPUT_KINDS, "guide", "observation"):
+            raise InputError(f"unknown DIP input {self.input!r}")
+        if self.loss not in ("mse", "sure"):
+            raise InputError(f"unknown loss {self.loss!r}; use mse or sure")
+        if self.iters < 1 or self.lr <= 0 or self.reg_noise_std < 0:
+            raise InputError("the iteration budget must be >= 1, lr > 0 and the input perturbation >= 0")
+
 
 _SKIP128 = {"channels_down": (128,) * 5, "channels_skip": 4, "upsample": "bilinear", "pad": "reflection"}
 _INPAINT = {"channels_down": (128,) * 5, "channels_skip": 128, "upsample": "nearest", "pad": "reflection"}
 
-PRESETS: dict[str, Preset] = {p.name: p for p in [
+PRESETS: dict[str, Preset] = register("dip", {p.name: p for p in [
     Preset("denoise", "denoising.ipynb (F16, sigma=25); thesis 7.3.1", net=_SKIP128),
     Preset("denoise-sigma50", "denoising.ipynb (sigma=50)", net=_SKIP128, reg_noise_std=1.0 / 20),
     Preset("denoise-sure", "Jo, Chun, Choi, ICCV 2021 (SURE loss, the noisy image as input); issue 17",
@@ -112,85 +94,12 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
            net={"feature_scale": 8, "levels": 4, "upsample": "deconv", "pad": "zero"}),
     Preset("resnet", "thesis Fig. 7.8 (ResNet); inpainting.ipynb ResNet(8 blocks, 32 ch)", arch="resnet",
            iters=6000, reg_noise_std=0.03, net={"blocks": 8, "channels": 32}),
-]}
+]})
 
 
 def get_preset(name: str) -> Preset:
-    if name not in PRESETS:
-        raise InputError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
-    return PRESETS[name]
+    return config.get_preset("dip", name)
 
-
-@dataclass
-class Restoration:
-    """A restored image with the run that made it: ``image`` (the result), ``result`` (the solver's record),
-    ``config`` (everything needed to reproduce the run) and ``metrics`` (PSNR/SSIM when a reference was given)."""
-
-    image: torch.Tensor
-    result: SolveResult
-    config: dict
-    metrics: dict
-
-    def summary(self) -> str:
-        """One line: steps, seconds, the stopping rule's decision (whether it fired, which step was returned) and
-        PSNR/SSIM when measured."""
-        stop = self.result.stop or {}
-        rule, selected = stop.get("rule"), stop.get("selected_step")
-        decision = ""
-        if stop.get("stopped_at"):
-            decision = f", stopped by {rule} at step {stop['stopped_at']}, returned step {selected}"
-        elif selected:
-            decision = f", {rule} did not fire; returned its best step {selected}"
-        return (f"{self.result.steps} steps, {self.result.seconds:.1f} s{decision}"
-                + "".join(f", {k} {v:.2f}" for k, v in self.metrics.items() if k in ("psnr", "ssim")))
-
-
-def make_stopping(rule: str, sigma: float | None, *, window: int = 100, patience: int = 300) -> StoppingRule | None:
-    """``auto``: the discrepancy rule when the noise level σ (on [0, 1]) is known or estimated, else ES-WMV;
-    ``wmv``, ``discrepancy``, ``risk`` (minimum of the SURE loss, for the SURE presets) or ``none`` explicitly."""
-    if rule == "none":
-        return None
-    if rule == "risk":
-        return RiskMinimum()
-    if rule == "discrepancy" or (rule == "auto" and sigma):
-        if not sigma:
-            raise InputError("the discrepancy rule needs a noise level: pass --sigma")
-        return Discrepancy(sigma)
-    if rule in ("auto", "wmv"):
-        return WindowedVariance(window=window, patience=patience)
-    raise InputError(f"unknown stopping rule {rule!r}; use auto, wmv, discrepancy, risk or none")
-
-
-def crop_to_multiple(x: torch.Tensor, d: int = 32) -> torch.Tensor:
-    """Centre-crop H and W down to multiples of ``d`` (the reference's ``crop_image``)."""
-    h, w = x.shape[-2] - x.shape[-2] % d, x.shape[-1] - x.shape[-1] % d
-    if h == 0 or w == 0:
-        raise InputError(f"image {x.shape[-1]}x{x.shape[-2]} is smaller than {d} pixels on a side")
-    top, left = (x.shape[-2] - h) // 2, (x.shape[-1] - w) // 2
-    return x[..., top:top + h, left:left + w]
-
-
-# Peak memory per output pixel of the 5x128 skip network (forward + backward, float32), measured at 256x256.
-BYTES_PER_PIXEL = 12_000
-
-
-def load_observation(path: str | Path, max_side: int, scale: int = 1) -> tuple[torch.Tensor, str | None]:
-    """Read an image for a restoration: refuse it when its output (``scale`` × its size) exceeds ``max_side``
-    (with the memory estimate), centre-crop it to a multiple of 32 / ``scale`` for the network; return it and a
-    notice of the crop (None if nothing was cropped).  The CLI and the web app share these rules."""
-    from ..io import check_size, image_size, load_image
-
-    path = Path(path)
-    h, w = image_size(path)  # the header: a too-large image is refused before it is decoded
-    check_size(h * scale, w * scale, max_side, what=str(path), bytes_per_pixel=BYTES_PER_PIXEL)
-    x = load_image(path)
-    d = 32 // scale if scale < 32 else 1
-    cropped = crop_to_multiple(x, d)
-    note = None
-    if cropped.shape != x.shape:
-        note = (f"{path.name} cropped from {x.shape[-1]}x{x.shape[-2]} to {cropped.shape[-1]}x{cropped.shape[-2]} "
-                f"(a multiple of {d} for the network)")
-    return cropped, note
 
 
 def _output_size(net: nn.Module, z: torch.Tensor) -> tuple[int, int] | None:
@@ -203,26 +112,16 @@ def _output_size(net: nn.Module, z: torch.Tensor) -> tuple[int, int] | None:
         return None
 
 
-def _objective(preset: Preset, op: Operator, y: torch.Tensor, param: DeepPrior, sigma: float | None):
+def _objective(preset: Preset, op: Operator, y: torch.Tensor, param: DeepPrior, sigma: float | None) -> Objective:
     """The preset's loss on the output x: the data term ||A(x) − y||²/N, or SURE (see :mod:`netprior.sure`) with
-    the divergence of the network in its input z (= y for ``input="observation"``) at the known or estimated σ."""
+    the divergence of the network in its input z (= y for ``input="observation"``) at the known or estimated σ
+    (no "data" term then: stopping rules watch the loss, the estimated error to the clean image)."""
     if preset.loss == "mse":
-        def objective(x):
-            data = torch.mean((op(x) - y) ** 2)
-            return data, {"data": data}
-        return objective
-    if preset.loss != "sure":
-        raise InputError(f"unknown loss {preset.loss!r}; use mse or sure")
+        return Objective({"data": (1.0, DataTerm(op, y))})
     if not isinstance(op, (GaussianNoise, Identity)) or not sigma:
         raise InputError(f"preset {preset.name!r} (SURE loss) is for Gaussian denoising at a known or estimated "
                          "noise level: use `restore denoise`")
-    eps = SURE_EPS
-
-    def objective(x):  # no "data" term: stopping rules watch the loss, the estimated error to the clean image
-        div = mc_divergence(param.net, param.last_input, x, eps)
-        loss = sure(y, x, sigma, div)
-        return loss, {"fit": torch.mean((x - y) ** 2), "divergence": div / y.numel()}
-    return objective
+    return Objective({"sure": (1.0, Sure(param, y, sigma, SURE_EPS))})
 
 
 def preset_net(preset: Preset | str) -> tuple[nn.Module, int]:
@@ -244,10 +143,10 @@ def min_side(preset: Preset | str, candidates: tuple[int, ...] = (32, 64, 128, 2
 
 def make_prior(preset: Preset, size: tuple[int, int], *, seed: int, guide: torch.Tensor | None = None,
                observation: torch.Tensor | None = None, out_channels: int = 3) -> DeepPrior:
-    """What a run with ``seed`` starts from: ``torch.manual_seed(seed)``, then the input code z for an output of
-    ``size`` (the ``guide`` image for ``input="guide"``, the ``observation`` y for ``input="observation"``), then
-    the preset's freshly initialised network, as a :class:`DeepPrior`."""
-    torch.manual_seed(seed)
+    """What a run with ``seed`` starts from: the input code z for an output of ``size`` (the ``guide`` image for
+    ``input="guide"``, the ``observation`` y for ``input="observation"``), then the preset's freshly initialised
+    network, both drawn after seeding with ``seed`` (:func:`netprior.seeding.initialising`), as a
+    :class:`DeepPrior`."""
     if preset.input == "guide":
         if guide is None:
             raise InputError(f"preset {preset.name!r} takes a guide image as network input")
@@ -258,9 +157,10 @@ def make_prior(preset: Preset, size: tuple[int, int], *, seed: int, guide: torch
             raise InputError(f"preset {preset.name!r} feeds the observation to the network, so it restores only "
                              "images of the observation's size and channels (denoising)")
         z = y
-    else:
-        z = make_input(preset.input, preset.input_depth, size)
-    net = nets.build(preset.arch, z.shape[1], out_channels, **preset.net)
+    with initialising(seed):
+        if preset.input not in ("guide", "observation"):
+            z = make_input(preset.input, preset.input_depth, size)
+        net = nets.build(preset.arch, z.shape[1], out_channels, **preset.net)
     return DeepPrior(net, z, reg_noise_std=preset.reg_noise_std, optimize_input=preset.optimize_input)
 
 
@@ -270,7 +170,8 @@ def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_si
             stopping: str | StoppingRule | None = "auto", sigma: float | None = None,
             reference: torch.Tensor | None = None, metrics_every: int = 10, snapshot_every: int = 0,
             checkpoint: str | None = None, progress: bool = True, compile: bool = False,
-            callback: Callable[[int, torch.Tensor], None] | None = None) -> Restoration:
+            callback: Callable[[int, torch.Tensor], None] | None = None, task: str = "restore",
+            notes: dict | None = None) -> Run:
     """Solve min_θ ||A(f_θ(z)) − y||² for observation ``y`` (1, C, h, w) in [0, 1].
 
     ``out_size`` is the restored image's (H, W) (default: y's size); ``guide`` replaces z (flash/no-flash);
@@ -280,12 +181,11 @@ def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_si
     checkpoints; measured on 2 CPU cores for the 5×128 skip net: 1.41× faster steps at 256², 1.55× at 512², none
     at 128², after 50–70 s of compilation that later runs of the same shapes reuse from the cache).
     ``callback(step, x_t)`` is the solver's per-step hook (live previews); an exception raised in it ends the run
-    there, which is how the web app cancels a job."""
+    there, which is how the web app cancels a job.  ``task`` and ``notes`` go into the run's config."""
     preset = get_preset(preset) if isinstance(preset, str) else preset
-    preset = replace(preset, **{k: v for k, v in
-                                {"iters": iters, "lr": lr, "reg_noise_std": reg_noise_std}.items() if v is not None})
+    preset = preset.override(iters=iters, lr=lr, reg_noise_std=reg_noise_std)
     size = out_size or tuple(y.shape[-2:])
-    dev = torch.device(device)
+    dev = resolve_device(device)
     param = make_prior(preset, size, seed=seed, guide=guide, observation=y, out_channels=out_channels).to(dev)
     net = param.net
     produced = _output_size(net, param.z)
@@ -307,7 +207,7 @@ def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_si
 
     objective = _objective(preset, op, y, param, sigma)
     if isinstance(stopping, str):
-        rule = make_stopping(preset.stopping if stopping == "auto" else stopping, sigma)
+        rule = by_name(preset.stopping if stopping == "auto" else stopping, sigma)
     else:
         rule = stopping
     if preset.loss == "sure" and isinstance(rule, Discrepancy):
@@ -332,102 +232,68 @@ def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_si
             best = int(np.argmax(curve))
             final["oracle_peak_psnr"] = curve[best]
             final["oracle_peak_step"] = result.history["psnr_step"][best]
-    config = {"method": "deep-image-prior", "preset": asdict(preset), "seed": seed, "device": str(dev),
-              "compiled": compile,
-              "observation_shape": list(y.shape), "output_shape": [1, out_channels, *size],
-              **op.describe(), **param.describe(),
-              "noise_sigma255": None if sigma is None else round(sigma * 255, 3)}
-    return Restoration(image=result.image, result=result, config=config, metrics=final)
+    config = record.config("deep-image-prior", op, param, objective, task=task, preset=asdict(preset), seed=seed,
+                           device=str(dev), compiled=compile, observation_shape=list(y.shape),
+                           output_shape=[1, out_channels, *size],
+                           noise_sigma255=None if sigma is None else round(sigma * 255, 3), **(notes or {}))
+    return Run(image=result.image, config=config, metrics=final, results={"dip": result})
 
 
 DEFAULT_DENOISE = "denoise-sure"
 
 
-def denoise(y: torch.Tensor, *, sigma255: float | None = None, preset: str | None = None, **kw) -> Restoration:
+def denoise(y: torch.Tensor, *, sigma255: float | None = None, preset: str | None = None, **kw) -> Run:
     """Blind denoising.  The default preset ``denoise-sure`` minimises SURE at the noise level σ (given as
     ``sigma255``, else estimated from the image by wavelet MAD) and stops at the minimum of that risk estimate; the
     reference presets (``denoise``, ``denoise-sigma50``) fit ||x − y||² (eq. 7.4) and stop by the discrepancy rule
     at σ."""
     sigma = sigma255 / 255 if sigma255 is not None else estimate_noise_sigma(y)
     preset = preset or DEFAULT_DENOISE
-    r = restore(y, GaussianNoise(sigma * 255), preset, sigma=sigma, **kw)
-    r.config["task"] = "denoise"
-    r.config["sigma_source"] = "given" if sigma255 is not None else "estimated"
-    return r
+    return restore(y, GaussianNoise(sigma * 255), preset, sigma=sigma, task="denoise",
+                   notes={"sigma_source": "given" if sigma255 is not None else "estimated"}, **kw)
 
 
-def deblock_jpeg(y: torch.Tensor, *, preset: str = "jpeg", **kw) -> Restoration:
+def deblock_jpeg(y: torch.Tensor, *, preset: str = "jpeg", **kw) -> Run:
     """Blind removal of JPEG artefacts (thesis Fig. 7.3): A = identity, stopped by ES-WMV."""
     kw.setdefault("stopping", "wmv")
-    r = restore(y, Identity(), preset, **kw)
-    r.config["task"] = "jpeg"
-    return r
+    return restore(y, Identity(), preset, task="jpeg", **kw)
 
 
 def super_resolve(y: torch.Tensor, factor: int, *, preset: str | None = None, kernel: str = "lanczos2",
-                  **kw) -> Restoration:
+                  **kw) -> Run:
     """×t super-resolution, E = ||d(x) − y||² with the Lanczos downsampler d (eq. 7.5); output is t× larger."""
     if factor not in (2, 3, 4, 8):
         raise InputError(f"super-resolution factor must be 2, 3, 4 or 8, got {factor}")
     kw.setdefault("stopping", "wmv")
     preset = preset or ("sr8" if factor == 8 else "sr4")
     size = (y.shape[-2] * factor, y.shape[-1] * factor)
-    r = restore(y, Downsample(factor, kernel), preset, out_size=size, **kw)
-    r.config["task"] = "super-resolve"
-    return r
+    return restore(y, Downsample(factor, kernel), preset, out_size=size, task="super-resolve", **kw)
 
 
-def inpaint(y: torch.Tensor, mask: torch.Tensor, *, preset: str = "inpaint", **kw) -> Restoration:
+def inpaint(y: torch.Tensor, mask: torch.Tensor, *, preset: str = "inpaint", **kw) -> Run:
     """Inpainting, E = ||(x − y) ⊙ m||² (eq. 7.6); m = 1 on known pixels."""
     if tuple(mask.shape[-2:]) != tuple(y.shape[-2:]):
         raise InputError(f"mask is {mask.shape[-1]}x{mask.shape[-2]} but the image is {y.shape[-1]}x{y.shape[-2]}")
     kw.setdefault("stopping", "wmv")
     op = Mask(mask)
-    r = restore(y * op.mask, op, preset, **kw)
-    r.config["task"] = "inpaint"
-    return r
+    return restore(y * op.mask, op, preset, task="inpaint", **kw)
 
 
-def flash_no_flash(flash: torch.Tensor, noflash: torch.Tensor, *, preset: str = "flash", **kw) -> Restoration:
+def flash_no_flash(flash: torch.Tensor, noflash: torch.Tensor, *, preset: str = "flash", **kw) -> Run:
     """Flash/no-flash restoration (thesis §7.3.5): the flash image replaces z, the data term is the denoising
     term on the no-flash image."""
     if flash.shape != noflash.shape:
         raise InputError(f"flash image {tuple(flash.shape[-2:])} and no-flash image {tuple(noflash.shape[-2:])} "
                          "must have the same size")
     kw.setdefault("stopping", "wmv")
-    r = restore(noflash, Identity(), preset, guide=flash, **kw)
-    r.config["task"] = "flash-no-flash"
-    return r
+    return restore(noflash, Identity(), preset, guide=flash, task="flash-no-flash", **kw)
 
 
-def fit(x: torch.Tensor, *, preset: str = "denoise", **kw) -> Restoration:
+def fit(x: torch.Tensor, *, preset: str = "denoise", **kw) -> Run:
     """Plain reconstruction min_θ ||f_θ(z) − x||² (eq. 7.4) for the full budget (no stopping rule)."""
     kw.setdefault("stopping", "none")
-    r = restore(x, Identity(), preset, **kw)
-    r.config["task"] = "fit"
-    return r
+    kw.setdefault("task", "fit")
+    return restore(x, Identity(), preset, **kw)
 
 
-def impedance_targets(x: torch.Tensor, *, sigma255: float = 25.0, seed: int = 0) -> dict[str, torch.Tensor]:
-    """The four targets of the noise-impedance experiment (thesis Fig. 7.2): the image, the image + N(0, σ²)
-    noise, the image's pixels randomly permuted, and U(0, 1) white noise."""
-    g = torch.Generator().manual_seed(seed)
-    c, h, w = x.shape[1:]
-    perm = torch.randperm(h * w, generator=g)
-    return {
-        "image": x,
-        "image + noise": GaussianNoise(sigma255).simulate(x, g),
-        "image shuffled": x.reshape(1, c, h * w)[..., perm].reshape_as(x),
-        "U(0,1) noise": torch.rand(x.shape, generator=g),
-    }
 
-
-def noise_impedance(x: torch.Tensor, *, iters: int = 2400, preset: str = "denoise", seed: int = 0,
-                    **kw) -> dict[str, list[float]]:
-    """Learning curves MSE(f_θ_t(z), target) per step for the four targets of :func:`impedance_targets`, with
-    the same network initialisation and input for each (reg-noise off, as eq. 7.4 has none)."""
-    curves = {}
-    for name, target in impedance_targets(x, seed=seed).items():
-        r = fit(target, preset=preset, iters=iters, seed=seed, reg_noise_std=0.0, metrics_every=iters, **kw)
-        curves[name] = r.result.history["loss"]
-    return curves

@@ -22,69 +22,40 @@ Methods (all optimised by :func:`netprior.solve.solve` with Adam):
    (σ = 0.1, z* from the latent search above with the same loss), or — ``init="random"`` — as N Gaussian codes
    (the thesis').  The latent start is a choice of this library, made for the reason below.
 
-Defaults (:data:`DEFAULTS`, tuned on the 64×64 DCGAN face generator; see ``benchmarks/gan_inversion.py``):
-latent Adam lr 0.1, 500 steps, 4 restarts, λ_feat = 1e-3 with the squared distance on Lite0 ``stage3``, λ₁ = 1e-4;
-offset lr 0.05, 500 steps, λ₂ = 1e-5; mgan N = 20 codes, 3000 steps (the thesis' settings), lr 0.01, the latent
-method's loss and latent search (500 steps × 4 restarts) to place the codes, composition at the generator's stage
-with maps 1/8 of the image side.  On 8 generated faces (400 steps, one restart) the pixel loss alone left every
-image above 1e-4 MSE (best 32 dB), while λ_feat = 1e-3 brought 7 of 8 to ≥ 37 dB — Pividori's observation (§4.1)
-that MSE alone gets stuck; on five real face crops the offset step with lr 0.05 gained 5.4 dB over the latent step
-(lr 0.01: 4.2 dB).
-
-Why mgan starts at the latent solution (issue 20).  mgan contains single-code inversion (all z_n = z*, Σ_n α_n = 1 give
-G(z*) exactly), yet with N Gaussian codes it reconstructed images the generator itself made worse than one code: 29–31
-dB against 41 dB.  Measured on 4 generated faces (z with seed 123), N = 20, one thread, latent search 300 steps × 4
-restarts = 40.1 dB, the thesis' L1 feature term (1e-2) unless stated: with Gaussian codes and lr 0.05 mgan reached
-28.3 dB in 300 steps; the squared feature term at 1e-3 28.6; α on a step N times smaller (the α_n are 1/N, Adam's step
-is ≈ lr whatever the scale) 27.8; a cosine learning-rate decay 27.6; lr 0.01 27.3 (200 steps); codes spread (σ = 0.3)
-around one random code 25.4.  None of the objective weights, the α step or the schedule is the cause: the mean of N
-independent maps has 1/N of their variance, a composed map that no single code makes, and the optimiser settles near
-28 dB from there.  Codes around z* (σ = 0.1) changed that: 48.5 dB in 200 steps at lr 0.01 (47.3 in 100), i.e. 8 dB
-above the single code, while lr 0.05 threw the start away (30.0 dB) because its first steps move every α_n by about
-its own size 1/N — with α on a 1/N step and z at 0.05 it kept it (47.3 dB).  Hence lr 0.01 with the latent start; the
-benchmark repeats the candidates (``candidates`` part).  The start costs the latent search: on those 4 faces 300 × 4
-single-code steps took 293 s against 255 s for 200 steps of 20 codes, so the default 500 × 4 costs about 400 of the
-3000 mgan steps.  Not settled: on the five real face crops of the benchmark, at its small budget (200 × 2 latent steps,
-then 100 steps of 10 codes), mgan from the latent start stayed 1.2 dB below two-step (21.3 against 22.4 dB), while the
-Gaussian start had reached 23.8 dB at 200 steps in the previous run; for images the generator cannot make,
-``init="random"`` may still be the better start (not measured at equal budgets, the machine was too loaded).
-
-Decisions where the papers are silent: the losses are per-pixel / per-feature means, so λ's are relative to a mean
-squared error on [0, 1] images; the prior term is the exact Gaussian negative log-likelihood ½||z||²; the restarts
-run as one batch (independent codes); a run returns the image of the final parameters (recomputed after the last
-update), not an average.  Several targets can be inverted at once (B, C, H, W): the objective is the sum of
-independent per-target losses, so each target's optimisation is exactly the one it would have alone.
+The decisions behind the defaults and the measurements that chose them: ``docs/methods/gan.md``.
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from .. import record, seeding
 from ..attention import ATTENTIONS
-from ..backbones import get_backbone
+from ..backbones import cached_backbone
+from ..config import Config, register
 from ..errors import InputError
 from ..generators.base import SplitGenerator
-from ..generators.parametrize import LatentCode, LayerOffset, MultiCode
-from ..losses import feature_mse, perceptual_l1
-from ..metrics import psnr, ssim
-from ..operators import Downsample, Grayscale, Identity, Mask, Operator
+from ..metrics import batch_quality
+from ..objective import Encoder, Objective
+from ..operators import Downsample, Grayscale, Identity, Mask, Operator, TargetMasks
+from ..parametrize import LatentCode, LayerOffset, MultiCode
+from ..record import Run
+from ..seeding import initialising
 from ..segmentation import segment_attention
 from ..solve import SolveResult, solve
+from ..terms import DataTerm, FeatureMatch, ParamPenalty
 
 METHODS = ("latent", "two-step", "mgan")
 MGAN_INITS = ("latent", "random")
-DISTANCES = {"l2": feature_mse, "l1": perceptual_l1}
+DISTANCES = {"l2": "mse", "l1": "l1"}  # this method's names → :data:`netprior.objective.DISTANCES`
 
 
 @dataclass(frozen=True)
-class FeatureLoss:
+class FeatureLoss(Config):
     """φ and d of the reconstruction loss: backbone name, its taps, weight λ_feat (0 = pixels only), distance."""
 
     backbone: str = "lite0"
@@ -92,9 +63,13 @@ class FeatureLoss:
     weight: float = 1e-3
     distance: str = "l2"
 
+    def validate(self):
+        if self.distance not in DISTANCES:
+            raise InputError(f"feature distance must be one of {', '.join(DISTANCES)}")
+
 
 @dataclass(frozen=True)
-class InversionConfig:
+class InversionConfig(Config):
     """Everything that defines an inversion run (recorded in sidecars)."""
 
     method: str = "latent"
@@ -113,13 +88,28 @@ class InversionConfig:
     init_lr: float = 0.1
     init_spread: float = 0.1  # mgan, init "latent": z_n = z* + init_spread·ε_n
     feature: FeatureLoss = field(default_factory=FeatureLoss)
+    source: str = ""
+
+    def validate(self):
+        if self.method not in METHODS:
+            raise InputError(f"unknown method {self.method!r}; use one of {', '.join(METHODS)}")
+        if self.attention not in ATTENTIONS:
+            raise InputError(f"unknown attention {self.attention!r}; use one of {', '.join(ATTENTIONS)}")
+        if self.attention != "none" and self.method != "mgan":
+            raise InputError("attention modules apply to the mgan method (at its composition layer)")
+        if self.init not in MGAN_INITS:
+            raise InputError(f"unknown mgan initialisation {self.init!r}; use one of {', '.join(MGAN_INITS)}")
+        if self.codes < 1 or self.restarts < 1 or self.iters < 1 or self.init_iters < 1:
+            raise InputError("codes, restarts and iterations must be >= 1")
 
 
-DEFAULTS: dict[str, InversionConfig] = {
-    "latent": InversionConfig("latent"),
-    "two-step": InversionConfig("two-step"),
-    "mgan": InversionConfig("mgan", iters=3000, lr=0.01),
-}
+_TUNED = "tuned on the 64x64 DCGAN face generator (module docstring; benchmarks/gan_inversion.py)"
+DEFAULTS: dict[str, InversionConfig] = register("gan", {
+    "latent": InversionConfig("latent", source=f"Pividori §3.3, Creswell & Bharath; lr, steps, λ's {_TUNED}"),
+    "two-step": InversionConfig("two-step", source=f"Pividori §3.3 (latent, then dense offset); {_TUNED}"),
+    "mgan": InversionConfig("mgan", iters=3000, lr=0.01, source="Gu et al. 2020, Kostakis thesis §4.3 (N = 20, "
+                            "3000 steps); lr 0.01 and the latent start measured (issue 20)"),
+})
 
 
 def make_config(method: str, **overrides) -> InversionConfig:
@@ -132,101 +122,37 @@ def make_config(method: str, **overrides) -> InversionConfig:
         if "layers" in feat:
             feat["layers"] = tuple(feat["layers"])
         cfg = replace(cfg, feature=replace(cfg.feature, **feat))
-    rest = {k: v for k, v in overrides.items() if not k.startswith("feature_") and v is not None}
-    cfg = replace(cfg, **rest)
-    if cfg.attention not in ATTENTIONS:
-        raise InputError(f"unknown attention {cfg.attention!r}; use one of {', '.join(ATTENTIONS)}")
-    if cfg.attention != "none" and cfg.method != "mgan":
-        raise InputError("attention modules apply to the mgan method (at its composition layer)")
-    if cfg.feature.distance not in DISTANCES:
-        raise InputError(f"feature distance must be one of {', '.join(DISTANCES)}")
-    if cfg.init not in MGAN_INITS:
-        raise InputError(f"unknown mgan initialisation {cfg.init!r}; use one of {', '.join(MGAN_INITS)}")
-    if cfg.codes < 1 or cfg.restarts < 1 or cfg.iters < 1 or cfg.init_iters < 1:
-        raise InputError("codes, restarts and iterations must be >= 1")
-    return cfg
-
-
-@functools.lru_cache(maxsize=4)
-def _backbone(name: str, device: str):
-    return get_backbone(name, device=device)
+    return cfg.override(**{k: v for k, v in overrides.items() if not k.startswith("feature_")})
 
 
 def _rgb(x: Tensor) -> Tensor:
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
-class ReconstructionLoss:
-    """Per-target L(x̂) = mean (A(x̂) − y)² + λ_feat·d(φ(A(x̂)), φ(y)) (module docstring); ``y`` is (B, C, h, w)."""
-
-    def __init__(self, y: Tensor, operator: Operator, feature: FeatureLoss, device: str = "cpu"):
-        self.y = y.to(device)
-        self.op = operator.to(device)
-        self.feature = feature
-        self.backbone = None
-        if feature.weight > 0:
-            self.backbone = _backbone(feature.backbone, str(device))
-            with torch.no_grad():
-                self.targets = self.backbone(_rgb(self.y), list(feature.layers))
-
-    def per_sample(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """(total (B,), {"mse": (B,), "feat": (B,)}) for a batch aligned with ``y``."""
-        ax = self.op(x)
-        if ax.shape != self.y.shape:
-            raise InputError(f"the generator's degraded output {tuple(ax.shape[1:])} does not match the observation "
-                             f"{tuple(self.y.shape[1:])}")
-        mse = (ax - self.y).pow(2).flatten(1).mean(1)
-        terms = {"mse": mse}
-        if self.backbone is None:
-            return mse, terms
-        feats = self.backbone(_rgb(ax), list(self.feature.layers))
-        dist = DISTANCES[self.feature.distance]
-        d = torch.stack([dist({k: v[i:i + 1] for k, v in feats.items()},
-                              {k: v[i:i + 1] for k, v in self.targets.items()}) for i in range(ax.shape[0])])
-        terms["feat"] = d
-        return mse + self.feature.weight * d, terms
+def reconstruction(y: Tensor, operator: Operator, feature: FeatureLoss, device) -> dict:
+    """The per-target terms of L(x̂) = mean (A(x̂) − y)² + λ_feat·d(φ(A(x̂)), φ(y)) (module docstring): "data" and,
+    with λ_feat > 0, "feat"; ``y`` is (B, C, h, w)."""
+    y, op = y.to(device), operator.to(device)
+    terms = {"data": (1.0, DataTerm(op, y, per_sample=True))}
+    if feature.weight > 0:
+        bb = cached_backbone(feature.backbone, str(device))
+        with torch.no_grad():
+            targets = bb(_rgb(y), list(feature.layers))
+        encoder = Encoder(bb, transform=_Degraded(op), backbone=bb)
+        terms["feat"] = (feature.weight, FeatureMatch(encoder, targets, distance=DISTANCES[feature.distance],
+                                                      per_sample=True))
+    return terms
 
 
-@dataclass
-class Inversion:
-    """Result of inverting B targets.
+class _Degraded(torch.nn.Module):
+    """The feature network's view: A(x̂), single channels replicated to RGB."""
 
-    ``image`` the reconstructions (B, C, H, W) in [0, 1]; ``z`` the codes ((B, dim), or (B, N, dim) for mgan);
-    ``layer``/``h``/``ctx`` the representation that produces ``image`` through G2 (latent: h = G1(z*) at the dense
-    layer; two-step: h* = G1(z*) + δ*; mgan: the composed map); ``latent_image`` / ``latent_loss`` the latent step
-    of two-step and of mgan with the ``latent`` initialisation; ``loss`` the final reconstruction loss L per target
-    (without regularisers); ``results`` the solver records per phase; ``config`` and ``metrics`` for sidecars."""
+    def __init__(self, op: Operator):
+        super().__init__()
+        self.op = op
 
-    image: Tensor
-    method: str
-    z: Tensor
-    layer: str
-    h: Tensor
-    ctx: Tensor | None
-    loss: Tensor
-    results: dict[str, SolveResult]
-    config: dict
-    latent_image: Tensor | None = None
-    latent_loss: Tensor | None = None
-    metrics: dict = field(default_factory=dict)
-
-    @property
-    def result(self) -> SolveResult:
-        """The last phase's solver record."""
-        return list(self.results.values())[-1]
-
-
-def _objective(loss: ReconstructionLoss, reg, weight: float, name: str):
-    def objective(x):
-        total, terms = loss.per_sample(x)
-        logged = {"data": terms["mse"].sum(), **{k: v.sum() for k, v in terms.items() if k != "mse"}}
-        if weight:
-            r = reg()
-            total = total + weight * r
-            logged[name] = r.sum()
-        return total.sum(), logged
-
-    return objective
+    def forward(self, x: Tensor) -> Tensor:
+        return _rgb(self.op(x))
 
 
 def _phase_checkpoint(checkpoint: str | None, phase: str) -> str | None:
@@ -247,16 +173,15 @@ def _latent(y: Tensor, operator: Operator, g: SplitGenerator, cfg: InversionConf
             checkpoint: str | None, callback=None) -> tuple[Tensor, Tensor, SolveResult]:
     """Latent inversion with restarts in one batch: returns (z* (B, dim), final loss (B,), solver record)."""
     b, r = y.shape[0], cfg.restarts
-    gen = torch.Generator().manual_seed(seed)
-    z0 = g.prior.sample(b * r, gen).to(g.device)
-    loss = ReconstructionLoss(y.repeat(r, 1, 1, 1), operator, cfg.feature, g.device)
+    z0 = g.prior.sample(b * r, seeding.generator(seed)).to(g.device)
     param = LatentCode(g, z0)
-    result = solve(param, _objective(loss, param.penalty, cfg.lambda_prior, "prior"), iters=cfg.iters, lr=cfg.lr,
+    objective = Objective({**reconstruction(y.repeat(r, 1, 1, 1), operator, cfg.feature, g.device),
+                           "prior": (cfg.lambda_prior, ParamPenalty.latent_prior(param))})
+    result = solve(param, objective, iters=cfg.iters, lr=cfg.lr,
                    **_solve_kw(progress, checkpoint, "latent", seed, callback))
-    with torch.no_grad():
-        final, _ = loss.per_sample(param())
-        objective = final + cfg.lambda_prior * param.penalty()
-    best = objective.view(r, b).argmin(dim=0)
+    x = param().detach()
+    final = objective.per_sample(x, only=("data", "feat"))
+    best = objective.per_sample(x).view(r, b).argmin(dim=0)
     idx = best * b + torch.arange(b, device=best.device)
     return param.z.detach()[idx], final[idx], result
 
@@ -271,7 +196,7 @@ def _multi_code_init(y: Tensor, operator: Operator, g: SplitGenerator, cfg: Inve
     ``init_spread``, so that with α_n = 1/N the composition starts at ≈ G1(z*) and the image at ≈ G(z*); the
     spread breaks the symmetry between the codes (identical codes get identical gradients)."""
     b, n = y.shape[0], cfg.codes
-    gen = torch.Generator().manual_seed(seed)
+    gen = seeding.generator(seed)
     if cfg.init == "random":
         return g.prior.sample(b * n, gen).view(b, n, -1).to(g.device), None
     z, loss_z, results["latent"] = _latent(y, operator, g, replace(cfg, iters=cfg.init_iters, lr=cfg.init_lr),
@@ -283,17 +208,21 @@ def _multi_code_init(y: Tensor, operator: Operator, g: SplitGenerator, cfg: Inve
 def invert(y: Tensor, generator: SplitGenerator, config: InversionConfig | None = None, *,
            operator: Operator | None = None, seed: int = 0, progress: bool = True,
            checkpoint: str | None = None, reference: Tensor | None = None,
-           callback: Callable[[str, int, Tensor], None] | None = None) -> Inversion:
+           callback: Callable[[str, int, Tensor], None] | None = None, task: str = "invert",
+           notes: dict | None = None) -> Run:
     """Invert ``generator`` on observations ``y`` (B, C, h, w) in [0, 1] seen through ``operator`` (identity by
     default) with the method and settings of ``config`` (default: latent).  ``reference`` (B, 3, H, W) adds
     PSNR/SSIM of the reconstruction (mean over targets).  ``callback(phase, step, x_t)`` is called after every
-    solver step of every phase (latent, offset, mgan); an exception raised in it ends the inversion there."""
+    solver step of every phase (latent, offset, mgan); an exception raised in it ends the inversion there.
+    ``task`` and ``notes`` go into the run's config.  The run's outputs: ``method``, ``z`` (codes (B, dim) or
+    (B, N, dim)), ``layer``/``h``/``ctx`` (the representation that produces the image through G2: latent h =
+    G1(z*), two-step h* = G1(z*) + δ*, mgan the composed map), ``loss`` (final L per target, no regulariser) and,
+    for two-step and the mgan latent start, ``latent_image``/``latent_loss``."""
     cfg = config or make_config("latent")
     op = operator or Identity()
     g = generator
     dev = g.device
     y = y.to(dev)
-    torch.manual_seed(seed)
     results: dict[str, SolveResult] = {}
     latent_image = latent_loss = None
     if cfg.method in ("latent", "two-step"):
@@ -307,13 +236,13 @@ def invert(y: Tensor, generator: SplitGenerator, config: InversionConfig | None 
             loss = loss_z
         else:
             param = LayerOffset(g, layer, z)
-            rec = ReconstructionLoss(y, op, cfg.feature, dev)
-            results["offset"] = solve(param, _objective(rec, param.sparsity, cfg.lambda_offset, "l1_offset"),
-                                      iters=cfg.offset_iters, lr=cfg.offset_lr,
+            objective = Objective({**reconstruction(y, op, cfg.feature, dev),
+                                   "l1_offset": (cfg.lambda_offset, ParamPenalty.offset_l1(param))})
+            results["offset"] = solve(param, objective, iters=cfg.offset_iters, lr=cfg.offset_lr,
                                       **_solve_kw(progress, checkpoint, "offset", seed, _phase(callback, "offset")))
             with torch.no_grad():
                 image = param()
-                loss = rec.per_sample(image)[0]
+                loss = objective.per_sample(image, only=("data", "feat"))
                 latent_image = g(z)
             h, latent_loss = param.h, loss_z
     else:
@@ -322,81 +251,41 @@ def invert(y: Tensor, generator: SplitGenerator, config: InversionConfig | None 
         if start is not None:
             with torch.no_grad():
                 latent_image, latent_loss = g(start[0]), start[1]
-        torch.manual_seed(seed)  # attention modules' initial weights
-        param = MultiCode(g, layer, z0, cfg.attention).to(dev)
-        rec = ReconstructionLoss(y, op, cfg.feature, dev)
-        results["mgan"] = solve(param, _objective(rec, None, 0.0, ""), iters=cfg.iters, lr=cfg.lr,
+        with initialising(seed):  # attention modules' initial weights
+            param = MultiCode(g, layer, z0, cfg.attention).to(dev)
+        objective = Objective(reconstruction(y, op, cfg.feature, dev))
+        results["mgan"] = solve(param, objective, iters=cfg.iters, lr=cfg.lr,
                                 **_solve_kw(progress, checkpoint, "mgan", seed, _phase(callback, "mgan")))
         with torch.no_grad():
             image = param()
-            loss = rec.per_sample(image)[0]
+            loss = objective.per_sample(image)
             h = param.compose()
             ctx = g.condition(param.z.mean(dim=1))
         z = param.z.detach()
-    config = {"task": "invert", **asdict(cfg), "layer": layer, "seed": seed, "generator": g.describe(),
-              **op.describe(), "observation_shape": list(y.shape)}
-    inv = Inversion(image=image.detach(), method=cfg.method, z=z, layer=layer, h=h.detach(),
-                    ctx=None if ctx is None else ctx.detach(), loss=loss.detach(), results=results, config=config,
-                    latent_image=latent_image, latent_loss=latent_loss)
+    settings = {**asdict(cfg), "layer": layer}
+    config = record.config(settings.pop("method"), op, task=task, **settings, seed=seed,
+                           generator=g.describe(), observation_shape=list(y.shape), **(notes or {}))
+    inv = Run(image=image.detach(), config=config, results=results,
+              outputs={"method": cfg.method, "z": z, "layer": layer, "h": h.detach(),
+                       "ctx": None if ctx is None else ctx.detach(), "loss": loss.detach(),
+                       "latent_image": latent_image, "latent_loss": latent_loss})
     inv.metrics = {"loss": float(loss.mean())}
     if latent_loss is not None:
         inv.metrics["latent_loss"] = float(latent_loss.mean())
     if reference is not None:
-        inv.metrics.update(quality(inv.image, reference))
+        inv.metrics.update(batch_quality(inv.image, reference))
     return inv
 
-
-def quality(x: Tensor, reference: Tensor) -> dict:
-    """Mean PSNR / SSIM over the batch and the MSE (the pixel part of L) against ``reference``."""
-    ref = reference.to(x.device)
-    if ref.shape != x.shape:
-        raise InputError(f"reference {tuple(ref.shape)} does not match the reconstruction {tuple(x.shape)}")
-    n = x.shape[0]
-    return {"psnr": sum(psnr(x[i], ref[i]) for i in range(n)) / n,
-            "ssim": sum(ssim(x[i], ref[i]) for i in range(n)) / n,
-            "mse": float((x.clamp(0, 1) - ref).pow(2).mean())}
-
-
-def fit_image(x: Tensor, size: tuple[int, int], *, max_aspect: float = 1.5) -> tuple[Tensor, str | None]:
-    """Bring an image (1, C, h, w) to the generator's ``size`` (H, W): centre-crop to the generator's aspect ratio,
-    then resize (bicubic, antialiased).  Refuse when the aspect ratios differ by more than ``max_aspect`` (a
-    crop would discard too much); return the image and a notice of what was done (None if nothing)."""
-    h, w = x.shape[-2:]
-    th, tw = size
-    if (h, w) == (th, tw):
-        return x, None
-    ratio = (w / h) / (tw / th)
-    if max(ratio, 1 / ratio) > max_aspect:
-        raise InputError(f"the image is {w}x{h} but the generator makes {tw}x{th} images; the aspect ratios differ "
-                         f"too much to crop (limit {max_aspect}:1): crop the image to the subject first")
-    ch, cw = (h, round(h * tw / th)) if ratio > 1 else (round(w * th / tw), w)
-    top, left = (h - ch) // 2, (w - cw) // 2
-    out = x[..., top:top + ch, left:left + cw]
-    if (ch, cw) != (th, tw):
-        out = F.interpolate(out, size=(th, tw), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
-    note = f"{w}x{h} image " + (f"centre-cropped to {cw}x{ch} and " if (ch, cw) != (h, w) else "") + \
-        f"resized to {tw}x{th} to match the generator"
-    return out, note
 
 
 def restore(y: Tensor, operator: Operator, generator: SplitGenerator, config: InversionConfig, *, task: str,
-            reference: Tensor | None = None, **kw) -> Inversion:
+            reference: Tensor | None = None, **kw) -> Run:
     """Invert through a degradation (inpainting, colourisation, super-resolution): the reconstruction G(·) is
     the restored image.  ``reference`` adds PSNR/SSIM against the clean image."""
-    inv = invert(y, generator, config, operator=operator, reference=reference, **kw)
-    inv.config["task"] = task
-    return inv
+    return invert(y, generator, config, operator=operator, reference=reference, task=task, **kw)
 
 
-class TargetMasks(Mask):
-    """A(x) = m_b ⊙ x with one mask per target: ``masks`` (B, 1, H, W), each validated like a :class:`Mask`."""
-
-    def __init__(self, masks: Tensor):
-        Operator.__init__(self)
-        self.register_buffer("mask", torch.cat([Mask(m).mask for m in masks]))
-
-
-def inpaint(y: Tensor, mask: Tensor, generator: SplitGenerator, config: InversionConfig, **kw) -> Inversion:
+def inpaint(y: Tensor, mask: Tensor, generator: SplitGenerator, config: InversionConfig, **kw) -> Run:
     """Inpainting with loss L(x̂ ∘ m, y ∘ m) (thesis eq. 4.7); m = 1 on known pixels, one mask (1, 1, H, W) for
     all targets or one per target (B, 1, H, W).  The output is the generator's reconstruction everywhere (no
     pasting of known pixels, as in the thesis' evaluation)."""
@@ -406,7 +295,7 @@ def inpaint(y: Tensor, mask: Tensor, generator: SplitGenerator, config: Inversio
     return restore(y * op.mask, op, generator, config, task="inpaint", **kw)
 
 
-def colorize(gray: Tensor, generator: SplitGenerator, config: InversionConfig, **kw) -> Inversion:
+def colorize(gray: Tensor, generator: SplitGenerator, config: InversionConfig, **kw) -> Run:
     """Colourisation: A = luma (ITU-R 601), ``gray`` (B, 1, H, W); the output is the RGB reconstruction."""
     if gray.shape[1] != 1:
         raise InputError("colorize takes a single-channel (grayscale) observation")
@@ -414,7 +303,7 @@ def colorize(gray: Tensor, generator: SplitGenerator, config: InversionConfig, *
 
 
 def super_resolve(y: Tensor, factor: int, generator: SplitGenerator, config: InversionConfig, *,
-                  kernel: str = "lanczos2", **kw) -> Inversion:
+                  kernel: str = "lanczos2", **kw) -> Run:
     """×factor super-resolution: A = Lanczos downsampling by ``factor``; y must be the generator size / factor."""
     th, tw = generator.image_size
     if (y.shape[-2] * factor, y.shape[-1] * factor) != (th, tw):
@@ -426,92 +315,23 @@ def super_resolve(y: Tensor, factor: int, generator: SplitGenerator, config: Inv
 def missing_blocks_mask(size: tuple[int, int], missing: float, seed: int = 0) -> Tensor:
     """Random square holes (side min(H, W)/8) covering at least ``missing`` of the pixels — the thesis'
     "randomly cropping 12% / 25% / 40% pixels" — via :meth:`Mask.blocks`."""
-    return Mask.blocks(size, missing, generator=torch.Generator().manual_seed(seed)).mask
+    return Mask.blocks(size, missing, generator=seeding.generator(seed)).mask
 
 
-def interpolate(generator: SplitGenerator, a: Inversion, b: Inversion, frames: int = 8) -> dict[str, Tensor]:
-    """Frames (T, C, H, W) from inversion ``a`` to ``b`` (first targets of each), t = 0 … 1:
-
-    * ``latent``: G((1 − t) z_a + t z_b) — endpoints G(z*_a), G(z*_b);
-    * ``dense``:  G2((1 − t) h_a + t h_b) at their common layer (context interpolated likewise) — endpoints the
-      reconstructions (for two-step, G2(h*) with h* = G1(z*) + δ*; Pividori Fig. 4, supp. Fig. 8)."""
-    if frames < 2:
-        raise InputError("interpolation needs at least 2 frames")
-    if a.method == "mgan" or b.method == "mgan" or a.layer != b.layer:
-        raise InputError("interpolate two latent or two-step inversions made at the same layer")
-    t = torch.linspace(0, 1, frames, device=a.z.device).view(-1, 1)
-    with torch.no_grad():
-        zs = (1 - t) * a.z[:1] + t * b.z[:1]
-        latent = generator(zs)
-        tt = t.view(-1, *([1] * (a.h.dim() - 1)))
-        hs = (1 - tt) * a.h[:1] + tt * b.h[:1]
-        ctx = None if a.ctx is None else (1 - t) * a.ctx[:1] + t * b.ctx[:1]
-        dense = generator.g2(hs, a.layer, ctx)
-    return {"latent": latent, "dense": dense}
-
-
-def offset_path(generator: SplitGenerator, inv: Inversion, frames: int = 8) -> Tensor:
-    """G2(G1(z*) + α·δ*) for α = 0 … 1: from the latent to the dense-layer reconstruction of one image (Pividori
-    Fig. 3 / supp. Fig. 7); needs a two-step inversion."""
-    if inv.method != "two-step":
-        raise InputError("the latent-to-dense path needs a two-step inversion")
-    with torch.no_grad():
-        h0 = generator.g1(inv.z[:1], inv.layer)
-        delta = inv.h[:1] - h0
-        alpha = torch.linspace(0, 1, frames, device=h0.device).view(-1, *([1] * (h0.dim() - 1)))
-        ctx = None if inv.ctx is None else inv.ctx[:1].expand(frames, -1)
-        return generator.g2(h0 + alpha * delta, inv.layer, ctx)
-
-
-INTERPOLATION_ROWS = ("latent path A→B", "dense-layer path A→B", "A: latent→dense (α·δ*)", "B: latent→dense (α·δ*)")
-
-
-def interpolation_figures(generator: SplitGenerator, a: Inversion, b: Inversion, xa: Tensor, xb: Tensor,
-                          frames: int = 8) -> tuple[Tensor, list[Tensor]]:
-    """The interpolation figure of two two-step inversions ``a``/``b`` of targets ``xa``/``xb`` (1, 3, H, W):
-    a strip (1, 3, 4H, (frames + 2)W) whose rows are :data:`INTERPOLATION_ROWS` (columns: target, frames
-    t = 0…1, target or blank), and GIF frames (3, H, 2W) — the latent and dense-layer paths A→B side by side,
-    played forward then back."""
-    paths = interpolate(generator, a, b, frames)
-    off_a, off_b = offset_path(generator, a, frames), offset_path(generator, b, frames)
-    xa, xb = xa.cpu(), xb.cpu()
-    blank = torch.ones_like(xa)
-    rows = [torch.cat([xa, paths["latent"].cpu(), xb]), torch.cat([xa, paths["dense"].cpu(), xb]),
-            torch.cat([xa, off_a.cpu(), blank]), torch.cat([xb, off_b.cpu(), blank])]
-    strip = torch.cat([torch.cat(list(r), dim=-1) for r in rows], dim=-2)[None]
-    forward = [torch.cat([lat, den], dim=-1) for lat, den in zip(paths["latent"].cpu(), paths["dense"].cpu())]
-    return strip, forward + forward[-2:0:-1]
-
-
-def interpolation_config(a: Inversion, frames: int) -> dict:
-    """What a sidecar records about an interpolation figure (the inversion settings are those of ``a``)."""
-    return {"task": "interpolate", "frames": frames, "inversion": a.config, "rows": list(INTERPOLATION_ROWS),
-            "columns": "target, frames t=0…1, target (or blank)"}
-
-
-@dataclass
-class Segmentation:
-    """Label map (H_a, W_a) at the attention resolution, the attention it came from and the inversion."""
-
-    labels: np.ndarray
-    attention: Tensor
-    inversion: Inversion
-
-
-def segment(x: Tensor, generator: SplitGenerator, k: int, config: InversionConfig | None = None,
-            **kw) -> Segmentation:
+def segment(x: Tensor, generator: SplitGenerator, k: int, config: InversionConfig | None = None, **kw) -> Run:
     """Pividori §5: invert ``x`` (1, 3, H, W) to the dense layer (two-step), read the self-attention map of
-    G2 at h*, and cluster D = (1 − (A + Aᵀ)/2) ⊙ (1 − I) with average linkage into ``k`` segments."""
+    G2 at h*, and cluster D = (1 − (A + Aᵀ)/2) ⊙ (1 − I) with average linkage into ``k`` segments.  The
+    inversion's run, with the label map (H_a, W_a) at the attention resolution and the attention as outputs
+    ``labels`` and ``attention``."""
     if generator.attention_stage is None:
         raise InputError(f"generator {generator.name} has no self-attention layer; segmentation needs a generator "
                          "with attention (biggan)")
     cfg = config or make_config("two-step")
     if cfg.method == "mgan":
         raise InputError("segmentation inverts with the latent or two-step method")
-    inv = invert(x[:1], generator, cfg, **kw)
+    inv = invert(x[:1], generator, cfg, task="segment", notes={"clusters": k}, **kw)
     with torch.no_grad():
         att = generator.attention_map(inv.h, inv.layer, inv.ctx)
-    labels = segment_attention(att.weights[0], att.query_hw, att.key_hw, k)
-    inv.config["task"] = "segment"
-    inv.config["clusters"] = k
-    return Segmentation(labels=labels, attention=att.weights[0], inversion=inv)
+    inv.outputs.update(labels=segment_attention(att.weights[0], att.query_hw, att.key_hw, k),
+                       attention=att.weights[0])
+    return inv

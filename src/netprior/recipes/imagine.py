@@ -19,90 +19,52 @@ deepest layer, the target for the shallow ones), style (eq. 12, a style image on
 content image, critic fed the style image) and counterfactual explanation (eq. 13).  Baseline: DeepInversion
 (Yin et al. 2020) made image-guided as in the paper, CE + R_img + BN-statistics prior (eq. 3) + 5·R_dm, no critic.
 
-Decisions where the paper is silent (each one can be changed through :class:`Settings`):
-
-* **Layers.**  ResNet-50's conv1_1, conv2_3, conv3_4, conv4_6 are the last layers at 1/2, 1/4, 1/8 and 1/16 of the
-  input resolution.  The offline EfficientNet-Lite0 taps at the same resolutions are ``stem`` (112 px at 224 input,
-  32 ch), ``stage2`` (56 px, 24 ch), ``stage3`` (28 px, 40 ch) and ``stage5`` (14 px, 112 ch, the last block at
-  1/16, as conv4_6 is the last bottleneck of ResNet's stage 4).  Grad-CAM uses the last convolutional layer (Lite0
-  ``head``, ResNet-50 ``conv5_3``).  For the shape/style/counterfactual splits the *last* listed layer is the deep one
-  (Φ_c) and the others are the shallow ones (Φ_r, Φ_s).
-* **Pixel space.**  x̂ is optimised in the classifier's normalised input space, (x − mean)/std, started from
-  N(0, 1) noise and projected back onto the valid range [0, 1] after every step — DeepInversion's code, from which
-  the lr 0.2 and the weights α, β come.  For the same reason R_img uses that code's definitions: TV = Σ over the
-  four neighbour directions (→, ↓, ↘, ↗) of the L2 norm of the difference image, and the norm ||x̂||₂ (eq. 2 prints
-  it squared; with β = 1e-5 either is small).  Both are computed on the normalised image.
-* **Augmentation.**  None by default, as the paper mentions none; ``jitter`` = k turns on DeepInversion's random
-  roll by up to k pixels and left-right flip of the image seen by the classifier (not by the critic or Grad-CAM).
-  At 128 px and 100 + 100 steps, k = 8 gave visibly more coherent object parts (eyes) at a lower class confidence.
-* **Learning rate.**  Cosine decay to 0 within each stage (DeepInversion's schedule; the paper gives only the
-  initial rate); ``schedule="constant"`` keeps 0.2.
-* **Critic.**  Adam betas (0.5, 0.999) and lr 5e-4 (SinGAN's, whose patch GAN inspired the paper's), WGAN-GP
-  weight 10 (Gulrajani et al.), one critic step per image step.  Real patches come from x0 resized to the output
-  size.  The gradient penalty constrains D(x) = E_p d(p) of eq. 7, the mean patch score, not the sum of the score
-  map as SinGAN's code does: with the sum, the 1-Lipschitz bound caps the mean gap E d(real) − E d(fake) at about
-  ||x0 − x̂||₂ / (number of patches), and R_pc barely moved x̂ (measured gap ≈ 0.01 after 100 steps at 128 px).
-* **Position.**  The Grad-CAM map (upsampled to the image, min-max normalised) and a0 (a Gaussian of standard
-  deviation ``blob_sigma``·side, peak 1) are compared by the plain L2 norm over the image's pixels, as eq. 10 is
-  written; the term therefore grows with the side (≈ 0.3·side for an unrelated map), which at 128–224 px puts
-  ν·R_loc at the order of λ·R_dm.  (A per-pixel RMS made ν = 10 negligible next to λ·R_dm: measured.)
-* **Style.**  y* is the class of the *content* image (the one being stylised), so that the CE term keeps its
-  semantics.
-* **Counterfactual.**  The user's masks mark the discriminant regions in white; the paper's r is their complement
-  (1 outside the region).  The masked images of eq. 13 are filled with the classifier's mean colour outside the
-  region (zero in its normalised input space).  The L1 term is the plain sum over the pixels (in [0, 1]) outside
-  the query region, with weight ``anchor_weight`` = 1 as the equation has none: per pixel its gradient (±1)
-  outweighs the CE and R_dm gradients and keeps the outside fixed (measured: mean change 0.017 after 20 steps at
-  64 px; a per-pixel mean, or the sum at weight 0.1, let the CE term repaint the whole image, 0.13–0.26).  Adam's
-  first steps still move every pixel by about the learning rate, so very short runs leave the outside noisy (0.05
-  after 5 + 5 steps); the sidecar reports ``change_outside_region``.  x̂ starts from the query; y* is the class of
-  the counterfactual image; R_dm of eq. 9 is replaced by the masked one of eq. 13, and the critic is fed the
-  counterfactual image.
-* **DeepInversion.**  BN-prior weight 0.01 (its ImageNet script's ``--r_feature``), same optimiser and budget as
-  IMAGINE's two stages together; jitter off by default as for IMAGINE (the issue's definition of the baseline).
-* **Images** are resized so that their shorter side is the output size and centre-cropped to a square.
-
-Diversity metric (LPIPS needs downloaded AlexNet/VGG weights, unavailable offline): :func:`feature_distance`, LPIPS'
-"baseline" form with uniform layer weights on Lite0 features — channel-unit-normalised activations at
-``stem, stage2, stage3, stage5, stage7``, squared difference averaged over positions and layers (0 = identical).
+The decisions behind the defaults and the measurements that chose them: ``docs/methods/imagine.md``.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, replace
-from itertools import combinations
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from ..attribution import gradcam
+from .. import record
 from ..backbones import Backbone, get_backbone
+from ..config import Config, register
+from ..distributed import resolve_device
 from ..errors import InputError
-from ..losses import (
-    bn_statistics_prior,
-    class_cross_entropy,
-    distribution_matching,
-    gradient_penalty,
-)
+from ..evaluation.distance import evaluate
+from ..inputs import fit_square, gaussian_blob, region_mask
 from ..nets.discriminator import PatchDiscriminator
-from ..parametrize import Parametrization
-from ..solve import SolveResult, solve
+from ..objective import Encoder, FillOutside, Jitter, Objective
+from ..parametrize import NormalizedPixels
+from ..record import Run
+from ..seeding import initialising
+from ..solve import solve
+from ..terms import (
+    TV,
+    Anchor,
+    BNStats,
+    ClassTarget,
+    Critic,
+    DistMatch,
+    GradCamPosition,
+    ImageNorm,
+)
 
 #: Distribution-matching layers Φ per backbone (shallow → deep); IMAGINE's ResNet-50 choice and its Lite0 equivalent.
 LAYERS = {"lite0": ("stem", "stage2", "stage3", "stage5"), "resnet50": ("conv1_1", "conv2_3", "conv3_4", "conv4_6")}
 #: Grad-CAM layer per backbone (the last convolutional layer).
 CAM_LAYERS = {"lite0": "head", "resnet50": "conv5_3"}
-#: Layers of the Lite0 feature distance used as the offline stand-in for LPIPS.
-DISTANCE_LAYERS = ("stem", "stage2", "stage3", "stage5", "stage7")
 MIN_SIZE = 32
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(Config):
     """Hyper-parameters; the defaults are the paper's (224 px, 2000 + 2000 steps)."""
 
     size: int = 224
@@ -125,8 +87,9 @@ class Settings:
     jitter: int = 0
     layers: tuple[str, ...] | None = None
     cam_layer: str | None = None
+    source: str = ""
 
-    def check(self) -> Settings:
+    def validate(self) -> None:
         if self.size < MIN_SIZE:
             raise InputError(f"the output size must be at least {MIN_SIZE} px, got {self.size}")
         if self.stages not in (1, 2):
@@ -139,69 +102,22 @@ class Settings:
             raise InputError(f"jitter must be >= 0 pixels, got {self.jitter}")
         if self.layers is not None and len(self.layers) < 2:
             raise InputError("give at least two distribution-matching layers (shallow ones, then the deep one)")
-        return self
 
     @property
     def total_iters(self) -> int:
         return self.iters_warmup + (self.iters_adversarial if self.stages == 2 else 0)
 
 
-@dataclass
-class Synthesis:
-    """One synthesised image: ``image`` (1, 3, S, S) in [0, 1], the solver's ``result``, the ``config`` to reproduce
-    it, ``metrics`` (class, confidence, final loss terms) and ``warmup``, x̂ at the end of stage 1 in a two-stage
-    run (None otherwise, or when the run resumed past it), with ``warmup_seconds``."""
-
-    image: Tensor
-    result: SolveResult
-    config: dict
-    metrics: dict
-    warmup: Tensor | None = None
-    warmup_seconds: float | None = None
+PRESETS: dict[str, Settings] = register("imagine", {
+    "paper": Settings(source="Wang et al., CVPR 2021, §4 (224 px, 2000 + 2000 Adam steps, lr 0.2, λ = 5, γ = 10); "
+                             "weights α, β from DeepInversion's code"),
+    "cpu": Settings(size=128, iters_warmup=200, iters_adversarial=200,
+                    source="the paper's settings at a small CPU's budget: 128 px, 200 + 200 steps (the CLI default)"),
+})
 
 
 # ----------------------------------------------------------------------------------------------- inputs
 
-
-def fit_square(x: Tensor, size: int, *, nearest: bool = False) -> Tensor:
-    """Resize (1, C, H, W) so that the shorter side is ``size`` (antialiased bilinear, or nearest for masks) and
-    centre-crop to size × size."""
-    h, w = x.shape[-2:]
-    scale = size / min(h, w)
-    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-    if nearest:
-        y = F.interpolate(x, size=(nh, nw), mode="nearest")
-    else:
-        y = F.interpolate(x, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
-    top, left = (nh - size) // 2, (nw - size) // 2
-    return y[..., top:top + size, left:left + size]
-
-
-def region_mask(mask: Tensor, image: Tensor, size: int, what: str) -> Tensor:
-    """A discriminant-region mask (white = region) for ``image``: checked to have the image's size and a non-empty
-    region, binarised at 0.5 and mapped to the working size like the image."""
-    if tuple(mask.shape[-2:]) != tuple(image.shape[-2:]):
-        raise InputError(f"{what}: mask is {mask.shape[-1]}x{mask.shape[-2]} but its image is "
-                         f"{image.shape[-1]}x{image.shape[-2]}; they must have the same size")
-    m = (mask.reshape(1, 1, *mask.shape[-2:]).float() >= 0.5).float()
-    if m.sum() == 0:
-        raise InputError(f"{what}: the mask is empty (all black); paint the region to translate in white")
-    m = fit_square(m, size, nearest=True)
-    if m.sum() == 0:
-        raise InputError(f"{what}: the region lies outside the centre crop used at {size}x{size}")
-    return m
-
-
-def gaussian_blob(size: int, center: tuple[float, float], sigma: float) -> Tensor:
-    """a0 of eq. 10: exp(−((u − x)² + (v − y)²) / 2σ²) on a size × size grid, (1, size, size), peak 1 at
-    ``center`` = (x, y) in pixels; ``sigma`` in pixels."""
-    x, y = center
-    if not (0 <= x < size and 0 <= y < size):
-        raise InputError(f"position ({x:g}, {y:g}) lies outside the {size}x{size} output image; "
-                         f"use pixel coordinates x, y in [0, {size})")
-    v, u = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
-                          indexing="ij")
-    return torch.exp(-((u - x) ** 2 + (v - y) ** 2) / (2 * sigma**2))[None]
 
 
 def load_backbone(backbone: str | Backbone, device: str | torch.device = "cpu") -> Backbone:
@@ -233,169 +149,34 @@ def target_class(backbone: Backbone, x: Tensor, cls: int | None) -> int:
     return int(cls)
 
 
-# ----------------------------------------------------------------------------------------------- the terms
+# ----------------------------------------------------------------------------------------------- the objective
 
 
-def image_prior(xn: Tensor) -> tuple[Tensor, Tensor]:
-    """DeepInversion's R_img parts on a normalised image (B, C, H, W): TV = Σ_d ||Δ_d x||₂ over the four neighbour
-    differences (→, ↓, ↘, ↗), and ||x||₂; both per sample, batch mean."""
-    diffs = (xn[..., :, 1:] - xn[..., :, :-1], xn[..., 1:, :] - xn[..., :-1, :],
-             xn[..., 1:, 1:] - xn[..., :-1, :-1], xn[..., 1:, :-1] - xn[..., :-1, 1:])
-    tv = sum(d.flatten(1).norm(dim=1) for d in diffs).mean()
-    return tv, xn.flatten(1).norm(dim=1).mean()
-
-
-class NormalizedPixels(Parametrization):
-    """x̂ = mean + std·p, with p the pixels in the classifier's normalised input space (the optimised parameter);
-    :meth:`project_` clips p back so that x̂ ∈ [0, 1] (DeepInversion's ``clip`` after each step)."""
-
-    def __init__(self, p0: Tensor, mean: Tensor, std: Tensor):
-        super().__init__()
-        self.p = nn.Parameter(p0.detach().clone())
-        self.register_buffer("mean", mean.detach().view(1, -1, 1, 1).clone())
-        self.register_buffer("std", std.detach().view(1, -1, 1, 1).clone())
-
-    def forward(self) -> Tensor:
-        return self.mean + self.std * self.p
-
-    @torch.no_grad()
-    def project_(self) -> None:
-        lo, hi = -self.mean / self.std, (1 - self.mean) / self.std
-        self.p.copy_(torch.maximum(torch.minimum(self.p, hi), lo))
-
-
-@dataclass
-class MatchTerm:
-    """One distribution-matching term w·R_dm(region(x̂); targets, layers), logged as ``name``: ``targets`` are {layer: features} of the
-    reference (already masked for eq. 13); ``region`` (1, 1, H, W), when given, keeps x̂ inside it and fills the
-    rest with the classifier's mean colour before the features are taken."""
-
-    name: str
-    weight: float
-    targets: dict[str, Tensor]
-    region: Tensor | None = None
-
-
-@dataclass
-class Anchor:
-    """Counterfactual L1 term w·mean_{outside}|x_q − x̂| (eq. 13, first part); ``keep`` (1, 1, H, W) is r_q."""
-
-    weight: float
-    image: Tensor
-    keep: Tensor
-
-
-@dataclass
-class Position:
-    """Location term ν·||Grad-CAM(x̂, y*) − a0||₂ (eq. 10)."""
-
-    weight: float
-    blob: Tensor
-    layer: str
-
-
-def jittered(x: Tensor, pixels: int) -> Tensor:
-    """DeepInversion's augmentation: x rolled by a random offset in [−pixels, pixels]² and mirrored left-right with
-    probability ½ (global RNG, so checkpointed runs resume identically); x itself when ``pixels`` is 0."""
-    if pixels <= 0:
-        return x
-    dy, dx = (int(v) for v in torch.randint(-pixels, pixels + 1, (2,)))
-    x = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
-    return x.flip(3) if torch.rand(()) < 0.5 else x
-
-
-def fill_outside(backbone: Backbone, x: Tensor, region: Tensor) -> Tensor:
-    """region ⊙ x + (1 − region) ⊙ mean colour: the masked image of eq. 13 (zero in normalised space)."""
-    return region * x + (1 - region) * backbone.mean.view(1, 3, 1, 1)
-
-
-class ImagineObjective(nn.Module):
-    """The objective of eq. 9 with its optional controls, as an ``nn.Module`` holding the patch critic and its
-    optimiser, so that :func:`netprior.solve.solve` checkpoints and resumes them with x̂.
-
-    ``adversarial_from`` is the number of warm-up steps (stage 1, γ = 0); afterwards every call first updates the
-    critic on (real, x̂.detach()) with the WGAN-GP loss E d(fake) − E d(real) + w_gp·GP, then adds γ·R_pc(x̂).
-    :meth:`advance` (called by the recipe after each solver step) tells it how many steps are done.  ``bn_weight`` > 0
-    adds DeepInversion's BN-statistics prior (eq. 3) of the main forward pass.  The backbone is kept out of the
-    module's state (it is frozen and large).  Logged terms are unweighted: ce, tv, l2, each match's name, bn,
-    position, anchor, and in stage 2 pc, the critic's estimate of the Wasserstein gap and its gradient penalty gp."""
-
-    def __init__(self, backbone: Backbone, cls: int, matches: list[MatchTerm], settings: Settings, *,
-                 real: Tensor | None = None, position: Position | None = None, anchor: Anchor | None = None,
-                 adversarial_from: int | None = None, bn_weight: float = 0.0):
-        super().__init__()
-        object.__setattr__(self, "backbone", backbone)
-        self.cls = cls
-        self.matches = matches
-        self.s = settings
-        self.position = position
-        self.anchor = anchor
-        self.bn_weight = bn_weight
-        self.register_buffer("done", torch.zeros((), dtype=torch.long))
-        self.adversarial_from = adversarial_from
-        self.critic = None
-        if adversarial_from is not None:
-            self.critic = PatchDiscriminator()
-            self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=settings.critic_lr, betas=(0.5, 0.999))
-            self.register_buffer("real", real.detach().clone())
-        self.layers = sorted({layer for m in matches if m.region is None for layer in m.targets})
-
-    def get_extra_state(self) -> dict:
-        return {"critic_opt": self.critic_opt.state_dict()} if self.critic is not None else {}
-
-    def set_extra_state(self, state: dict) -> None:
-        if self.critic is not None:
-            self.critic_opt.load_state_dict(state["critic_opt"])
-
-    def advance(self, step: int) -> None:
-        self.done.fill_(step)
-
-    @property
-    def adversarial(self) -> bool:
-        return self.critic is not None and int(self.done) >= self.adversarial_from
-
-    def _train_critic(self, fake: Tensor) -> dict[str, Tensor]:
-        fake = fake.detach()
-        for _ in range(self.s.critic_steps):
-            self.critic_opt.zero_grad(set_to_none=True)
-            gap = self.critic.score(self.real).mean() - self.critic.score(fake).mean()
-            gp = gradient_penalty(self.critic.score, self.real, fake)
-            (-gap + self.s.gp_weight * gp).backward()
-            self.critic_opt.step()
-        return {"wasserstein": gap.detach(), "gp": gp.detach()}
-
-    def forward(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        bb, s = self.backbone, self.s
-        seen = jittered(x, s.jitter)
-        if self.bn_weight:
-            with bb.capture_bn_inputs() as captured:
-                feats = bb(seen, [*self.layers, "logits"])
-        else:
-            feats = bb(seen, [*self.layers, "logits"])
-        ce = class_cross_entropy(feats["logits"], self.cls)
-        tv, l2 = image_prior(bb.normalize(x))
-        terms = {"ce": ce, "tv": tv, "l2": l2}
-        loss = ce + s.alpha_tv * tv + s.beta_l2 * l2
-        for m in self.matches:
-            f = feats if m.region is None else bb(fill_outside(bb, x, m.region), list(m.targets))
-            terms[m.name] = distribution_matching(f, m.targets)
-            loss = loss + m.weight * terms[m.name]
-        if self.bn_weight:
-            terms["bn"] = bn_statistics_prior(captured)
-            loss = loss + self.bn_weight * terms["bn"]
-        if self.position is not None:
-            cam = gradcam(bb, x, self.cls, self.position.layer, create_graph=True)
-            terms["position"] = (cam - self.position.blob).flatten(1).norm(dim=1).mean()
-            loss = loss + self.position.weight * terms["position"]
-        if self.anchor is not None:
-            a = self.anchor
-            terms["anchor"] = (a.keep * (a.image - x)).abs().flatten(1).sum(dim=1).mean()
-            loss = loss + a.weight * terms["anchor"]
-        if self.adversarial:
-            terms.update(self._train_critic(x))
-            terms["pc"] = -self.critic.score(x).mean()
-            loss = loss + s.gamma_pc * terms["pc"]
-        return loss, terms
+def imagine_objective(bb: Backbone, cls: int, s: Settings, matches: list[tuple[str, dict, Tensor | None]], *,
+                      real: Tensor | None = None, position: tuple[str, Tensor] | None = None,
+                      anchor: tuple[Tensor, Tensor] | None = None, bn: bool = False) -> Objective:
+    """Eq. 9 and its controls as named terms: ce, tv, l2 (R_img on the normalised image), one R_dm per
+    ``matches`` entry (name, {layer: target features}, region or None: eq. 13's masked features), bn
+    (DeepInversion's prior, with ``bn``), position ((layer, blob), eq. 10), anchor ((query, keep), eq. 13) and pc, the
+    patch critic from step ``iters_warmup`` + 1 on (when ``real`` is given and there are two stages).  The
+    classifier sees x̂ jittered by ``s.jitter`` pixels; the critic, Grad-CAM and the masked features do not."""
+    main = Encoder(bb, transform=Jitter(s.jitter) if s.jitter > 0 else None, backbone=bb)
+    main.request(sorted({layer for _, targets, region in matches if region is None for layer in targets}))
+    terms = {"ce": (1.0, ClassTarget(main, cls)), "tv": (s.alpha_tv, TV("norm", transform=bb.normalize)),
+             "l2": (s.beta_l2, ImageNorm(bb.normalize))}
+    for name, targets, region in matches:
+        enc = main if region is None else Encoder(bb, transform=FillOutside(bb.mean, region), backbone=bb)
+        terms[name] = (s.lam_dm, DistMatch(enc, targets))
+    if bn:
+        terms["bn"] = (s.bn_weight, BNStats(main))
+    if position is not None:
+        terms["position"] = (s.nu_position, GradCamPosition(bb, cls, *position))
+    if anchor is not None:
+        terms["anchor"] = (s.anchor_weight, Anchor(*anchor))
+    if real is not None and s.stages == 2:
+        terms["pc"] = (s.gamma_pc, Critic(PatchDiscriminator(), real, lr=s.critic_lr, gp_weight=s.gp_weight,
+                                          steps=s.critic_steps, start=s.iters_warmup))
+    return Objective(terms)
 
 
 # ----------------------------------------------------------------------------------------------- running
@@ -412,51 +193,41 @@ def _cosine_per_stage(settings: Settings):
     return factor
 
 
-def _synthesize(bb: Backbone, objective: ImagineObjective, start: Tensor, s: Settings, *, config: dict, seed: int,
-                checkpoint: str | None, progress: bool, snapshot_every: int, desc: str,
-                reference: Tensor | None) -> Synthesis:
-    """Optimise x̂ from ``start`` (normalised space) with :func:`netprior.solve.solve`; clip after every step."""
+def _synthesize(method: str, bb: Backbone, objective: Objective, cls: int, start: Tensor, s: Settings, *, seed: int,
+                checkpoint: str | None, progress: bool, snapshot_every: int, desc: str, reference: Tensor | None,
+                **config) -> Run:
+    """Optimise x̂ from ``start`` (normalised space) with :func:`netprior.solve.solve`, clipped after every step."""
     param = NormalizedPixels(start, bb.mean, bb.std)
     param.project_()
     objective.to(start.device)
-    warm: dict = {}
+    warm: dict = {"warmup": None, "warmup_seconds": None}
     resumed = checkpoint is not None and Path(checkpoint).exists()
     t_start = time.perf_counter()
 
     def after_step(step: int, _x: Tensor) -> None:
-        param.project_()
-        objective.advance(step)
         if s.stages == 2 and step == s.iters_warmup:
-            warm["image"] = param().detach().clone()
-            warm["seconds"] = None if resumed else time.perf_counter() - t_start
+            warm["warmup"] = param().detach().clone()
+            warm["warmup_seconds"] = None if resumed else time.perf_counter() - t_start
 
     result = solve(param, objective, iters=s.total_iters, lr=s.lr, optimizer="adam",
                    lr_schedule=_cosine_per_stage(s) if s.schedule == "cosine" else None, seed=seed,
                    checkpoint=checkpoint, progress=progress, desc=desc, snapshot_every=snapshot_every,
                    callback=after_step)
     image = param().detach()
-    metrics = evaluate(bb, image, objective.cls, reference=reference)
+    metrics = evaluate(bb, image, cls, reference=reference)
     metrics["final"] = {k: v[-1] for k, v in result.history.items() if k not in ("step",) and v}
-    return Synthesis(image=image, result=result, config=config, metrics=metrics, warmup=warm.get("image"),
-                     warmup_seconds=warm.get("seconds"))
-
-
-def _base_config(method: str, bb: Backbone, s: Settings, layers, cam_layer, seed: int,
-                 objective: ImagineObjective) -> dict:
-    critic = objective.critic
-    return {"method": method, "backbone": bb.name, "backbone_weights": bb.weights, "layers": list(layers),
-            "cam_layer": cam_layer, "settings": asdict(replace(s, layers=tuple(layers), cam_layer=cam_layer)),
-            "seed": seed, "target_class": objective.cls, "device": str(bb.mean.device),
-            "critic": None if critic is None else {"parameters": sum(p.numel() for p in critic.parameters()),
-                                                   "receptive_field": critic.receptive_field}}
+    cfg = record.config(method, param, objective, settings=s, backbone=bb.name, backbone_weights=bb.weights,
+                        layers=list(s.layers), cam_layer=s.cam_layer, seed=seed, target_class=cls,
+                        device=str(bb.mean.device), **config)
+    return Run(image=image, config=cfg, metrics=metrics, results={method: result}, outputs=warm)
 
 
 def _setup(backbone: str | Backbone, settings: Settings | None, device: str, need_cam: bool = False):
-    s = (settings or Settings()).check()
-    dev = torch.device(device)
+    s = settings or PRESETS["paper"]
+    dev = resolve_device(device)
     bb = load_backbone(backbone, dev)
     layers, cam_layer = resolve_layers(bb, s, need_cam=need_cam)
-    return s, dev, bb, layers, cam_layer
+    return replace(s, layers=tuple(layers), cam_layer=cam_layer), dev, bb, layers, cam_layer
 
 
 @torch.no_grad()
@@ -464,15 +235,10 @@ def _features(bb: Backbone, x: Tensor, layers) -> dict[str, Tensor]:
     return {k: v.detach() for k, v in bb(x, list(layers)).items()}
 
 
-def _random_start(size: int, seed: int, dev) -> Tensor:
-    torch.manual_seed(seed)
-    return torch.randn(1, 3, size, size).to(dev)
-
-
 def imagine(target: Tensor, *, backbone: str | Backbone = "lite0", settings: Settings | None = None, seed: int = 0,
             cls: int | None = None, position: tuple[float, float] | None = None, shape: Tensor | None = None,
             device: str = "cpu", checkpoint: str | None = None, progress: bool = True,
-            snapshot_every: int = 0) -> Synthesis:
+            snapshot_every: int = 0) -> Run:
     """One IMAGINE variation of ``target`` (1, 3, H, W) in [0, 1] (eq. 9); each ``seed`` gives another.
 
     ``position`` = (x, y) in output pixels adds the location term (eq. 10); ``shape``, a clipart/drawing, replaces
@@ -482,50 +248,43 @@ def imagine(target: Tensor, *, backbone: str | Backbone = "lite0", settings: Set
     y = target_class(bb, x0, cls)
     t0 = _features(bb, x0, layers)
     if shape is None:
-        matches = [MatchTerm("dm", s.lam_dm, t0)]
+        matches = [("dm", t0, None)]
     else:
         tc = _features(bb, fit_square(shape, s.size).to(dev), layers[-1:])
-        matches = [MatchTerm("dm", s.lam_dm, {k: t0[k] for k in layers[:-1]}), MatchTerm("dm_shape", s.lam_dm, tc)]
-    pos = None
-    if position is not None:
-        pos = Position(s.nu_position, gaussian_blob(s.size, position, s.blob_sigma * s.size).to(dev), cam_layer)
-    start = _random_start(s.size, seed, dev)
-    objective = ImagineObjective(bb, y, matches, s, real=x0, position=pos,
-                                 adversarial_from=s.iters_warmup if s.stages == 2 else None)
-    config = _base_config("imagine", bb, s, layers, cam_layer, seed, objective)
-    config.update(control="shape" if shape is not None else "none", position=list(position) if position else None,
-                  blob_sigma_px=s.blob_sigma * s.size if position else None)
-    return _synthesize(bb, objective, start, s, config=config, seed=seed, checkpoint=checkpoint, progress=progress,
-                       snapshot_every=snapshot_every, desc=f"imagine/seed {seed}", reference=x0)
+        matches = [("dm", {k: t0[k] for k in layers[:-1]}, None), ("dm_shape", tc, None)]
+    blob = None if position is None else gaussian_blob(s.size, position, s.blob_sigma * s.size).to(dev)
+    with initialising(seed):
+        start = torch.randn(1, 3, s.size, s.size).to(dev)
+        objective = imagine_objective(bb, y, s, matches, real=x0, position=None if blob is None else (cam_layer, blob))
+    return _synthesize("imagine", bb, objective, y, start, s, seed=seed, checkpoint=checkpoint, progress=progress,
+                       snapshot_every=snapshot_every, desc=f"imagine/seed {seed}", reference=x0,
+                       control="shape" if shape is not None else "none",
+                       position=list(position) if position else None,
+                       blob_sigma_px=s.blob_sigma * s.size if position else None)
 
 
 def stylize(content: Tensor, style: Tensor, *, backbone: str | Backbone = "lite0", settings: Settings | None = None,
             seed: int = 0, cls: int | None = None, position: tuple[float, float] | None = None, device: str = "cpu",
-            checkpoint: str | None = None, progress: bool = True, snapshot_every: int = 0) -> Synthesis:
+            checkpoint: str | None = None, progress: bool = True, snapshot_every: int = 0) -> Run:
     """Style control (eq. 12): R_dm to ``style`` on the shallow layers only, starting from ``content``, with the
     critic fed the style image; y* is the content's class."""
     s, dev, bb, layers, cam_layer = _setup(backbone, settings, device, need_cam=position is not None)
     xc = fit_square(content, s.size).to(dev)
     xs = fit_square(style, s.size).to(dev)
     y = target_class(bb, xc, cls)
-    matches = [MatchTerm("dm", s.lam_dm, _features(bb, xs, layers[:-1]))]
-    pos = None
-    if position is not None:
-        pos = Position(s.nu_position, gaussian_blob(s.size, position, s.blob_sigma * s.size).to(dev), cam_layer)
-    torch.manual_seed(seed)
-    objective = ImagineObjective(bb, y, matches, s, real=xs, position=pos,
-                                 adversarial_from=s.iters_warmup if s.stages == 2 else None)
-    config = _base_config("imagine", bb, s, layers, cam_layer, seed, objective)
-    config.update(control="style", position=list(position) if position else None)
-    return _synthesize(bb, objective, bb.normalize(xc), s, config=config, seed=seed, checkpoint=checkpoint,
+    blob = None if position is None else gaussian_blob(s.size, position, s.blob_sigma * s.size).to(dev)
+    with initialising(seed):
+        objective = imagine_objective(bb, y, s, [("dm", _features(bb, xs, layers[:-1]), None)], real=xs,
+                                      position=None if blob is None else (cam_layer, blob))
+    return _synthesize("imagine", bb, objective, y, bb.normalize(xc), s, seed=seed, checkpoint=checkpoint,
                        progress=progress, snapshot_every=snapshot_every, desc=f"imagine-style/seed {seed}",
-                       reference=xc)
+                       reference=xc, control="style", position=list(position) if position else None)
 
 
 def counterfactual(query: Tensor, other: Tensor, query_mask: Tensor, other_mask: Tensor, *,
                    backbone: str | Backbone = "lite0", settings: Settings | None = None, seed: int = 0,
                    cls: int | None = None, device: str = "cpu", checkpoint: str | None = None,
-                   progress: bool = True, snapshot_every: int = 0) -> Synthesis:
+                   progress: bool = True, snapshot_every: int = 0) -> Run:
     """Counterfactual explanation (eq. 13): translate the query's region (``query_mask`` white) towards the region
     of the counterfactual image ``other`` (``other_mask`` white), keeping the rest of the query; y* = other's class.
 
@@ -537,16 +296,13 @@ def counterfactual(query: Tensor, other: Tensor, query_mask: Tensor, other_mask:
     xo = fit_square(other, s.size).to(dev)
     y = target_class(bb, xo, cls)
     query_class = target_class(bb, xq, None)
-    matches = [MatchTerm("dm_region", s.lam_dm, _features(bb, fill_outside(bb, xo, ro), layers), region=rq)]
-    torch.manual_seed(seed)
-    objective = ImagineObjective(bb, y, matches, s, real=xo, anchor=Anchor(s.anchor_weight, xq, 1 - rq),
-                                 adversarial_from=s.iters_warmup if s.stages == 2 else None)
-    config = _base_config("imagine", bb, s, layers, cam_layer, seed, objective)
-    config.update(control="counterfactual", query_class=query_class,
-                  region_share={"query": float(rq.mean()), "other": float(ro.mean())})
-    r = _synthesize(bb, objective, bb.normalize(xq), s, config=config, seed=seed, checkpoint=checkpoint,
+    targets = _features(bb, FillOutside(bb.mean, ro)(xo), layers)
+    with initialising(seed):
+        objective = imagine_objective(bb, y, s, [("dm_region", targets, rq)], real=xo, anchor=(xq, 1 - rq))
+    r = _synthesize("imagine", bb, objective, y, bb.normalize(xq), s, seed=seed, checkpoint=checkpoint,
                     progress=progress, snapshot_every=snapshot_every, desc=f"counterfactual/seed {seed}",
-                    reference=xq)
+                    reference=xq, control="counterfactual", query_class=query_class,
+                    region_share={"query": float(rq.mean()), "other": float(ro.mean())})
     with torch.no_grad():
         r.metrics["query_confidence_before"] = float(bb.logits(xq).softmax(1)[0, y])
         r.metrics["query_class_after"] = int(bb.logits(r.image).argmax(1)[0])
@@ -556,50 +312,16 @@ def counterfactual(query: Tensor, other: Tensor, query_mask: Tensor, other_mask:
 
 def deepinversion(target: Tensor, *, backbone: str | Backbone = "lite0", settings: Settings | None = None,
                   seed: int = 0, cls: int | None = None, device: str = "cpu", checkpoint: str | None = None,
-                  progress: bool = True, snapshot_every: int = 0) -> Synthesis:
+                  progress: bool = True, snapshot_every: int = 0) -> Run:
     """The paper's image-guided DeepInversion baseline: CE + R_img + w_bn·R_feat (eq. 3) + λ·R_dm, no critic, for
     the budget of both IMAGINE stages in one cosine cycle."""
     s, dev, bb, layers, cam_layer = _setup(backbone, settings, device)
     s = replace(s, stages=1, iters_warmup=s.total_iters)
     x0 = fit_square(target, s.size).to(dev)
     y = target_class(bb, x0, cls)
-    start = _random_start(s.size, seed, dev)
-    objective = ImagineObjective(bb, y, [MatchTerm("dm", s.lam_dm, _features(bb, x0, layers))], s,
-                                 bn_weight=s.bn_weight)
-    config = _base_config("deepinversion", bb, s, layers, cam_layer, seed, objective)
-    return _synthesize(bb, objective, start, s, config=config, seed=seed, checkpoint=checkpoint, progress=progress,
-                       snapshot_every=snapshot_every, desc=f"deepinversion/seed {seed}", reference=x0)
-
-
-# ----------------------------------------------------------------------------------------------- evaluation
-
-
-@torch.no_grad()
-def feature_distance(backbone: Backbone, a: Tensor, b: Tensor, layers=DISTANCE_LAYERS) -> Tensor:
-    """Offline LPIPS stand-in (Zhang et al. 2018, "baseline" variant with uniform weights), per pair (B,):
-    d = (1/|L|) Σ_l mean_{h,w} ||f̂_l(a)_{hw} − f̂_l(b)_{hw}||², f̂ the activations unit-normalised over channels."""
-    fa, fb = backbone(a, list(layers)), backbone(b, list(layers))
-    total = 0.0
-    for layer in layers:
-        na = F.normalize(fa[layer], dim=1, eps=1e-10)
-        nb = F.normalize(fb[layer], dim=1, eps=1e-10)
-        total = total + (na - nb).pow(2).sum(dim=1).flatten(1).mean(dim=1)
-    return total / len(layers)
-
-
-def mean_pairwise_distance(backbone: Backbone, images: list[Tensor]) -> float:
-    """Diversity of a set of variations: the mean :func:`feature_distance` over all pairs."""
-    if len(images) < 2:
-        raise InputError("diversity needs at least two images")
-    return float(torch.stack([feature_distance(backbone, a, b)[0] for a, b in combinations(images, 2)]).mean())
-
-
-@torch.no_grad()
-def evaluate(backbone: Backbone, x: Tensor, cls: int, *, reference: Tensor | None = None) -> dict:
-    """Class ``cls`` confidence softmax(f(x))_cls, the predicted class, and (with ``reference``) the feature
-    distance to it."""
-    probs = backbone.logits(x).softmax(1)[0]
-    out = {"target_class": cls, "confidence": float(probs[cls]), "predicted_class": int(probs.argmax())}
-    if reference is not None:
-        out["distance_to_target"] = float(feature_distance(backbone, x, reference)[0])
-    return out
+    with initialising(seed):
+        start = torch.randn(1, 3, s.size, s.size).to(dev)
+    objective = imagine_objective(bb, y, s, [("dm", _features(bb, x0, layers), None)], bn=True)
+    return _synthesize("deepinversion", bb, objective, y, start, s, seed=seed, checkpoint=checkpoint,
+                       progress=progress, snapshot_every=snapshot_every, desc=f"deepinversion/seed {seed}",
+                       reference=x0)

@@ -7,59 +7,30 @@
 The data term is normalised by ||Φ_l(x0)||² (M&V), so it starts near 1 at every layer; its square root is the
 *relative feature error* ||Φ(x) − Φ(x0)|| / ||Φ(x0)|| reported everywhere.
 
-Regulariser normalisation (M&V 2016, "balancing the different terms"): with images on [0, 255] they take the
-typical pixel norm B = 80, its bound B₊ = 2B and the typical neighbour difference V = B / 6.5, and divide each
-regulariser by them.  On our [0, 1] scale that is B = 80/255, and
-
-    R_α(x)    = mean_pixels ( ||x(u) − μ||₂ / B₊ )^α                (α-norm of the RGB vector, centred on the
-                                                                     backbone's input mean μ: a soft bound, ≪ 1
-                                                                     inside the natural range, exploding outside)
-    R_TV^β(x) = mean_{c,i,j} ( ((x_{i,j+1} − x_ij)² + (x_{i+1,j} − x_ij)²) / V² )^{β/2}   (≈ 1–5 on a photo)
-
-Defaults (our decision, measured on Lite0 taps at 64–128 px, see benchmarks/preimage.py): β = 2, α = 6,
-λ_TV = 0.01, λ_α = 5e-3.  With the data term starting at ≈ 1, the weighted regularisers end up of the same order as
-the data term at convergence (≈ 70 % of the objective at ``stem``, ≈ 45 % at ``stage4`` on a 64-px photo): enough to
-keep the pixels in range and to damp the high-frequency "adversarial" patterns of unregularised pixels (TV ≈ 6×
-lower at ``stage4`` after 200 steps), while the ``stem`` pre-image still reaches a relative error below 0.1.  M&V
-tune the data weight per layer instead (their constant C); we keep the data weight 1 and expose λ_TV, β, λ_α, α.
-
-Pixels are initialised at μ plus N(0, 0.03²) noise (M&V start from random noise) and optimised with Adam; they are
-not clamped during optimisation (the α-norm keeps them in range) — the returned image is clamped to [0, 1], and the
-reported errors are those of the clamped image, i.e. of the image actually written.
-
-The DIP prior uses the reference notebook's recipe (deep-image-prior/feature_inversion.ipynb: skip network with
-channels 16, 32, 64, 128, 128, 128, 4 skip channels, nearest upsampling, average-pool downsampling, zero padding,
-z = 32-channel noise on a grid padded to a multiple of 2^scales and the output cropped to the image, Adam, no
-input perturbation, no regulariser, no output averaging).  The notebook uses per-scale filter sizes 7, 7, 5, 5, 3,
-3, lr 0.001 and 3100 steps at 227 px (on a GPU); our skip builder takes one filter size, so ``notebook`` uses 5×5
-everywhere.  On the
-2-core CPU this project targets the default is the ``light`` net (5 scales, 3×3 filters, ≈ 1 M parameters) with lr
-0.01 so that a few hundred steps suffice; ``skip5x128`` is the 5×128 skip net of the DIP restoration presets (the
-thesis' default architecture).
-
-Image size rule: the backbone itself refuses images that make a window collapse (VGG, AlexNet, Inception).  Lite0
-uses TensorFlow "SAME" padding, so no layer ever collapses, and the theoretical receptive field of its deep taps
-(≈ 850 px at ``head``) exceeds any usual image; the check applied instead is that the image covers at least one
-feature cell of the layer, i.e. min(H, W) ≥ the tap's total stride (for vector taps such as ``pool``/``logits``,
-the stride of the last spatial tap): a smaller image gives a 1×1 map computed mostly from padding.
+The decisions behind the defaults and the measurements that chose them: ``docs/methods/preimage.md``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 
 import torch
-import torch.nn.functional as F
 
-from .. import nets
+from .. import nets, record
 from ..backbones import Backbone
+from ..backbones.strides import check_image_size
+from ..config import Config, register
+from ..distributed import resolve_device
 from ..errors import InputError
-from ..losses import alpha_norm, total_variation
+from ..losses import total_variation
 from ..metrics import psnr, ssim
-from ..parametrize import DeepPrior, Pixels, make_input
-from ..solve import SolveResult, solve
+from ..objective import Encoder, Objective
+from ..parametrize import CroppedDeepPrior, Pixels, make_input
+from ..record import Run
+from ..seeding import generator, initialising
+from ..solve import solve
+from ..terms import TV, FeatureMatch, PixelRange
 
 PRIORS = ("tv", "dip")
 PIXEL_NORM_B = 80.0 / 255.0          # M&V's typical RGB pixel norm B = 80 on [0, 255]
@@ -74,12 +45,11 @@ DIP_NETS: dict[str, dict] = {
                  "kernel_up": 5, "upsample": "nearest", "downsample": "avg", "pad": "zero"},
     "skip5x128": {"channels_down": (128,) * 5, "channels_skip": 4, "upsample": "bilinear", "pad": "reflection"},
 }
-DEFAULTS = {"tv": {"iters": 300, "lr": 0.05}, "dip": {"iters": 400, "lr": 0.01}}
 DIP_INPUT_DEPTH = 32
 
 
 @dataclass(frozen=True)
-class Regularisers:
+class Regularisers(Config):
     """Weights and exponents of the M&V regularisers (pixels prior only): λ_TV, β, λ_α, α."""
 
     tv_weight: float = 0.01
@@ -87,22 +57,39 @@ class Regularisers:
     alpha_weight: float = 5e-3
     alpha: float = 6.0
 
-    def __post_init__(self):
+    def validate(self):
         if self.tv_weight < 0 or self.alpha_weight < 0:
             raise InputError("regulariser weights must be >= 0")
         if self.tv_beta <= 0 or self.alpha <= 0:
             raise InputError(f"TV exponent β and α must be > 0, got β={self.tv_beta}, α={self.alpha}")
 
 
-@dataclass
-class PreImage:
-    """A pre-image with the run that made it: ``image`` (1, 3, H, W) in [0, 1], ``result`` (the solver's record),
-    ``config`` (everything needed to reproduce it) and ``metrics`` (relative feature error, PSNR, SSIM to x0, TV)."""
+@dataclass(frozen=True)
+class PreImageSettings(Config):
+    """A pre-image run: the prior (``tv``: pixels + :class:`Regularisers`; ``dip``: the ``dip_net`` skip network),
+    Adam's step count and learning rate, and where these numbers come from."""
 
-    image: torch.Tensor
-    result: SolveResult
-    config: dict
-    metrics: dict
+    prior: str = "tv"
+    iters: int = 300
+    lr: float = 0.05
+    dip_net: str = "light"
+    source: str = ""
+
+    def validate(self):
+        if self.prior not in PRIORS:
+            raise InputError(f"unknown prior {self.prior!r}; use one of {', '.join(PRIORS)}")
+        if self.dip_net not in DIP_NETS:
+            raise InputError(f"unknown DIP net {self.dip_net!r}; valid: {', '.join(DIP_NETS)}")
+        if self.iters < 1 or self.lr <= 0:
+            raise InputError("iters must be >= 1 and lr > 0")
+
+
+PRESETS: dict[str, PreImageSettings] = register("preimage", {
+    "tv": PreImageSettings("tv", 300, 0.05, source="our choice, measured on Lite0 taps at 64-128 px "
+                                                    "(benchmarks/preimage.py)"),
+    "dip": PreImageSettings("dip", 400, 0.01, source="feature_inversion.ipynb's recipe on the light net; lr 0.01 "
+                                                     "and 400 steps for the 2-core CPU (module docstring)"),
+})
 
 
 @dataclass
@@ -112,79 +99,13 @@ class PreImageGrid:
     original: torch.Tensor
     layers: list[str]
     priors: list[str]
-    runs: dict[str, dict[str, PreImage]] = field(default_factory=dict)
+    runs: dict[str, dict[str, Run]] = field(default_factory=dict)
 
     def table(self) -> list[dict]:
         """One row per (prior, layer): relative feature error, PSNR, SSIM, TV, steps, seconds."""
         return [{"prior": p, "layer": l, **self.runs[p][l].metrics, "steps": self.runs[p][l].result.steps,
                  "seconds": round(self.runs[p][l].result.seconds, 2)}
                 for p in self.priors for l in self.layers]
-
-    def markdown(self) -> str:
-        """The relative feature error ||Φ(x) − Φ(x0)|| / ||Φ(x0)|| per layer (columns) and prior (rows), then PSNR."""
-        head = "| prior | " + " | ".join(self.layers) + " |\n|---|" + "---|" * len(self.layers) + "\n"
-        rel = "".join(f"| {p} | " + " | ".join(f"{self.runs[p][l].metrics['relative_feature_error']:.3f}"
-                                               for l in self.layers) + " |\n" for p in self.priors)
-        ps = "".join(f"| {p} | " + " | ".join(f"{self.runs[p][l].metrics['psnr']:.2f}" for l in self.layers)
-                     + " |\n" for p in self.priors)
-        return ("Relative feature error ||Φ(x) − Φ(x0)|| / ||Φ(x0)||:\n\n" + head + rel
-                + "\nPSNR to the original (dB):\n\n" + head + ps)
-
-
-class CroppedDeepPrior(DeepPrior):
-    """x = f_θ(z)[..., :H, :W]: the DIP parametrization on a code z whose sides are padded up to a multiple of
-    2^scales (so every scale of the skip network halves exactly), cropped back to the image (as the reference
-    notebook crops its 256-px output to 227)."""
-
-    def __init__(self, net, z: torch.Tensor, size: tuple[int, int], **kw):
-        super().__init__(net, z, **kw)
-        self.size = tuple(size)
-
-    def forward(self) -> torch.Tensor:
-        return super().forward()[..., :self.size[0], :self.size[1]]
-
-    def describe(self) -> dict:
-        return {**super().describe(), "parametrization": "CroppedDeepPrior", "output_size": list(self.size)}
-
-
-def resize_side(x: torch.Tensor, side: int, *, longer: bool = True) -> torch.Tensor:
-    """Antialiased bilinear resize of (1, C, H, W) so that max(H, W) (``longer``) or min(H, W) equals ``side``,
-    keeping the aspect ratio."""
-    if side < 8:
-        raise InputError(f"resize target must be at least 8 px, got {side}")
-    h, w = x.shape[-2:]
-    scale = side / (max(h, w) if longer else min(h, w))
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    if size == (h, w):
-        return x
-    return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
-
-
-def layer_strides(backbone: Backbone) -> dict[str, int]:
-    """Total stride (input pixels per feature cell) of every tap, measured on a 256-px probe; vector taps get the
-    stride of the last spatial tap before them."""
-    probe = torch.zeros(1, 3, 256, 256, device=backbone.mean.device)
-    with torch.no_grad():
-        feats = backbone(probe, backbone.layer_names)
-    strides, last = {}, 1
-    for name in backbone.layer_names:
-        f = feats[name]
-        if f.dim() == 4:
-            last = max(1, round(256 / f.shape[-1]))
-        strides[name] = last
-    return strides
-
-
-def check_image_size(backbone: Backbone, x: torch.Tensor, layers: list[str]) -> None:
-    """Refuse an image smaller than one feature cell of a layer (see the module docstring)."""
-    strides = layer_strides(backbone)
-    side = min(x.shape[-2:])
-    small = [f"{l} (stride {strides[l]} px)" for l in layers if side < strides[l]]
-    if small:
-        raise InputError(f"image of {x.shape[-1]}x{x.shape[-2]} px is smaller than the receptive cell of layer(s) "
-                         f"{', '.join(small)} of {backbone.name}: its feature map would be a single cell made "
-                         f"mostly of padding; use an image of at least {max(strides[l] for l in layers)} px per "
-                         "side or a shallower layer")
 
 
 def feature_targets(backbone: Backbone, x0: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
@@ -202,35 +123,19 @@ def relative_feature_error(backbone: Backbone, x: torch.Tensor, targets: dict[st
     return {l: float((feats[l] - t).norm() / t.norm().clamp_min(1e-12)) for l, t in targets.items()}
 
 
-class PreImageObjective:
-    """E(x) = ||Φ_l(x) − Φ_l(x0)||² / ||Φ_l(x0)||² + λ_TV R_TV^β(x) + λ_α R_α(x) (terms logged as data/tv/alpha)."""
-
-    def __init__(self, backbone: Backbone, layer: str, target: torch.Tensor, reg: Regularisers | None):
-        self.backbone, self.layer, self.target = backbone, layer, target
-        self.norm2 = target.pow(2).sum().clamp_min(1e-12)
-        self.reg = reg
-
-    def __call__(self, x: torch.Tensor):
-        data = (self.backbone(x, [self.layer])[self.layer] - self.target).pow(2).sum() / self.norm2
-        terms = {"data": data}
-        loss = data
-        if self.reg is not None and self.reg.tv_weight > 0:
-            tv = total_variation(x / NEIGHBOUR_DIFF_V, beta=self.reg.tv_beta)
-            loss = loss + self.reg.tv_weight * tv
-            terms["tv"] = tv
-        if self.reg is not None and self.reg.alpha_weight > 0:
-            centred = x - self.backbone.mean.view(1, 3, 1, 1)
-            a = alpha_norm(torch.linalg.vector_norm(centred, dim=1) / PIXEL_NORM_BOUND, self.reg.alpha)
-            loss = loss + self.reg.alpha_weight * a
-            terms["alpha"] = a
-        return loss, terms
+def preimage_objective(backbone: Backbone, layer: str, target: torch.Tensor, reg: Regularisers | None) -> Objective:
+    """E(x) = ||Φ_l(x) − Φ_l(x0)||² / ||Φ_l(x0)||² + λ_TV R_TV^β(x) + λ_α R_α(x) (terms data / tv / alpha)."""
+    terms = {"data": (1.0, FeatureMatch(Encoder(backbone, backbone=backbone), {layer: target}, distance="relative"))}
+    if reg is not None:
+        terms["tv"] = (reg.tv_weight, TV("power", beta=reg.tv_beta, scale=NEIGHBOUR_DIFF_V))
+        terms["alpha"] = (reg.alpha_weight, PixelRange(backbone.mean, PIXEL_NORM_BOUND, reg.alpha))
+    return Objective(terms)
 
 
 def dip_parametrization(size: tuple[int, int], dip_net: str, generator: torch.Generator) -> CroppedDeepPrior:
-    """The skip network ``DIP_NETS[dip_net]`` (initialised from the global RNG) on a 32-channel U(0, 0.1) code z
-    drawn from ``generator`` on the padded grid, its output cropped to ``size``."""
-    if dip_net not in DIP_NETS:
-        raise InputError(f"unknown DIP net {dip_net!r}; valid: {', '.join(DIP_NETS)}")
+    """The skip network ``DIP_NETS[dip_net]`` (initialised from the global RNG, see
+    :func:`netprior.seeding.initialising`) on a 32-channel U(0, 0.1) code z drawn from ``generator`` on the padded
+    grid, its output cropped to ``size``."""
     spec = DIP_NETS[dip_net]
     cell = 2 ** len(spec["channels_down"])
     padded = tuple(max(2, math.ceil(s / cell)) * cell for s in size)
@@ -239,25 +144,25 @@ def dip_parametrization(size: tuple[int, int], dip_net: str, generator: torch.Ge
 
 
 def invert(x0: torch.Tensor, backbone: Backbone, layer: str, *, prior: str = "tv", iters: int | None = None,
-           lr: float | None = None, regularisers: Regularisers | None = None, dip_net: str = "light",
+           lr: float | None = None, regularisers: Regularisers | None = None, dip_net: str | None = None,
            seed: int = 0, device: str = "cpu", checkpoint: str | None = None, snapshot_every: int = 0,
-           progress: bool = True, target: torch.Tensor | None = None) -> PreImage:
+           progress: bool = True, target: torch.Tensor | None = None) -> Run:
     """Natural pre-image of ``x0`` (1, 3, H, W) in [0, 1] at tap ``layer`` of ``backbone`` with prior ``tv`` (pixels
-    + M&V regularisers) or ``dip`` (Deep Image Prior).  ``regularisers`` applies to ``tv`` only (default
-    :class:`Regularisers`; weights 0 give unregularised pixels).  ``target`` passes a precomputed Φ_l(x0)."""
+    + M&V regularisers) or ``dip`` (Deep Image Prior), from the prior's preset (:data:`PRESETS`) with ``iters``,
+    ``lr``, ``dip_net`` overriding it.  ``regularisers`` applies to ``tv`` only (default :class:`Regularisers`;
+    weights 0 give unregularised pixels).  ``target`` passes a precomputed Φ_l(x0)."""
     if prior not in PRIORS:
         raise InputError(f"unknown prior {prior!r}; use one of {', '.join(PRIORS)}")
+    settings = PRESETS[prior].override(iters=iters, lr=lr, dip_net=dip_net)
     if x0.dim() != 4 or x0.shape[:2] != (1, 3):
         raise InputError(f"expected one RGB image (1, 3, H, W), got {tuple(x0.shape)}")
-    dev = torch.device(device)
+    dev = resolve_device(device)
     backbone = backbone.to(dev)
     x0 = x0.to(dev)
     if target is None:
         target = feature_targets(backbone, x0, [layer])[layer]
     target = target.to(dev)
-    iters = iters if iters is not None else DEFAULTS[prior]["iters"]
-    lr = lr if lr is not None else DEFAULTS[prior]["lr"]
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     size = tuple(x0.shape[-2:])
     if prior == "tv":
         reg = regularisers or Regularisers()
@@ -265,27 +170,25 @@ def invert(x0: torch.Tensor, backbone: Backbone, layer: str, *, prior: str = "tv
         param = Pixels(init)
     else:
         reg = None
-        torch.manual_seed(seed)
-        param = dip_parametrization(size, dip_net, gen)
+        with initialising(seed):
+            param = dip_parametrization(size, settings.dip_net, gen)
     param = param.to(dev)
-    objective = PreImageObjective(backbone, layer, target, reg)
-    result = solve(param, objective, iters=iters, lr=lr, seed=seed, checkpoint=checkpoint,
+    objective = preimage_objective(backbone, layer, target, reg)
+    result = solve(param, objective, iters=settings.iters, lr=settings.lr, seed=seed, checkpoint=checkpoint,
                    snapshot_every=snapshot_every, progress=progress, desc=f"pre-image/{prior}/{layer}")
     image = result.output.clamp(0, 1)
     result.image = image
     rel = relative_feature_error(backbone, image, {layer: target})[layer]
     metrics = {"relative_feature_error": rel, "psnr": psnr(image, x0), "ssim": ssim(image, x0),
                "total_variation": float(total_variation(image, beta=1.0))}
-    config = {"method": "natural-pre-image", "prior": prior, "backbone": backbone.name,
-              "weights": backbone.weights, "weights_file": backbone.weights_file, "layer": layer,
-              "target_shape": list(target.shape), "iters": iters, "lr": lr, "optimizer": "adam", "seed": seed,
-              "device": str(dev), "image_shape": list(x0.shape), **param.describe()}
-    if reg is not None:
-        config["regularisers"] = {**reg.__dict__, "B_plus": PIXEL_NORM_BOUND, "V": NEIGHBOUR_DIFF_V,
-                                  "init_noise_std": INIT_NOISE_STD}
-    else:
-        config["dip_net"] = {"name": dip_net, **DIP_NETS[dip_net], "input_depth": DIP_INPUT_DEPTH}
-    return PreImage(image=image.cpu(), result=result, config=config, metrics=metrics)
+    extra = {"regularisers": {**asdict(reg), "B_plus": PIXEL_NORM_BOUND, "V": NEIGHBOUR_DIFF_V,
+                              "init_noise_std": INIT_NOISE_STD}} if reg is not None else \
+        {"dip_net": {"name": settings.dip_net, **DIP_NETS[settings.dip_net], "input_depth": DIP_INPUT_DEPTH}}
+    config = record.config("natural-pre-image", param, objective, prior=prior, backbone=backbone.name,
+                           weights=backbone.weights, weights_file=backbone.weights_file, layer=layer,
+                           target_shape=list(target.shape), iters=settings.iters, lr=settings.lr, optimizer="adam",
+                           seed=seed, device=str(dev), image_shape=list(x0.shape), **extra)
+    return Run(image=image.cpu(), config=config, metrics=metrics, results={"pre-image": result})
 
 
 def invert_layers(x0: torch.Tensor, backbone: Backbone, layers: list[str], *, priors: tuple[str, ...] = PRIORS,
@@ -305,34 +208,3 @@ def invert_layers(x0: torch.Tensor, backbone: Backbone, layers: list[str], *, pr
             grid.runs[p][l] = invert(x0, backbone, l, prior=p, target=targets[l], checkpoint=ck, device=device,
                                      **kw)
     return grid
-
-
-def write_grid_figure(path: str | Path, grid: PreImageGrid, *, title: str = "") -> Path:
-    """The Fig. 7.9 layout: the original on the left, then one column per layer and one row per prior, each tile
-    captioned with its relative feature error."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..io import _atomic_write, to_numpy
-
-    rows, cols = len(grid.priors), len(grid.layers) + 1
-    fig, axes = plt.subplots(rows, cols, figsize=(1.7 * cols, 1.85 * rows + 0.3), squeeze=False,
-                             constrained_layout=True)
-    for r, p in enumerate(grid.priors):
-        axes[r, 0].imshow(to_numpy(grid.original))
-        axes[r, 0].set_title("original" if r == 0 else "", fontsize=8)
-        axes[r, 0].set_ylabel(p, fontsize=9)
-        for c, l in enumerate(grid.layers, start=1):
-            run = grid.runs[p][l]
-            axes[r, c].imshow(to_numpy(run.image))
-            axes[r, c].set_title(f"{l}\nrel.err {run.metrics['relative_feature_error']:.2f}", fontsize=7)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    if title:
-        fig.suptitle(title, fontsize=9)
-    out = _atomic_write(Path(path), lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
-    plt.close(fig)
-    return out

@@ -14,117 +14,84 @@
 
 With the descriptor's ``normalise_layers`` (the default) the content term of each layer is divided by the mean
 square of the content features, w_l = 1/mean(F^l(y)²) (:meth:`Descriptor.content_weights`), so that, like the
-texture term, it is a relative error and α is independent of the backbone's feature scale.  The default α = 1 balances the two relative errors; the
-thesis notes the result is sensitive to α (§2.4.3).
+texture term, it is a relative error and α is independent of the backbone's feature scale.  The default α = 1
+balances the two relative errors; the thesis notes the result is sensitive to α (§2.4.3).
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict
-from pathlib import Path
-
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from .. import record
+from ..config import register
+from ..distributed import resolve_device
 from ..errors import InputError
-from ..io import load_image
-from ..losses import feature_mse
-from ..nets.texture import build_generator
+from ..feedforward import ARCH_LR, TrainConfig, train_model
+from ..objective import Encoder, Objective
 from ..parametrize import Pixels
+from ..record import Run
+from ..seeding import generator
 from ..solve import solve
-from .texture import (OPTIMISER_DEFAULTS, Descriptor, GeneratorModel, Synthesis, TrainConfig, Training,
-                      box_projection, train_generator)
+from ..terms import FeatureMatch, GramMatch
+from ..texture_descriptor import Descriptor
+from ..texture_model import GeneratorModel
+from .texture import OPTIMISERS, optimisation
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 STYLE_ARCHS = ("stylisation_net", "style_net")
+register("style", OPTIMISERS)
+STYLE_PRESETS: dict[str, TrainConfig] = register("style-train", {
+    "stylisation_net": TrainConfig("stylisation_net", alpha=1.0, source="thesis §2.3.3, §2.4.1 (Adam lr 0.1)"),
+    "style_net": TrainConfig("style_net", alpha=1.0, lr=ARCH_LR["style_net"],
+                             source="thesis §3.5; lr 0.003 measured (benchmarks/texture.py)"),
+})
 
 
 def stylize(content: Tensor, style: Tensor, *, alpha: float = 1.0, init: str = "content",
             descriptor: Descriptor | None = None, optimizer: str = "lbfgs", iters: int | None = None,
             lr: float | None = None, seed: int = 0, device: str = "cpu", checkpoint: str | None = None,
-            progress: bool = True, snapshot_every: int = 0) -> Synthesis:
+            progress: bool = True, snapshot_every: int = 0) -> Run:
     """Gatys et al. style transfer: argmin_x L_T(x; style) + α L_C(x; content); the output has the content's size."""
     if init not in ("content", "noise"):
         raise InputError(f"init must be 'content' or 'noise', got {init!r}")
-    if optimizer not in OPTIMISER_DEFAULTS:
-        raise InputError(f"optimizer must be one of {', '.join(OPTIMISER_DEFAULTS)}, got {optimizer!r}")
+    opt = optimisation(optimizer, iters, lr)
     if alpha < 0:
         raise InputError(f"the content weight alpha must be >= 0, got {alpha}")
-    descriptor = descriptor or Descriptor(device=device)
+    dev = resolve_device(device)
+    descriptor = descriptor or Descriptor(device=dev)
     if not descriptor.content_layers:
         raise InputError("the descriptor has no content layer; name one")
     descriptor.check_exemplar(style, "style image")
-    iters = iters or OPTIMISER_DEFAULTS[optimizer]["iters"]
-    lr = lr or OPTIMISER_DEFAULTS[optimizer]["lr"]
-    dev = torch.device(device)
     content = content.to(dev)
-    style_grams = descriptor.grams(style.to(dev))
     with torch.no_grad():
         content_targets = descriptor.features(content, descriptor.content_layers)
-    c_weights = descriptor.content_weights(content_targets)
-    torch.manual_seed(seed)
-    x0 = content.clone() if init == "content" else torch.rand_like(content)
-    param = Pixels(x0).to(dev)
-
-    def loss_terms(x):
-        feats = descriptor.features(x, descriptor.layers)
-        texture = descriptor.texture_loss(x, style_grams, feats=feats)
-        content_loss = feature_mse({k: feats[k] for k in descriptor.content_layers}, content_targets, c_weights)
-        return texture + alpha * content_loss, {"texture": texture, "content": content_loss}
-
-    result = solve(param, loss_terms, iters=iters, lr=lr, optimizer=optimizer, seed=seed, checkpoint=checkpoint,
-                   progress=progress, desc=f"style/{optimizer}", snapshot_every=snapshot_every,
-                   callback=box_projection(param))
+    encoder = Encoder(descriptor.features)
+    objective = Objective({
+        "texture": (1.0, GramMatch(encoder, descriptor, descriptor.grams(style.to(dev)))),
+        "content": (alpha, FeatureMatch(encoder, content_targets,
+                                        weights=descriptor.content_weights(content_targets)))})
+    x0 = content.clone() if init == "content" else torch.rand(content.shape, generator=generator(seed, dev), device=dev)
+    param = Pixels(x0, box=True).to(dev)
+    result = solve(param, objective, iters=opt.iters, lr=opt.lr, optimizer=opt.optimizer, seed=seed,
+                   checkpoint=checkpoint, progress=progress, desc=f"style/{opt.optimizer}",
+                   snapshot_every=snapshot_every)
     image = result.image.clamp(0, 1)
     with torch.no_grad():
-        total, terms = loss_terms(image)
-    config = {"method": "style-transfer-optimisation (Gatys et al. 2016)", "alpha": alpha, "init": init,
-              "optimizer": optimizer, "iters": iters, "lr": lr, "seed": seed, "device": str(dev),
-              "content_shape": list(content.shape), "style_shape": list(style.shape),
-              "descriptor": descriptor.describe()}
-    metrics = {"loss": float(total), "texture_loss": float(terms["texture"]), "content_loss": float(terms["content"])}
-    return Synthesis(image=image, result=result, config=config, metrics=metrics)
+        total, terms = objective(image)
+    config = record.config("style-transfer-optimisation (Gatys et al. 2016)", param, objective, alpha=alpha,
+                           init=init, optimizer=opt.optimizer, iters=opt.iters, lr=opt.lr, seed=seed, device=str(dev),
+                           content_shape=list(content.shape), style_shape=list(style.shape),
+                           descriptor=descriptor.describe())
+    metrics = {"loss": float(total), "texture_loss": terms["texture"], "content_loss": terms.get("content", 0.0)}
+    return Run(image=image, config=config, metrics=metrics, results={"style": result})
 
-
-def _square(x: Tensor, size: int) -> Tensor:
-    """Centre-crop to a square and resize to size × size (area-antialiased bilinear)."""
-    h, w = x.shape[-2:]
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    x = x[..., top:top + s, left:left + s]
-    if s != size:
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return x.clamp(0, 1)
-
-
-def load_content_pool(folder: str | os.PathLike, n: int = 16, size: int = 256) -> tuple[Tensor, list[Path]]:
-    """The first ``n`` images (by file name) of ``folder``, centre-cropped to squares and resized to ``size``:
-    the empirical content distribution of §2.3.3.  Files without an image suffix are ignored; a missing, unreadable
-    or image-less folder, or an image that cannot be decoded, is an error naming it."""
-    folder = Path(folder)
-    if not folder.exists():
-        raise InputError(f"content directory {folder}: no such folder")
-    if not folder.is_dir():
-        raise InputError(f"content directory {folder}: not a folder")
-    if n < 1:
-        raise InputError(f"the content pool needs at least one image, got n={n}")
-    try:
-        names = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    except OSError as exc:
-        raise InputError(f"content directory {folder}: cannot be read ({exc.strerror or exc})") from None
-    if not names:
-        raise InputError(f"content directory {folder}: contains no images ({', '.join(IMAGE_SUFFIXES)})")
-    names = names[:n]
-    return torch.cat([_square(load_image(p), size) for p in names]), names
 
 
 def train_style_net(style: Tensor, contents: Tensor, cfg: TrainConfig | None = None, *,
                     descriptor: Descriptor | None = None, device: str = "cpu", checkpoint: str | None = None,
-                    progress: bool = True, snapshot_every: int = 0) -> Training:
+                    progress: bool = True, snapshot_every: int = 0) -> Run:
     """Train a stylisation generator g(y, z) for ``style`` on the content pool ``contents`` (P, 3, S, S)."""
-    cfg = cfg or TrainConfig(arch="stylisation_net", alpha=1.0)
+    cfg = cfg or STYLE_PRESETS["stylisation_net"]
     if cfg.arch not in STYLE_ARCHS:
         raise InputError(f"stylisation generators are {' or '.join(STYLE_ARCHS)}, got {cfg.arch!r}")
     if contents.dim() != 4 or contents.shape[1] != 3 or len(contents) == 0:
@@ -132,21 +99,13 @@ def train_style_net(style: Tensor, contents: Tensor, cfg: TrainConfig | None = N
     if tuple(contents.shape[-2:]) != (cfg.size, cfg.size):
         raise InputError(f"content pool images are {contents.shape[-1]}x{contents.shape[-2]}, the training size "
                          f"is {cfg.size}")
-    descriptor = descriptor or Descriptor(device=device)
+    descriptor = descriptor or Descriptor(device=resolve_device(device))
     if not descriptor.content_layers:
         raise InputError("the descriptor has no content layer; name one")
     descriptor.check_exemplar(style, "style image")
-    torch.manual_seed(cfg.seed)
-    net = build_generator(cfg.arch, **cfg.net)
-    net.check_size(cfg.size)
-    targets = descriptor.grams(style.to(device))
-    result = train_generator(net, cfg, descriptor, targets, pool=contents, device=device, checkpoint=checkpoint,
-                             progress=progress, snapshot_every=snapshot_every, desc=f"train/{cfg.arch}")
-    net.eval()
-    model = GeneratorModel(net=net, kind="style", arch=cfg.arch, descriptor=descriptor.describe(),
-                           training=asdict(cfg), target_grams={k: v.cpu() for k, v in targets.items()},
-                           source={"style_shape": list(style.shape), "content_pool": len(contents)})
-    return Training(model=model, result=result, config=model.describe())
+    return train_model("style", style, cfg, descriptor, pool=contents, device=device, checkpoint=checkpoint,
+                       progress=progress, snapshot_every=snapshot_every,
+                       source={"style_shape": list(style.shape), "content_pool": len(contents)})
 
 
 @torch.no_grad()
@@ -158,7 +117,8 @@ def apply_style(model: GeneratorModel, image: Tensor, *, noise_scale: float = 1.
         raise InputError(f"applying a style needs a style model, this one is a {model.kind} model")
     if noise_scale < 0:
         raise InputError(f"the noise scale k must be >= 0, got {noise_scale}")
-    net = model.net.to(device).eval()
+    dev = resolve_device(device)
+    net = model.net.to(dev).eval()
     size = net.check_size(tuple(image.shape[-2:]))
-    torch.manual_seed(seed)
-    return net(net.make_noise(len(image), size, scale=noise_scale, device=device), image.to(device)).cpu()
+    noise = net.make_noise(len(image), size, scale=noise_scale, device=dev, generator=generator(seed, dev))
+    return net(noise, image.to(dev)).cpu()

@@ -94,8 +94,8 @@ def build_app(ws: Workspace):
 
 def _restore_tab(ws: Workspace, run_job, cancel) -> None:
     from ..io import image_size
-    from ..recipes.dip import (PRESETS, crop_to_multiple, deblock_jpeg, denoise, flash_no_flash, get_preset,
-                               inpaint, load_observation, super_resolve)
+    from ..recipes.dip import PRESETS, deblock_jpeg, denoise, flash_no_flash, get_preset, inpaint, super_resolve
+    from ..inputs import crop_to_multiple, load_observation
 
     settings = ws.settings
     with gr.Row():

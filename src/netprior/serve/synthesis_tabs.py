@@ -15,9 +15,10 @@ GAN_GENERATOR = "dcgan-faces"  # the generator whose weights ship with a package
 def texture_tab(ws: Workspace) -> None:
     """Sample a trained texture model; apply a trained style network."""
     from ..io import check_size, load_image, save_image
-    from ..recipes.dip import crop_to_multiple
+    from ..inputs import crop_to_multiple
     from ..recipes.style import apply_style
-    from ..recipes.texture import load_model, sample
+    from ..recipes.texture import sample
+    from ..texture_model import load_model
     from ..report import write_sidecar
 
     settings = ws.settings
@@ -98,8 +99,9 @@ def _generator(device: str):
 def gan_tab(ws: Workspace, run_job, cancel) -> None:
     """Invert, inpaint and interpolate faces with the offline DCGAN generator."""
     from ..io import image_size, load_image, save_gif, save_image
-    from ..recipes.gan import (INTERPOLATION_ROWS, fit_image, inpaint, interpolation_config, interpolation_figures,
-                               invert, make_config)
+    from ..recipes.gan import inpaint, invert, make_config
+    from ..generators.paths import INTERPOLATION_ROWS, interpolation_config, interpolation_figures
+    from ..inputs import fit_image
     from ..report import write_sidecar
 
     settings = ws.settings
@@ -195,8 +197,8 @@ def gan_tab(ws: Workspace, run_job, cancel) -> None:
             raise gr.Error(str(exc))
 
         def work(job):
-            inv = inpaint(x, m, g, cfg, seed=int(seed_value or 0), progress=False, callback=job.phase_callback)
-            inv.config["missing_share"] = float(1 - m.mean())
+            inv = inpaint(x, m, g, cfg, seed=int(seed_value or 0), progress=False, callback=job.phase_callback,
+                          notes={"missing_share": float(1 - m.mean())})
             return inv, write_inversion(inv, "gan-inpaint", {"image": path}, note)
 
         def done(value):

@@ -1,7 +1,6 @@
 """What GAN inversion optimises: parametrizations x = G(·) of a frozen :class:`SplitGenerator`.
 
-Kept beside the generators (not in :mod:`netprior.parametrize`) because they only make sense with a split
-generator.  Every one handles a batch of B independent targets: all parameters carry a leading batch axis and no
+Every one handles a batch of B independent targets: all parameters carry a leading batch axis and no
 computation mixes samples (the generator runs in eval mode), so one batched run equals B separate runs.
 
 * :class:`LatentCode` – x = G(z), z optimised (latent inversion; Creswell & Bharath, Pividori eq. for z*).
@@ -18,8 +17,8 @@ import torch
 from torch import Tensor, nn
 
 from ..attention import check_spatial, make_attention
-from ..parametrize import Parametrization
-from .base import SplitGenerator
+from ..generators.base import SplitGenerator
+from .base import Parametrization
 
 
 class LatentCode(Parametrization):

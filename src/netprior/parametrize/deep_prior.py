@@ -1,18 +1,16 @@
-"""What is optimised.  A parametrization is an ``nn.Module`` whose ``forward()`` (no argument) returns the current
-image (B, C, H, W) and whose trainable parameters are what the optimiser updates.
+"""Deep Image Prior: x = f_θ(z + ε), ε ~ N(0, σ_reg²) redrawn every step (Ulyanov et al., thesis eq. 7.2).
 
-* :class:`Pixels` – x itself (Mahendran & Vedaldi pre-images, Gatys textures, IMAGINE).
-* :class:`DeepPrior` – x = f_θ(z + ε), ε ~ N(0, σ_reg²) redrawn every step (Deep Image Prior, eq. 7.2);
-  θ is optimised, and z too when ``optimize_input=True``.
-
-The random perturbation uses the global torch RNG, so ``torch.manual_seed`` (done by :func:`netprior.solve.solve`)
-makes runs reproducible and checkpoints (which store the RNG state) continue identically.
+θ is optimised, and z too when ``optimize_input=True``.  The perturbation is drawn from ``rng``, the run's
+generator that :func:`netprior.solve.solve` binds (:mod:`netprior.seeding`), so runs are reproducible and
+checkpoints (which store its state) continue identically.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from .base import Parametrization
 
 INPUT_KINDS = ("noise", "meshgrid")
 
@@ -30,24 +28,6 @@ def make_input(kind: str, channels: int, size: tuple[int, int], *, scale: float 
         ys, xs = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
         return torch.stack([xs, ys])[None]
     raise ValueError(f"unknown input kind {kind!r}; use one of {INPUT_KINDS}")
-
-
-class Parametrization(nn.Module):
-    """Base class: ``forward()`` returns the image; ``describe()`` returns what the sidecar records."""
-
-    def describe(self) -> dict:
-        return {"parametrization": type(self).__name__}
-
-
-class Pixels(Parametrization):
-    """x = P (the pixels themselves), initialised from ``x0``."""
-
-    def __init__(self, x0: torch.Tensor):
-        super().__init__()
-        self.x = nn.Parameter(x0.detach().clone())
-
-    def forward(self) -> torch.Tensor:
-        return self.x
 
 
 class DeepPrior(Parametrization):
@@ -70,11 +50,12 @@ class DeepPrior(Parametrization):
         else:
             self.register_buffer("z", z.detach().clone())
         self.last_input: torch.Tensor | None = None
+        self.rng: torch.Generator | None = None
 
     def forward(self) -> torch.Tensor:
         z = self.z
         if self.reg_noise_std > 0:
-            z = z + self.reg_noise_std * torch.randn_like(z)
+            z = z + self.reg_noise_std * torch.randn(z.shape, generator=self.rng, device=z.device, dtype=z.dtype)
         self.last_input = z
         return self.net(z)
 
@@ -82,3 +63,19 @@ class DeepPrior(Parametrization):
         return {"parametrization": "DeepPrior", "reg_noise_std": self.reg_noise_std,
                 "optimize_input": self.optimize_input, "input_shape": list(self.z.shape),
                 "parameters": sum(p.numel() for p in self.net.parameters())}
+
+
+class CroppedDeepPrior(DeepPrior):
+    """x = f_θ(z)[..., :H, :W]: the DIP parametrization on a code z whose sides are padded up to a multiple of
+    2^scales (so every scale of the skip network halves exactly), cropped back to the image (as the reference
+    feature-inversion notebook crops its 256-px output to 227)."""
+
+    def __init__(self, net, z: torch.Tensor, size: tuple[int, int], **kw):
+        super().__init__(net, z, **kw)
+        self.size = tuple(size)
+
+    def forward(self) -> torch.Tensor:
+        return super().forward()[..., :self.size[0], :self.size[1]]
+
+    def describe(self) -> dict:
+        return {**super().describe(), "parametrization": "CroppedDeepPrior", "output_size": list(self.size)}

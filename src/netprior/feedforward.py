@@ -1,0 +1,108 @@
+"""Training feed-forward texture and stylisation generators (thesis ch. 2–3): the settings, and the training as
+a :func:`~netprior.solve.solve` run over a :class:`~netprior.parametrize.GeneratorBatch` (so checkpoints resume
+training exactly).  The texture and style recipes choose the architecture, the targets and the presets."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import Tensor
+
+from . import record
+from .config import Config
+from .distributed import resolve_device
+from .errors import InputError
+from .nets.texture import Generator, build_generator
+from .objective import Encoder, Objective
+from .parametrize import GeneratorBatch
+from .record import Run
+from .seeding import initialising
+from .solve import SolveResult, solve
+from .terms import Diversity, FeatureMatch, GramMatch
+from .texture_descriptor import Descriptor
+from .texture_model import GeneratorModel
+
+
+@dataclass(frozen=True)
+class TrainConfig(Config):
+    """Training hyper-parameters (defaults: §2.4.1 for the texture networks; presets per architecture in
+    :mod:`netprior.recipes.texture` and :mod:`netprior.recipes.style`)."""
+
+    arch: str = "texture_net"
+    net: dict = field(default_factory=dict)
+    size: int = 256
+    batch: int = 16
+    iters: int = 2000
+    lr: float = 0.1
+    lr_decay: float = 0.7
+    lr_decay_start: int = 1000
+    lr_decay_every: int = 200
+    temperature: float = 1.0
+    diversity: float = 0.0
+    alpha: float = 0.0
+    seed: int = 0
+    source: str = ""
+
+    def lr_factor(self, step: int) -> float:
+        """×lr_decay at step ``lr_decay_start`` and every ``lr_decay_every`` steps after."""
+        if step < self.lr_decay_start:
+            return 1.0
+        return self.lr_decay ** (1 + (step - self.lr_decay_start) // max(1, self.lr_decay_every))
+
+    def validate(self) -> None:
+        if self.temperature <= 0:
+            raise InputError(f"temperature T must be > 0, got {self.temperature}")
+        if self.diversity < 0:
+            raise InputError(f"diversity weight λ must be >= 0, got {self.diversity}")
+        if self.diversity > 0 and self.batch < 2:
+            raise InputError("the diversity term compares samples within a batch: use --batch 2 or more")
+        if self.iters < 1 or self.lr <= 0:
+            raise InputError("iters must be >= 1 and lr > 0")
+
+
+# Default Adam learning rates: 0.1 for the ch. 2 networks (§2.4.1).  The thesis gives none for the ch. 3 networks;
+# in our runs (benchmarks/texture.py, 64 px, 150 steps) TextureNetV2 trained well at 0.01, while StyleNet spiked
+# (×8 loss) at 0.01 and reached a lower objective at 0.003 than at 0.001 (Johnson et al.'s rate).
+ARCH_LR = {"texture_net": 0.1, "stylisation_net": 0.1, "texture_net_v2": 0.01, "style_net": 0.003}
+
+
+def train_generator(net: Generator, cfg: TrainConfig, descriptor: Descriptor, targets: dict[str, Tensor], *,
+                    pool: Tensor | None = None, device: str = "cpu", checkpoint: str | None = None,
+                    progress: bool = True, snapshot_every: int = 0, desc: str = "training") -> SolveResult:
+    """Minimise E(g) = 1/N Σ_i [(L_T(g(z_i)) + α·L_C(g(z_i, y_i), y_i))/T] + λ·D(batch) over the weights of ``net``
+    (eq. 3.10 with the content term of eq. 3.5; D = :func:`netprior.losses.julesz_diversity`, T = ``temperature``,
+    λ = ``diversity``) with Adam and the step schedule of ``cfg``."""
+    dev = resolve_device(device)
+    param = GeneratorBatch(net, cfg.batch, (cfg.size, cfg.size), pool).to(dev)
+    encoder = Encoder(descriptor.features)
+    terms = {"texture": (1 / cfg.temperature, GramMatch(encoder, descriptor, targets))}
+    if pool is not None:
+        if not descriptor.content_layers:
+            raise InputError("the descriptor has no content layer for the stylisation loss")
+        with torch.no_grad():
+            content = descriptor.features(param.pool, descriptor.content_layers)
+        terms["content"] = (cfg.alpha / cfg.temperature,
+                            FeatureMatch(encoder, lambda: {k: v[param.indices] for k, v in content.items()},
+                                         weights=descriptor.content_weights(content)))
+    terms["diversity"] = (cfg.diversity, Diversity())
+    return solve(param, Objective(terms), iters=cfg.iters, lr=cfg.lr, optimizer="adam", seed=cfg.seed,
+                 lr_schedule=cfg.lr_factor, checkpoint=checkpoint, progress=progress, desc=desc,
+                 snapshot_every=snapshot_every)
+
+
+def train_model(kind: str, exemplar: Tensor, cfg: TrainConfig, descriptor: Descriptor, *, pool: Tensor | None = None,
+                net_options: dict | None = None, source: dict, device: str = "cpu", **kw) -> Run:
+    """Build ``cfg.arch`` (weights drawn after seeding with ``cfg.seed``), train it on ``exemplar``'s Gram matrices
+    (and the content ``pool``), and return the run with the trained :class:`GeneratorModel` as ``outputs["model"]``."""
+    dev = resolve_device(device)
+    with initialising(cfg.seed):
+        net = build_generator(cfg.arch, **(cfg.net if net_options is None else net_options))
+    net.check_size(cfg.size)
+    targets = descriptor.grams(exemplar.to(dev))
+    result = train_generator(net, cfg, descriptor, targets, pool=pool, device=dev, desc=f"train/{cfg.arch}", **kw)
+    net.eval()
+    model = GeneratorModel(net=net, kind=kind, arch=cfg.arch, descriptor=descriptor.describe(),
+                           training=asdict(cfg), target_grams={k: v.cpu() for k, v in targets.items()}, source=source)
+    return Run(image=result.output, config=record.config(f"{kind}-network", model, device=str(dev)),
+               results={"train": result}, outputs={"model": model})

@@ -1,0 +1,29 @@
+"""Driving the web app from a headless browser (Playwright): shared by the tests (tests/test_serve.py) and the
+screenshot script (docs/screenshots.py).  Playwright is imported on use; it is in the test extra only."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def upload_to_editor(page, elem_id: str, path, tries: int = 3) -> None:
+    """Put an image into a Gradio ImageEditor and wait until it is on the canvas (its Undo button turns on); the
+    file is set again when a heavily loaded page missed it."""
+    from playwright.sync_api import TimeoutError as PageTimeout
+
+    for attempt in range(tries):
+        page.locator(f"#{elem_id} input[type=file]").first.set_input_files(str(path))
+        try:
+            page.wait_for_selector(f"#{elem_id} button[aria-label=Undo]:not([disabled])", state="attached",
+                                   timeout=40_000)
+            return
+        except PageTimeout:
+            if attempt == tries - 1:
+                raise
