@@ -158,6 +158,8 @@ def test_cli_bad_inputs_exit_2_with_one_line(monkeypatch, capsys, tmp_path, synt
              (["avatar", "train", "--data", synthetic, "--iters", "5", "--pretrain-iters", "5", "-o",
                tmp_path / "m.safetensors"], "--pretrain-iters"),
              (["avatar", "train", "--data", synthetic, "--mode", "nope", "-o", tmp_path / "m.safetensors"], "--mode"),
+             (["avatar", "train", "--data", synthetic, "--preset", "nope", "-o", tmp_path / "m.safetensors"],
+              "unknown preset"),
              (["avatar", "train", "--data", synthetic, "-o", synthetic / "m.safetensors"], "inside the data folder"),
              (["avatar", "train", "--data", synthetic, "--cameras", "camXX", "-o", tmp_path / "m.safetensors"],
               "camXX"),

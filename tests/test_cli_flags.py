@@ -26,7 +26,7 @@ KINDS = {
     "style optimize": "wnroip", "style train": "wnroip", "style apply": "wnri",
     "imagine synth": "wnroip", "imagine counterfactual": "wnroip", "deepinversion": "wnroip",
     "train dcgan": "wnrop", "data make-default": "wnr",
-    "avatar make-synthetic": "wr", "avatar train": "wnroi", "avatar render": "wn",
+    "avatar make-synthetic": "wr", "avatar train": "wnroip", "avatar render": "wn",
 }
 # Flags a command's kind calls for but which it does not take, each with the reason.
 EXEMPT = {

@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError
-from .common import Checkpoint, Device, MaxSide, Quiet, Report, Seed, check_device
+from .common import Checkpoint, Device, MaxSide, PresetOpt, Quiet, Report, Seed, check_device
 
 avatar_app = typer.Typer(no_args_is_help=True, help="Textured neural avatars: pose → part/UV maps → learned "
                                                     "textures (thesis ch. 6).")
@@ -90,23 +90,25 @@ def train_cmd(
                                                        "(default: split.json's train_cameras, else all).")] = None,
         frame_pattern: Annotated[Optional[str], typer.Option("--frame-pattern", help="Glob over frame names "
                                                              "(default: split.json's train_frames, else *).")] = None,
-        iters: Annotated[int, typer.Option("--iters", help="Optimisation steps (all stages together: the "
-                                                           "textured avatar spends --pretrain-iters of them on "
-                                                           "pre-training, Direct trains for all).")] = 1200,
-        pretrain_iters: Annotated[int, typer.Option("--pretrain-iters", help="Pre-training steps on the part/UV "
-                                                    "maps (§6.3.5), part of --iters.")] = 200,
-        batch: Annotated[int, typer.Option("--batch", help="Images per training step.")] = 8,
-        lr: Annotated[float, typer.Option("--lr", help="Learning rate (Adam, of the network).")] = 5e-4,
-        texture_lr: Annotated[float, typer.Option("--texture-lr", help="Learning rate of the textures "
-                                                  "(Adam).")] = 5e-3,
-        width: Annotated[int, typer.Option("--width", help="Network width (channels of the first conv; thesis "
-                                                           "32).")] = 32,
-        max_channels: Annotated[int, typer.Option("--max-channels", help="Channels of the residual blocks "
-                                                  "(thesis 256).")] = 256,
-        res_blocks: Annotated[int, typer.Option("--res-blocks", help="Residual blocks (half in the encoder, "
-                                                "half in each decoder).")] = 8,
-        texture_size: Annotated[int, typer.Option("--texture-size", help="Side in pixels of each part texture "
-                                                  "(the learned one).")] = 32,
+        preset: PresetOpt = "thesis",
+        iters: Annotated[Optional[int], typer.Option("--iters", help="Optimisation steps (all stages together: "
+                                                     "the textured avatar spends --pretrain-iters of them on "
+                                                     "pre-training, Direct trains for all; default: the "
+                                                     "preset's).")] = None,
+        pretrain_iters: Annotated[Optional[int], typer.Option("--pretrain-iters", help="Pre-training steps on the "
+                                                              "part/UV maps (§6.3.5), part of --iters.")] = None,
+        batch: Annotated[Optional[int], typer.Option("--batch", help="Images per training step.")] = None,
+        lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (Adam, of the network).")] = None,
+        texture_lr: Annotated[Optional[float], typer.Option("--texture-lr", help="Learning rate of the textures "
+                                                            "(Adam).")] = None,
+        width: Annotated[Optional[int], typer.Option("--width", help="Network width (channels of the first conv; "
+                                                     "thesis 32).")] = None,
+        max_channels: Annotated[Optional[int], typer.Option("--max-channels", help="Channels of the residual "
+                                                            "blocks (thesis 256).")] = None,
+        res_blocks: Annotated[Optional[int], typer.Option("--res-blocks", help="Residual blocks (half in the "
+                                                          "encoder, half in each decoder).")] = None,
+        texture_size: Annotated[Optional[int], typer.Option("--texture-size", help="Side in pixels of each part "
+                                                            "texture (the learned one).")] = None,
         parts: Annotated[Optional[int], typer.Option("--parts", help="Body parts n (default: split.json's, "
                                                      "else 24 as DensePose).")] = None,
         backbone: Annotated[str, typer.Option("--backbone", help="Pretrained network (of the perceptual loss: "
@@ -119,18 +121,14 @@ def train_cmd(
         loader_workers: Annotated[int, typer.Option("--loader-workers", help="DataLoader worker processes.")] = 0,
         seed: Seed = 0, device: Device = "auto", checkpoint: Checkpoint = None, report: Report = False,
         max_side: MaxSide = 1024, quiet: Quiet = False):
-    """Train a textured neural avatar (or the Direct baseline) on frames + masks + OpenPose keypoints."""
+    """Train a textured neural avatar (or the Direct baseline) on frames + masks + OpenPose keypoints.  Unset
+    settings come from the preset (`netprior presets avatar`)."""
     import json
 
     from ..avatar.dataset import AvatarFolder
+    from ..config import get_preset
     from ..io import save_image
-    from ..recipes.avatar import (
-        MODES,
-        AvatarConfig,
-        load_avatar,
-        save_avatar,
-        train_avatar,
-    )
+    from ..recipes.avatar import MODES, load_avatar, save_avatar, train_avatar
     from ..report import image_grid, write_sidecar, write_training_report
 
     dev = check_device(device)
@@ -138,26 +136,28 @@ def train_cmd(
         raise InputError(f"{output}: the model is written as a .safetensors file; use that suffix")
     if mode not in MODES:
         raise InputError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if min(iters, batch, width, max_channels, texture_size) < 1 or pretrain_iters < 0 or res_blocks < 0:
-        raise InputError("--iters, --batch, --width, --max-channels and --texture-size must be >= 1")
     if init is not None and mode != "textured":
         raise InputError("--init applies to textured avatars (it replaces their pre-training)")
-    if mode == "textured" and init is None and pretrain_iters >= iters:
-        raise InputError(f"--pretrain-iters ({pretrain_iters}) must be less than --iters ({iters}), which counts "
-                         "pre-training and training together")
     if not data.is_dir():
         raise InputError(f"{data}: no such data folder")
     _outside([output, checkpoint], data)
     if parts is None:
         split = data / "split.json"
-        parts = len(json.loads(split.read_text()).get("parts", [])) if split.is_file() else 24
+        try:
+            parts = len(json.loads(split.read_text()).get("parts", [])) if split.is_file() else 24
+        except (OSError, json.JSONDecodeError, AttributeError):
+            raise InputError(f"{split}: not a readable split file (JSON with a parts list)") from None
         parts = parts or 24
+    cfg = get_preset("avatar", preset).override(
+        mode=mode, parts=parts, texture_size=texture_size, width=width, max_channels=max_channels,
+        res_blocks=res_blocks, batch=batch, pretrain_iters=pretrain_iters, iters=iters, lr=lr, texture_lr=texture_lr,
+        backbone=backbone, seed=seed)
+    if mode == "textured" and init is None and cfg.pretrain_iters >= cfg.iters:
+        raise InputError(f"--pretrain-iters ({cfg.pretrain_iters}) must be less than --iters ({cfg.iters}), which "
+                         "counts pre-training and training together")
     ds = AvatarFolder(data, cameras=_cameras_opt(cameras), frames=frame_pattern, parts=parts, depth=depth,
                       max_side=max_side)
     init_model = load_avatar(init)[0] if init is not None else None
-    cfg = AvatarConfig(mode=mode, parts=parts, texture_size=texture_size, width=width, max_channels=max_channels,
-                       res_blocks=res_blocks, batch=batch, pretrain_iters=pretrain_iters, iters=iters, lr=lr,
-                       texture_lr=texture_lr, backbone=backbone, seed=seed)
     stem = output.with_suffix("")
     run = train_avatar(ds, cfg, device=dev, checkpoint=checkpoint, log=stem.with_suffix(".log.jsonl"),
                        progress=not quiet, sample_every=sample_every, init=init_model, workers=loader_workers)
@@ -171,7 +171,7 @@ def train_cmd(
     written = [output.with_suffix(".json"), samples, stem.with_suffix(".log.jsonl")]
     if report:
         write_training_report(stem.with_suffix(".report.png"), r.history, r.snapshots,
-                              title=f"{mode} avatar, {iters} steps in all (pairs: truth, prediction)")
+                              title=f"{mode} avatar, {cfg.iters} steps in all (pairs: truth, prediction)")
         written.append(stem.with_suffix(".report.png"))
     for p in written:
         typer.echo(f"wrote {p}")
