@@ -7,11 +7,12 @@ import torch
 from helpers import run
 
 from netprior.avatar.body import PARTS, make_textures, motion
-from netprior.avatar.bones import BODY25_JOINTS, rasterise_bones
+from netprior.avatar.bones import rasterise_bones
 from netprior.avatar.camera import look_at
 from netprior.avatar.dataset import AvatarFolder, write_openpose
 from netprior.avatar.rasterise import rasterise
 from netprior.avatar.synthetic import SyntheticConfig, make_synthetic, render_frame
+from netprior.errors import InputError
 from netprior.io import save_image
 from netprior.recipes.avatar import AvatarConfig, sample_textures, train_avatar
 
@@ -146,9 +147,11 @@ def test_real_data_loader_reads_2d_openpose_keypoints_with_a_fixed_depth(tmp_pat
     x = d[1]
     assert float(x[0, 14, 16]) == pytest.approx(2.5) and float(x[0, 14, 5]) == 0.0
     assert float(x[3 + 4].min()) == -1.0                   # no part maps: unknown
-    with pytest.raises(Exception, match="parts/ and uv/"):
+    with pytest.raises(InputError, match="parts/ and uv/"):
         train_avatar(d, AvatarConfig(**TINY), device="cpu", progress=False)
-    assert len(BODY25_JOINTS) == 25
+    (root / "keypoints" / "f1_keypoints.json").write_text(json.dumps({"people": [{"pose_keypoints_3d": [0.0] * 100}]}))
+    with pytest.raises(InputError, match="cameras.json"):     # 3D keypoints without the cameras
+        AvatarFolder(root)
 
 
 def test_cli_bad_inputs_exit_2_with_one_line(monkeypatch, capsys, tmp_path, synthetic):
@@ -175,7 +178,7 @@ def test_cli_bad_inputs_exit_2_with_one_line(monkeypatch, capsys, tmp_path, synt
 
 def test_cli_train_and_render_from_novel_cameras(monkeypatch, capsys, tmp_path, synthetic):
     model = tmp_path / "av.safetensors"
-    code, out, err = run(monkeypatch, capsys, "avatar", "train", "--data", synthetic, "-o", model, "--iters", "4",
+    code, _, err = run(monkeypatch, capsys, "avatar", "train", "--data", synthetic, "-o", model, "--iters", "4",
                          "--pretrain-iters", "2", "--width", "4", "--max-channels", "8", "--res-blocks", "2",
                          "--batch", "2", "--texture-size", "8", "--device", "cpu", "-q", "--seed", "1")
     assert code == 0, err
