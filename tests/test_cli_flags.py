@@ -28,6 +28,7 @@ KINDS = {
     "train dcgan": "wnrop", "data make-default": "wnr",
     "pyramid train": "wnro", "pyramid generate": "wnri", "pyramid repaint": "wnri", "pyramid compose": "wnri",
     "pyramid relabel": "wnri",
+    "avatar make-synthetic": "wr", "avatar train": "wnroip", "avatar render": "wn",
 }
 # Flags a command's kind calls for but which it does not take, each with the reason.
 EXEMPT = {

@@ -19,7 +19,7 @@ C = TypeVar("C", bound="Config")
 _PRESETS: dict[str, dict[str, "Config"]] = {}
 #: The recipe module that registers each method's presets (imported on demand).
 RECIPES = {"dip": "dip", "preimage": "preimage", "texture": "texture", "texture-train": "texture", "style": "style",
-           "style-train": "style", "imagine": "imagine", "gan": "gan", "dcgan": "dcgan"}
+           "style-train": "style", "imagine": "imagine", "gan": "gan", "dcgan": "dcgan", "avatar": "avatar"}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError, NetpriorError
+from .avatar import avatar_app
 from .batch import batch_app
 from .common import Device, Iters, MaxSide, OutputDir, Quiet, Seed, check_device, output_path
 from .features import features_app
@@ -33,6 +34,7 @@ from .train import data_app, fid_cmd, train_app
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Image restoration and synthesis by inverting deep networks.")
 app.add_typer(restore_app, name="restore")
+app.add_typer(avatar_app, name="avatar")
 app.add_typer(gan_app, name="gan")
 app.add_typer(features_app)  # gradcam, invert-features
 app.add_typer(texture_app, name="texture")
