@@ -20,6 +20,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError, NetpriorError
+from .age import age_app
 from .batch import batch_app
 from .common import Device, MaxSide, Quiet, Seed, check_device, output_path
 from .features import features_app
@@ -42,6 +43,7 @@ app.add_typer(batch_app, name="batch")
 app.add_typer(train_app, name="train")
 app.add_typer(data_app, name="data")
 app.command("fid")(fid_cmd)
+app.add_typer(age_app, name="age")
 
 
 @app.command("degrade")
