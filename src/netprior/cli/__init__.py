@@ -28,6 +28,7 @@ from .gan import gan_app
 from .imagine import deepinversion_cmd, imagine_app
 from .restore import restore_app
 from .texture import style_app, texture_app
+from .translate import translate_app
 from .train import data_app, fid_cmd, train_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -44,6 +45,7 @@ app.add_typer(train_app, name="train")
 app.add_typer(data_app, name="data")
 app.command("fid")(fid_cmd)
 app.add_typer(age_app, name="age")
+app.add_typer(translate_app, name="translate")
 
 
 @app.command("degrade")
