@@ -80,7 +80,8 @@ def train_age_part(args, mode: str) -> None:
     train, _ = datasets(args.seed)
     name = "age" if mode == "unconditional" else "colorize"
     n = iters(args.age_iters if mode == "unconditional" else args.colorize_iters)
-    cfg = AGEConfig(mode=mode, nz=args.nz if mode == "unconditional" else 3, batch=args.batch, iters=n,
+    cfg = AGEConfig(mode=mode, nz=args.nz if mode == "unconditional" else 3, iters=n,
+                    batch=args.batch if mode == "unconditional" else args.colorize_batch,
                     width=args.width if mode == "unconditional" else args.colorize_width, seed=args.seed)
     if mode == "unconditional":
         e0, g0 = (p.net for p in players(cfg))
@@ -183,12 +184,12 @@ def colorize_eval(args) -> dict:
     grey_err = float(ab_true.abs().mean())
     n = min(6, len(x) // 2)
     rows = [torch.cat([x[i:i + 1], grey(x[i:i + 1]), outs[i]]) for i in range(n)]
-    save_image(image_grid(torch.cat(rows), nrow=10), RESULTS / "age_colorize.png")
+    save_image(image_grid(torch.cat(rows), nrow=10), RESULTS / f"{args.name}_colorize.png")
     src, dst = x[:n], x[n:2 * n]
     transfer = torch.cat([colorize(g, dst[i:i + 1], encode_colours(e, src[i:i + 1]), size=cfg.size)
                           for i in range(len(src))])
     save_image(image_grid(torch.stack([src, grey(dst), transfer, dst], 1).flatten(0, 1), nrow=4),
-               RESULTS / "age_colour_transfer.png")
+               RESULTS / f"{args.name}_colour_transfer.png")
     return {"heldout_images": len(x), "ab_l1_reconstruction": float(rec_err),
             "ab_l1_colouring_mean": float(err.mean()), "ab_l1_colouring_best_of_8": float(err.min(1).values.mean()),
             "ab_l1_grey": grey_err, "diversity_ab_l1": diversity}
@@ -203,19 +204,19 @@ def figures(args) -> None:
     e, g, _ = load_model(WORK / "age.safetensors", args.device)
     _, held = datasets(args.seed, augment=False)
     x = torch.stack([held[i] for i in range(min(32, len(held)) // 2 * 2)])
-    save_image(image_grid(sample(g, 64, seed=args.seed + 1), nrow=8), RESULTS / "age_samples.png")
+    save_image(image_grid(sample(g, 64, seed=args.seed + 1), nrow=8), RESULTS / f"{args.name}_samples.png")
     save_image(image_grid(torch.stack([x, reconstruct(e, g, x)], 1).flatten(0, 1), nrow=8),
-               RESULTS / "age_reconstructions.png")
+               RESULTS / f"{args.name}_reconstructions.png")
     z = encode(e, x[:8])
     path = torch.cat([interpolate(g, z[i], z[i + 1], 8) for i in range(0, len(z), 2)])
-    save_image(image_grid(path, nrow=8), RESULTS / "age_interpolation.png")
+    save_image(image_grid(path, nrow=8), RESULTS / f"{args.name}_interpolation.png")
     save_image(image_grid(generate(load_generator(WORK / "dcgan.safetensors"), 64, seed=args.seed + 1), nrow=8),
-               RESULTS / "age_dcgan_samples.png")
+               RESULTS / f"{args.name}_dcgan_samples.png")
 
 
-def markdown(res: dict) -> str:
+def markdown(res: dict, name: str = "age") -> str:
     a, d, c, f = res.get("age"), res.get("dcgan"), res.get("colorize"), res.get("fid")
-    lines = ["## AGE: adversarial generator-encoder networks (thesis ch. 4, 64², CPU)", "",
+    lines = [f"## AGE: adversarial generator-encoder networks (thesis ch. 4, 64², {res['device']})", "",
              "Command: " + " ; ".join(f"`{x}`" for x in dict.fromkeys(res["commands"].values())), "",
              f"Machine: {res['machine']}. Data: {res['faces']} faces sampled from the bundled DCGAN face generator "
              "(`netprior data make-default --photos 0 --textures 0`), 64², held-out split by file hash (10 %).", ""]
@@ -241,8 +242,8 @@ def markdown(res: dict) -> str:
                   res.get("verdict_age", ""), "",
                   "AGE samples / reconstructions (odd columns real held-out faces, even columns g(e(x))) / "
                   "interpolations on the sphere between pairs of encoded faces / DCGAN samples:", "",
-                  "![age samples](age_samples.png) ![age reconstructions](age_reconstructions.png)", "",
-                  "![age interpolation](age_interpolation.png) ![dcgan samples](age_dcgan_samples.png)", ""]
+                  f"![age samples]({name}_samples.png) ![age reconstructions]({name}_reconstructions.png)", "",
+                  f"![age interpolation]({name}_interpolation.png) ![dcgan samples]({name}_dcgan_samples.png)", ""]
     if c:
         cc, m = c["config"], c["metrics"]
         lines += ["### Conditional AGE: colourisation in Lab space (§4.3.2)", "",
@@ -261,7 +262,7 @@ def markdown(res: dict) -> str:
                   res.get("verdict_colorize", ""), "",
                   "Colourings (each row: the face, its lightness, 8 codes spread over the sphere) and colour "
                   "transfer (each row: colour source, grey target, transfer, the target's true colours):", "",
-                  "![colourings](age_colorize.png) ![transfer](age_colour_transfer.png)", ""]
+                  f"![colourings]({name}_colorize.png) ![transfer]({name}_colour_transfer.png)", ""]
     return "\n".join(lines)
 
 
@@ -271,16 +272,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--faces", type=int, default=1500)
     ap.add_argument("--age-iters", type=int, default=300)
     ap.add_argument("--dcgan-iters", type=int, default=450)
-    ap.add_argument("--colorize-iters", type=int, default=200)
+    ap.add_argument("--colorize-iters", type=int, default=100)
     ap.add_argument("--nz", type=int, default=64)
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--colorize-width", type=int, default=16)
+    ap.add_argument("--colorize-batch", type=int, default=16)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--fid-images", type=int, default=150)
+    ap.add_argument("--fid-images", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--machine", default="2 shared CPU cores, 1 thread per process, nice 10")
+    ap.add_argument("--name", default="age", help="prefix of the files written into benchmarks/results/")
     ap.add_argument("--verdict-age", default="")
     ap.add_argument("--verdict-colorize", default="")
     ap.add_argument("--progress", action="store_true")
@@ -302,6 +305,11 @@ def main(argv: list[str] | None = None) -> None:
         train_dcgan_part(args)
     if "colorize" in parts:
         train_age_part(args, "colorize")
+    if "fid-real" in parts:  # the real sets' features only (they do not wait for training)
+        train, held = datasets(args.seed, augment=False)
+        step = max(1, len(train) // args.fid_images)
+        _features("heldout", lambda: torch.stack([held[i] for i in range(len(held))]), args)
+        _features("train", lambda: torch.stack([train[i] for i in range(0, len(train), step)][:args.fid_images]), args)
     if "fid" in parts:
         fid_part(args)
     if "report" in parts:
@@ -313,16 +321,16 @@ def main(argv: list[str] | None = None) -> None:
             figures(args)
         if "colorize" in res:
             res["colorize"]["metrics"] = colorize_eval(args)
-        res.update(faces=args.faces, machine=args.machine, scale=SCALE,
+        res.update(faces=args.faces, machine=args.machine, scale=SCALE, device=args.device.upper(),
                    verdict_age=args.verdict_age or res.get("verdict_age", ""),
                    verdict_colorize=args.verdict_colorize or res.get("verdict_colorize", ""),
                    load_average=[round(x, 1) for x in os.getloadavg()])
         from netprior.report import versions
 
         res["versions"] = versions()
-        (RESULTS / "age.json").write_text(json.dumps(res, indent=2))
-        (RESULTS / "age.md").write_text(markdown(res))
-        print(f"wrote {RESULTS / 'age.json'}, {RESULTS / 'age.md'}")
+        (RESULTS / f"{args.name}.json").write_text(json.dumps(res, indent=2))
+        (RESULTS / f"{args.name}.md").write_text(markdown(res, args.name))
+        print(f"wrote {RESULTS / args.name}.json/.md")
 
 
 if __name__ == "__main__":

@@ -3,13 +3,14 @@
     .venv/bin/python benchmarks/collect.py
 
 Each benchmark script (dip.py, speed.py, preimage.py, texture.py, imagine.py, gan_inversion.py, train.py,
-batch.py) writes its own section with the command that produced it; this script only concatenates them, in that
+age.py, translate.py, batch.py) writes its own section with the command that produced it; this script only concatenates them, in that
 order, under a common header."""
 
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["dip", "speed", "preimage", "texture", "imagine", "gan_inversion", "train", "batch"]
+ORDER = ["dip", "speed", "preimage", "texture", "imagine", "gan_inversion", "train", "age", "age_gpu", "translate",
+         "batch"]
 
 
 def main() -> None:

@@ -172,8 +172,9 @@ def evaluate(args) -> dict:
     a, _ = _images(WORK / "A_test")
     truth, _ = _images(WORK / "A_test_true")
     b, _ = _images(WORK / "B")
-    outs = {d: translate(load_model(WORK / f"{d}.safetensors")[0]["ab"], a) for d in DISCS
-            if (WORK / f"{d}.safetensors").exists()}
+    b = b[::max(1, len(b) // args.fid_b)][:args.fid_b]
+    outs = {} if args.real_only else {d: translate(load_model(WORK / f"{d}.safetensors")[0]["ab"], a)
+                                      for d in DISCS if (WORK / f"{d}.safetensors").exists()}
     extractor = None
 
     def feats(name: str, images: torch.Tensor) -> torch.Tensor:
@@ -187,6 +188,9 @@ def evaluate(args) -> dict:
         return f
 
     fb = feats("B", b)
+    if args.real_only:  # the features of the real sets only (they do not wait for training)
+        feats("A_test", a), feats("truth", truth)
+        return {}
     rows = []
     for name, images in (("no translation: the input a", a), ("true stylisation s(a): the floor", truth),
                          *((f"G(a), {'perceptual (Lite0)' if d == 'lite0' else 'plain patch'} discriminator", o)
@@ -202,7 +206,8 @@ def evaluate(args) -> dict:
     save_image(image_grid(torch.cat([torch.stack([a[i], *(outs[d][i] for d in outs), truth[i]]) for i in show]),
                           nrow=2 + len(outs)), RESULTS / "translate_test.png")
     save_image(image_grid(b[:32], nrow=8), RESULTS / "translate_domain_b.png")
-    res = {"rows": rows, "test_images": len(a), "b_images": len(b)}
+    res = {"rows": rows, "test_images": len(a), "b_images": len(list(WORK.joinpath("B").glob("*.png"))),
+           "b_fid_images": len(b)}
     (WORK / "eval.json").write_text(json.dumps(res, indent=2))
     return res
 
@@ -216,7 +221,8 @@ def markdown(res: dict) -> str:
              f"Machine: {res['machine']}. Photos: crops of the scikit-image photographs (default collection), split "
              f"by file hash into A / A_test / B_src; B = B_src stylised by a StyleNet (instance norm, style "
              f"CSet14/flowers.png, {s.get('iters')} steps, pool of 8 B_src crops). {e['b_images']} B images, "
-             f"{e['test_images']} test photos; A and B never share a photo crop.", "",
+             f"{e['test_images']} test photos; A and B never share a photo crop. FID and C2ST use {e['b_fid_images']} B "
+             "images spread over the set.", "",
              f"Translation: one-way G_ab + D_b, generator {c.get('g_width')} channels / {c.get('g_blocks')} residual "
              f"blocks, pre-trained {c.get('pretrain_iters')} steps as an autoencoder, then {c.get('iters')} "
              f"iterations (one G step + one D step), batch {c.get('batch')}, LSGAN, identity weight "
@@ -245,8 +251,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--disc", default="lite0,patch", help="discriminators for the train part")
     ap.add_argument("--photos", type=int, default=600)
     ap.add_argument("--style-iters", type=int, default=200)
-    ap.add_argument("--pretrain-iters", type=int, default=100)
-    ap.add_argument("--iters", type=int, default=500)
+    ap.add_argument("--pretrain-iters", type=int, default=40)
+    ap.add_argument("--iters", type=int, default=150)
+    ap.add_argument("--fid-b", type=int, default=128, help="B images (spread over the set) for FID and C2ST")
+    ap.add_argument("--real-only", action="store_true", help="eval part: only the real sets' features")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)

@@ -19,7 +19,8 @@ pretrained trunk (``lite0``, ``vgg16-hed``, ``vgg*``) or the plain learned trunk
    adv_G = E softplus(−o_fake).  Without ``cycle`` only G_ab and D_b are trained (identity loss only: the thesis'
    VGG-GAN).  CycleGAN's pool of past fakes is not used.
 
-The trained generator(s) are a :mod:`~netprior.statefile` of kind "translation-model".
+The trained generator(s) are a :mod:`~netprior.statefile` of kind "translation-model".  Runs are one process
+(the players are ``ModuleDict``s of two networks, which ``DistributedDataParallel`` does not wrap).
 """
 
 from __future__ import annotations
