@@ -128,15 +128,17 @@ def fid_part(args) -> dict:
     """FID/KID against the held-out faces and reconstruction errors (L1 per pixel in [0, 1], PSNR)."""
     from netprior.evaluation import fid_kid
     from netprior.metrics import psnr
-    from netprior.recipes.age import load_model, reconstruct, sample
+    from netprior.recipes.age import load_model, recalibrate_encoder, reconstruct, sample
     from netprior.recipes.dcgan import generate, load_generator
 
     train, held = datasets(args.seed, augment=False)
     x_held = torch.stack([held[i] for i in range(len(held))])
     step = max(1, len(train) // args.fid_images)
     x_train = torch.stack([train[i] for i in range(0, len(train), step)][:args.fid_images])
-    e, g, _ = load_model(WORK / "age.safetensors", args.device)
+    e, g, cfg = load_model(WORK / "age.safetensors", args.device)
     e0, g0, _ = load_model(WORK / "age-initial.safetensors", args.device)
+    recalibrate_encoder(e, train, cfg)  # idempotent; models trained before train_age recalibrated need it
+    recalibrate_encoder(e0, train, cfg)
     rec = reconstruct(e, g, x_held)
     sets = {"heldout": lambda: x_held, "train": lambda: x_train,
             "age-samples": lambda: sample(g, args.fid_images, seed=args.seed + 1),
@@ -165,11 +167,12 @@ def colorize_eval(args) -> dict:
     their diversity (mean pairwise ab distance), and the figures (colourings, colour transfer)."""
     from netprior.colorspace import rgb_to_lab
     from netprior.io import save_image
-    from netprior.recipes.age import codes_for, colorize, encode_colours, grey, load_model
+    from netprior.recipes.age import codes_for, colorize, encode_colours, grey, load_model, recalibrate_encoder
     from netprior.report import image_grid
 
     e, g, cfg = load_model(WORK / "colorize.safetensors", args.device)
-    _, held = datasets(args.seed, augment=False)
+    train, held = datasets(args.seed, augment=False)
+    recalibrate_encoder(e, train, cfg)
     x = torch.stack([held[i] for i in range(len(held))])
     ab_true = rgb_to_lab(x)[:, 1:]
     codes = codes_for(8, cfg.nz, args.seed)
@@ -197,12 +200,13 @@ def colorize_eval(args) -> dict:
 
 def figures(args) -> None:
     from netprior.io import save_image
-    from netprior.recipes.age import encode, interpolate, load_model, reconstruct, sample
+    from netprior.recipes.age import encode, interpolate, load_model, recalibrate_encoder, reconstruct, sample
     from netprior.recipes.dcgan import generate, load_generator
     from netprior.report import image_grid
 
-    e, g, _ = load_model(WORK / "age.safetensors", args.device)
-    _, held = datasets(args.seed, augment=False)
+    e, g, cfg = load_model(WORK / "age.safetensors", args.device)
+    train, held = datasets(args.seed, augment=False)
+    recalibrate_encoder(e, train, cfg)
     x = torch.stack([held[i] for i in range(min(32, len(held)) // 2 * 2)])
     save_image(image_grid(sample(g, 64, seed=args.seed + 1), nrow=8), RESULTS / f"{args.name}_samples.png")
     save_image(image_grid(torch.stack([x, reconstruct(e, g, x)], 1).flatten(0, 1), nrow=8),
@@ -310,6 +314,11 @@ def main(argv: list[str] | None = None) -> None:
         step = max(1, len(train) // args.fid_images)
         _features("heldout", lambda: torch.stack([held[i] for i in range(len(held))]), args)
         _features("train", lambda: torch.stack([train[i] for i in range(0, len(train), step)][:args.fid_images]), args)
+    if "fid-dcgan" in parts:  # the DCGAN samples' features only (they do not wait for the AGE run)
+        from netprior.recipes.dcgan import generate, load_generator
+
+        _features("dcgan-samples", lambda: generate(load_generator(WORK / "dcgan.safetensors", args.device),
+                                                    args.fid_images, seed=args.seed + 1), args)
     if "fid" in parts:
         fid_part(args)
     if "report" in parts:

@@ -265,8 +265,33 @@ def train_age(data, cfg: AGEConfig | None = None, *, device: str = "auto", worke
     result = train(ps, data, iters=cfg.iters, batch=cfg.batch, seed=cfg.seed, device=device, workers=workers,
                    sample=snapshot, sample_every=sample_every, evaluate=evaluate, eval_every=eval_every,
                    checkpoint=checkpoint, log=log, progress=progress, desc=f"age {cfg.mode}")
-    config = {"method": "age", **asdict(cfg), "data": data.describe() if hasattr(data, "describe") else None}
+    recalibrate_encoder(result.nets["E"], data, cfg)
+    config = {"method": "age", **asdict(cfg), "data": data.describe() if hasattr(data, "describe") else None,
+              "encoder_bn": "recalibrated on real training images"}
     return AGERun(encoder=result.nets["E"], generator=result.nets["G"], result=result, config=config)
+
+
+@torch.no_grad()
+def recalibrate_encoder(e: nn.Module, data, cfg: AGEConfig, *, images: int = 512) -> None:
+    """Recompute the encoder's batch-norm running statistics on real images (the first ``images`` of ``data``,
+    cumulative average).  During training the encoder also normalises batches of generated images (in its own
+    step and, frozen, in the generator's), so its running statistics mix real and fake batches; encoding real
+    images in eval mode (reconstruction, colour transfer) needs statistics of real ones."""
+    norms = [m for m in e.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    view, dev, training = _Data(cfg.mode), _device(e), e.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    e.train()
+    n = min(images, len(data))
+    for i in range(0, n, cfg.batch):
+        x, cond = view.split(torch.stack([data[(0, j)] for j in range(i, min(n, i + cfg.batch))]).to(dev))
+        view.encode(e, x, cond)
+    for m in norms:
+        m.momentum = 0.1
+    e.train(training)
 
 
 def save_model(e: nn.Module, g: nn.Module, cfg: AGEConfig, path: str | Path, *, training: dict | None = None) -> Path:
