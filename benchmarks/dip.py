@@ -28,7 +28,7 @@ from netprior.recipes import dip
 from netprior.solve import peak_memory_mb
 from netprior.stopping import Discrepancy, StoppingRule, WindowedVariance
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(os.environ.get("NETPRIOR_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 OUT = Path(__file__).resolve().parent / "results"
 
 

@@ -62,7 +62,7 @@ def train_models(data: Path, tmp: Path, iters: int) -> tuple[Path, Path]:
     pool.mkdir(exist_ok=True)
     for name in ("CSet5/bird.png", "CSet5/butterfly.png", "CSet14/monarch.png", "CSet14/flowers.png"):
         crop(data / name, (0, 0, 256, 256), 96, pool / Path(name).name)
-    tex, sty = tmp / "fur.pt", tmp / "style.pt"
+    tex, sty = tmp / "fur.safetensors", tmp / "style.safetensors"
     if tex.exists() and sty.exists():  # trained by an earlier run with the same --workdir
         return tex, sty
     small = ["--size", "96", "--batch", "2", "--iters", str(iters), "--layers", "block0,block1,block3,block5",

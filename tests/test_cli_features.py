@@ -78,7 +78,7 @@ def test_invert_features_one_layer_writes_preimage_and_sidecar(monkeypatch, caps
 def test_invert_features_grid_writes_figure_table_and_sidecar(monkeypatch, capsys, tmp_path, img):
     out = tmp_path / "grid.png"
     code, stdout, _ = run(monkeypatch, capsys, "invert-features", img, "--layers", "stem,stage3", "--iters", "2",
-                          "--size", "48", "-o", out, "--quiet")
+                          "--longer-side", "48", "-o", out, "--quiet")
     assert code == 0, stdout
     assert out.exists() and Image.open(out).size[0] > Image.open(out).size[1]  # 3 columns, 2 rows
     md = out.with_suffix(".md").read_text()
@@ -109,7 +109,7 @@ def test_grey_input_is_replicated_to_rgb(monkeypatch, capsys, tmp_path):
     ([], "exactly one of --layer"),
     (["--layer", "stem", "--prior", "both"], "--prior both draws the grid"),
     (["--layer", "stem", "--prior", "gan"], "unknown prior 'gan'"),
-    (["--layer", "head", "--size", "16"], "smaller than the receptive cell of layer(s) head (stride 32 px)"),
+    (["--layer", "head", "--longer-side", "16"], "smaller than the receptive cell of layer(s) head (stride 32 px)"),
     (["--layer", "stem", "--max-side", "32"], "exceeds --max-side 32"),
     (["--layer", "stem", "--tv-weight", "-1"], "weights must be >= 0"),
 ])

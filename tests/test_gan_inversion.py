@@ -248,7 +248,7 @@ def test_cli_invert_inpaint_and_interpolate_write_their_files(monkeypatch, capsy
 
 def test_cli_bad_input_exits_2_with_a_message(monkeypatch, capsys, tmp_path, face):
     cases = [(["gan", "segment", face, "--generator", "dcgan-faces"], "no self-attention"),
-             (["gan", "invert", face, "--layer", "conv9", *CHEAP], "valid layers: dense, block1"),
+             (["gan", "invert", face, "--split-layer", "conv9", *CHEAP], "valid layers: dense, block1"),
              (["gan", "invert", face, "--generator", "stylegan"], "available: dcgan-faces"),
              (["gan", "inpaint", face], "exactly one of --mask"),
              (["gan", "invert", face, "--generator", "pggan", "--weights", tmp_path / "none.pt"],

@@ -188,7 +188,7 @@ def test_cli_writes_variations_sidecars_and_report(monkeypatch, capsys, tmp_path
     target = save(tmp_path, "cat.png", photo64)
     out = tmp_path / "out" / "var.png"
     code, stdout, err = run(monkeypatch, capsys, "imagine", target, "-n", "2", "-o", out, "--size", "64",
-                            "--iters", "2", "--seed", "3", "--jitter", "2", "--report", "--quiet")
+                            "--iters", "4", "--seed", "3", "--jitter", "2", "--report", "--quiet")
     assert code == 0, err
     for i, seed in ((0, 3), (1, 4)):
         png = out.with_name(f"var-{i}.png")

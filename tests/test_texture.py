@@ -318,23 +318,25 @@ def test_cli_optimize_train_sample_and_bad_input(monkeypatch, capsys, tmp_path, 
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["config"]["seed"] == 4 and meta["steps"] == 3 and meta["inputs"]["exemplar"]["sha256"]
 
-    model = tmp_path / "tex.pt"
+    model = tmp_path / "tex.safetensors"
     code, stdout, err = run(monkeypatch, capsys, "texture", "train", ex, "-o", model, "--size", "16", "--batch", "2",
-                            "--iters", "2", "--width", "4", "--layers", layers, "--quiet")
+                            "--iters", "2", "--width", "4", "--layers", layers, "--report", "--quiet")
     assert code == 0, err
     assert model.exists() and json.loads(model.with_suffix(".json").read_text())["steps"] == 2
+    assert Image.open(model.with_suffix(".report.png")).size[0] > 200
     samples = tmp_path / "s.png"
     code, stdout, err = run(monkeypatch, capsys, "texture", "sample", model, "--size", "48", "-n", "2", "-o", samples)
     assert code == 0, err
-    assert [np.asarray(Image.open(tmp_path / f"s-{i}.png")).shape for i in range(2)] == [(48, 48, 3)] * 2
-    assert json.loads(samples.with_suffix(".json").read_text())["config"]["n"] == 2
+    grid = np.asarray(Image.open(samples))  # two 48² samples side by side, 2-px white gaps
+    assert grid.shape == (52, 102, 3) and (grid[:, 50:52] == 255).all() and (grid[2:50, 2:50] != 255).any()
+    assert json.loads(samples.with_suffix(".json").read_text())["config"]["count"] == 2
 
     code, _, err = run(monkeypatch, capsys, "texture", "sample", model, "--size", "50", "-o", tmp_path / "x.png")
     assert code == 2 and "multiples of 16" in err and "Traceback" not in err
     code, _, err = run(monkeypatch, capsys, "texture", "optimize", ex, "-o", tmp_path / "y.png", "--iters", "1")
     assert code == 2 and "receptive field" in err
     code, _, err = run(monkeypatch, capsys, "style", "train", ex, "--content-dir", tmp_path / "nowhere",
-                       "-o", tmp_path / "st.pt")
+                       "-o", tmp_path / "st.safetensors")
     assert code == 2 and "no such folder" in err
     code, _, err = run(monkeypatch, capsys, "style", "apply", model, ex, "-o", tmp_path / "z.png")
     assert code == 2 and "style model is needed" in err

@@ -22,14 +22,15 @@ def demo_image() -> torch.Tensor:
         return load_image(p)
 
 
-def run_demo(output_dir: str | Path, *, progress: bool = True, seed: int = 0) -> Iterator[str]:
-    """Write noisy.png, denoised.png (+ .json sidecar, .report.png) and comparison.png into ``output_dir``;
-    yield one line per file written."""
+def run_demo(output_dir: str | Path, *, iters: int | None = None, progress: bool = True, seed: int = 0,
+             device: str = "cpu") -> Iterator[str]:
+    """Write noisy.png, denoised.png (+ .json sidecar, .report.png) and comparison.png (the three images drawn
+    large with their PSNR) into ``output_dir``; yield one line per file written, then where to look first."""
     from .io import save_image
     from .metrics import psnr, ssim
     from .operators import GaussianNoise
     from .recipes.dip import denoise
-    from .report import write_report, write_sidecar
+    from .report import write_panels, write_report, write_sidecar
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -37,15 +38,18 @@ def run_demo(output_dir: str | Path, *, progress: bool = True, seed: int = 0) ->
     noisy = GaussianNoise(DEMO_SIGMA255).simulate(clean, torch.Generator().manual_seed(seed))
     save_image(noisy, out / "noisy.png")
     yield f"wrote {out / 'noisy.png'}  (σ = {DEMO_SIGMA255:g}, PSNR {psnr(noisy, clean):.2f} dB)"
-    r = denoise(noisy, reference=clean, iters=DEMO_ITERS, seed=seed, progress=progress, snapshot_every=50)
+    r = denoise(noisy, reference=clean, iters=iters or DEMO_ITERS, seed=seed, device=device, progress=progress,
+               snapshot_every=50)
     r.config["demo"] = {"image": "netprior/data/demo.png", "sigma255": DEMO_SIGMA255, "noise_seed": seed}
     save_image(r.image, out / "denoised.png")
     metrics = {**r.metrics, "psnr_noisy": psnr(noisy, clean), "ssim_noisy": ssim(noisy, clean)}
     write_sidecar(out / "denoised.png", config=r.config, result=r.result, metrics=metrics)
     write_report(out / "denoised.report.png", r.result, observation=noisy,
                  title=f"DIP denoising, stopped by {r.result.stop['rule']} at step {r.result.stop['selected_step']}")
-    side = torch.cat([clean, noisy, r.image.cpu()], dim=-1)
-    save_image(side, out / "comparison.png")
+    write_panels(out / "comparison.png",
+                 [("clean (reference)", clean), (f"noisy, σ = {DEMO_SIGMA255:g}: {psnr(noisy, clean):.2f} dB", noisy),
+                  (f"restored: {r.metrics['psnr']:.2f} dB", r.image.cpu())],
+                 title=f"Deep Image Prior denoising (preset {r.config['preset']['name']}, {r.result.steps} steps)")
     yield (f"wrote {out / 'denoised.png'}  (PSNR {r.metrics['psnr']:.2f} dB, SSIM {r.metrics['ssim']:.3f}; "
            f"{r.result.steps} steps in {r.result.seconds:.0f} s, stopped by {r.result.stop['rule']}; "
            f"oracle peak {r.metrics.get('oracle_peak_psnr', float('nan')):.2f} dB at step "
@@ -53,3 +57,4 @@ def run_demo(output_dir: str | Path, *, progress: bool = True, seed: int = 0) ->
     yield f"wrote {out / 'denoised.json'}  (config, seed, versions, timings, metrics)"
     yield f"wrote {out / 'denoised.report.png'}  (snapshots, loss and PSNR curves)"
     yield f"wrote {out / 'comparison.png'}  (clean | noisy | restored)"
+    yield f"open {out / 'comparison.png'} first; {out / 'denoised.report.png'} shows how the result was reached"

@@ -22,7 +22,17 @@ from netprior.backbones.vgg16_hed import build_vgg16_hed
 
 WEIGHTS = ("pretrained", "random")
 
-__all__ = ["Backbone", "BackboneInputError", "BNInput", "get_backbone", "list_backbones", "WEIGHTS"]
+__all__ = ["Backbone", "BackboneInputError", "BNInput", "class_names", "get_backbone", "list_backbones", "WEIGHTS"]
+
+
+def class_names(num_classes: int) -> list[str]:
+    """Names of a classifier's classes: for the 1000 ImageNet-1k classes the standard names in index order (shared
+    by every backbone here; from torchvision's weight metadata, no download), else ``class k``."""
+    if num_classes != 1000:
+        return [f"class {k}" for k in range(num_classes)]
+    from torchvision.models import ResNet50_Weights
+
+    return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
 
 
 def list_backbones() -> list[str]:

@@ -22,7 +22,7 @@ import typer
 from ..errors import InputError, NetpriorError
 from .age import age_app
 from .batch import batch_app
-from .common import Device, MaxSide, Quiet, Seed, check_device, output_path
+from .common import Device, Iters, MaxSide, OutputDir, Quiet, Seed, check_device, output_path
 from .features import features_app
 from .gan import gan_app
 from .imagine import deepinversion_cmd, imagine_app
@@ -49,11 +49,12 @@ app.add_typer(translate_app, name="translate")
 
 
 @app.command("degrade")
-def degrade_cmd(image: Path, output: Annotated[Path, typer.Option("-o", "--output")],
+def degrade_cmd(image: Path, output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result "
+                                                                                     "(the degraded image).")],
                 noise: Annotated[Optional[float], typer.Option(help="Gaussian noise std on 0-255.")] = None,
                 jpeg: Annotated[Optional[int], typer.Option(help="JPEG quality 1-95.")] = None,
                 downsample: Annotated[Optional[int], typer.Option(help="Lanczos-2 downsampling factor.")] = None,
-                seed: Seed = 0):
+                seed: Seed = 0, max_side: MaxSide = 4096):
     """Make test data: apply a simulated degradation to a clean image."""
     import torch
 
@@ -65,7 +66,7 @@ def degrade_cmd(image: Path, output: Annotated[Path, typer.Option("-o", "--outpu
     if not ops:
         raise InputError("choose at least one of --noise, --jpeg, --downsample")
     out = output_path(output, image, "degraded", [image])
-    y = Compose(*ops).simulate(load_image(image), torch.Generator().manual_seed(seed))
+    y = Compose(*ops).simulate(load_image(image, max_side=max_side), torch.Generator().manual_seed(seed))
     save_image(y, out)
     typer.echo(f"wrote {out}")
 
@@ -81,13 +82,13 @@ def presets_cmd():
 
 
 @app.command("demo")
-def demo_cmd(output_dir: Annotated[Path, typer.Option("-o", "--output-dir")] = Path("demo-out"),
+def demo_cmd(output_dir: OutputDir = Path("demo-out"), iters: Iters = None, seed: Seed = 0, device: Device = "auto",
              quiet: Quiet = False):
     """Denoise the bundled demo photo (σ = 25 noise added with a fixed seed) and write the result, a sidecar,
     a report figure and a side-by-side comparison."""
     from ..demo import run_demo
 
-    for line in run_demo(output_dir, progress=not quiet):
+    for line in run_demo(output_dir, iters=iters, progress=not quiet, seed=seed, device=check_device(device)):
         typer.echo(line)
 
 

@@ -48,14 +48,15 @@ COMMANDS = [BatchCommand("restore", "denoise", restore.denoise_cmd),
             BatchCommand("restore", "inpaint", restore.inpaint_cmd),
             BatchCommand("restore", "fit", restore.fit_cmd),
             BatchCommand("gan", "invert", gan.invert_cmd, recipe="netprior.recipes.gan"),
-            BatchCommand("texture", "sample", texture.texture_sample_cmd, input_param="model", suffixes=(".pt",),
-                         recipe="netprior.recipes.texture")]
+            BatchCommand("texture", "sample", texture.texture_sample_cmd, input_param="model",
+                         suffixes=(".safetensors",), recipe="netprior.recipes.texture")]
 
 
 def _batch_options(
         in_dir: Annotated[Path, typer.Argument(help="Folder of inputs (walked recursively; hidden files skipped).")],
-        output_dir: Annotated[Path, typer.Option("-o", "--output-dir", help="Output folder (mirrors IN_DIR's tree; "
-                                                                             "holds manifest.jsonl, summary.md).")],
+        output_dir: Annotated[Path, typer.Option("-o", "--output-dir", help="Folder for the outputs (mirrors "
+                                                                             "IN_DIR's tree; holds manifest.jsonl, "
+                                                                             "summary.md).")],
         workers: Annotated[Optional[int], typer.Option("--workers", "-j", help="Local worker processes (default: "
                                                                                 "cores / threads).")] = None,
         threads: Annotated[Optional[int], typer.Option("--threads", help="Torch threads per worker or Ray task "
@@ -64,7 +65,8 @@ def _batch_options(
                                                                  "one here), or an address.")] = None,
         gpus_per_task: Annotated[float, typer.Option("--gpus-per-task", help="GPUs per Ray task (with --device "
                                                                              "cuda).")] = 0.0,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary table.")] = False):
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output (only the summary "
+                                                                   "table).")] = False):
     """The options every batch command has (its signature is spliced into each generated command)."""
 
 

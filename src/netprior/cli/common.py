@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Callable, Optional
 
@@ -9,23 +10,50 @@ import typer
 
 from ..errors import InputError
 
-# Options shared by every restore command (uniform flags).
-Output = Annotated[Optional[Path], typer.Option("-o", "--output", help="Output PNG (default: ./<input>-<task>.png).")]
-Iters = Annotated[Optional[int], typer.Option("--iters", help="Iteration cap (default: the preset's).")]
+# The flag vocabulary.  Every flag name has one meaning across all commands: the first sentence of its help says
+# it and is the same everywhere (tests/test_cli_flags.py checks this and which commands must have which flags).
+Output = Annotated[Optional[Path], typer.Option("-o", "--output", help="Where to write the result (default: "
+                                                                       "./<input>-<task>.png).")]
+OutputDir = Annotated[Path, typer.Option("-o", "--output-dir", help="Folder for the outputs.")]
+Iters = Annotated[Optional[int], typer.Option("--iters", help="Optimisation steps (all stages together; a cap "
+                                                              "where a stopping rule may end earlier; default: the "
+                                                              "preset's).")]
 Lr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: the preset's).")]
-PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="Network/optimiser preset (see `netprior presets`).")]
-Seed = Annotated[int, typer.Option("--seed", help="Random seed (network init, input code, perturbations).")]
+PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="Named settings (see `netprior presets`).")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed (network init, input codes, noise, perturbations).")]
 Device = Annotated[str, typer.Option("--device", help="auto (CUDA when available), cpu, cuda or cuda:N.")]
 MaxSide = Annotated[int, typer.Option("--max-side", help="Refuse images whose longer side exceeds this.")]
 Reference = Annotated[Optional[Path], typer.Option("--reference", help="Clean image: adds PSNR/SSIM to the sidecar.")]
-Report = Annotated[bool, typer.Option("--report", help="Also write <output>.report.png (snapshots, curves).")]
+Report = Annotated[bool, typer.Option("--report", help="Also write a figure of the run (<output>.report.png).")]
 Stopping = Annotated[str, typer.Option("--stopping", help="auto (the preset's rule), wmv, discrepancy, risk or none.")]
 Checkpoint = Annotated[Optional[Path], typer.Option("--checkpoint", help="Checkpoint file: saved periodically, "
                                                                           "resumed from when it exists.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+Count = Annotated[int, typer.Option("-n", "--count", help="Number of images to make.")]
+Mask = Annotated[Optional[Path], typer.Option("--mask", help="Mask PNG: white = known, black = missing.")]
+Factor = Annotated[int, typer.Option("--factor", "-f", help="Upscaling factor.")]
+ImageNetClass = Annotated[Optional[int], typer.Option("--class", help="ImageNet class index (default: the "
+                                                                      "classifier's top-1 prediction).")]
 Compile = Annotated[bool, typer.Option("--compile", help="torch.compile the network: 1.4x faster steps at 256², "
                                                          "1.55x at 512² on CPU after ~1 min of compilation (needs a "
                                                          "C++ compiler); no gain on small images.")]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The flags of every command that optimises or trains, besides its method's settings (an option group,
+    :mod:`.groups`): randomness, device, input guard, checkpoint, report, progress."""
+
+    seed: Seed = 0
+    device: Device = "auto"
+    max_side: MaxSide = 1024
+    checkpoint: Checkpoint = None
+    report: Report = False
+    quiet: Quiet = False
+
+    @property
+    def checkpoint_path(self) -> Optional[str]:
+        return str(self.checkpoint) if self.checkpoint else None
 
 
 def check_device(name: str) -> str:
@@ -48,16 +76,6 @@ def output_path(output: Optional[Path], image: Path, task: str, inputs: list) ->
     return check_output_path(out, inputs)
 
 
-def load_for_dip(path: Path, max_side: int, scale: int = 1):
-    """:func:`netprior.recipes.dip.load_observation`, with its crop notice on stderr."""
-    from ..recipes.dip import load_observation
-
-    x, note = load_observation(path, max_side, scale)
-    if note:
-        typer.echo(f"note: {note}", err=True)
-    return x
-
-
 def write_result(r, out: Path, *, inputs: dict, summary: str,
                  report: Optional[Callable[[Path], object]] = None) -> None:
     """The outputs every optimisation command writes: ``r.image`` as PNG, its JSON sidecar (config, result,
@@ -74,34 +92,3 @@ def write_result(r, out: Path, *, inputs: dict, summary: str,
         rp = out.with_suffix(".report.png")
         report(rp)
         typer.echo(f"wrote {rp}")
-
-
-def finish_restoration(r, out: Path, *, inputs: dict, report: bool, observation=None) -> None:
-    from ..report import write_report
-
-    title = f"{r.config.get('task')} — preset {r.config['preset']['name']}"
-    write_result(r, out, inputs=inputs, summary=r.summary(),
-                 report=(lambda p: write_report(p, r.result, title=title, observation=observation)) if report else None)
-
-
-def reference_tensor(reference: Optional[Path], shape):
-    if reference is None:
-        return None
-    from ..io import load_image
-    from ..recipes.dip import crop_to_multiple
-
-    ref = load_image(reference)
-    if tuple(ref.shape[-2:]) != tuple(shape[-2:]):
-        ref = crop_to_multiple(ref, 32)
-    if tuple(ref.shape[-2:]) != tuple(shape[-2:]):
-        raise InputError(f"--reference {reference}: {ref.shape[-1]}x{ref.shape[-2]} does not match the output "
-                         f"size {shape[-1]}x{shape[-2]}")
-    return ref
-
-
-def common_kwargs(iters, lr, seed, device, stopping, checkpoint, quiet, report, compile_net=False) -> dict:
-    return {"iters": iters, "lr": lr, "seed": seed, "device": check_device(device), "stopping": stopping,
-            "checkpoint": str(checkpoint) if checkpoint else None, "progress": not quiet,
-            "snapshot_every": 50 if report else 0, "compile": compile_net}
-
-

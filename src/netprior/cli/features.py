@@ -20,15 +20,18 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError
-from .common import Checkpoint, Device, Output, Quiet, Report, Seed, check_device, output_path, write_result
+from .common import (Checkpoint, Device, ImageNetClass, Output, Quiet, Report, Seed, check_device, output_path,
+                     write_result)
 
 features_app = typer.Typer()
 
-BackboneOpt = Annotated[str, typer.Option("--backbone", help="lite0 (offline), vgg16-hed (offline, no classifier), vgg16, vgg19, resnet50, alexnet, "
+BackboneOpt = Annotated[str, typer.Option("--backbone", help="Pretrained network: lite0 (offline), vgg16-hed (offline, "
+                                                             "no classifier), vgg16, vgg19, resnet50, alexnet, "
                                                              "inception_v3 (need cached torchvision weights).")]
-WeightsOpt = Annotated[str, typer.Option("--weights", help="pretrained (ImageNet) or random.")]
-MaxSideIn = Annotated[int, typer.Option("--max-side", help="Refuse images (after --size) whose longer side "
-                                                           "exceeds this.")]
+RandomWeights = Annotated[bool, typer.Option("--random-weights", help="Randomly initialised weights instead of the "
+                                                                      "ImageNet ones (a control).")]
+MaxSideIn = Annotated[int, typer.Option("--max-side", help="Refuse images whose longer side exceeds this (after "
+                                                           "--longer-side).")]
 
 
 def _load_rgb(path: Path):
@@ -42,24 +45,12 @@ def _load_rgb(path: Path):
     return x
 
 
-def _class_names(num_classes: int) -> list[str]:
-    """ImageNet-1k class names in the standard index order (shared by every backbone here), from torchvision's
-    weight metadata (no download)."""
-    if num_classes != 1000:
-        return [f"class {k}" for k in range(num_classes)]
-    from torchvision.models import ResNet50_Weights
-
-    return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
-
-
 @features_app.command("gradcam")
 def gradcam_cmd(image: Path, output: Output = None, backbone: BackboneOpt = "lite0",
-                weights: WeightsOpt = "pretrained",
-                layer: Annotated[str, typer.Option("--layer", help="Spatial tap to explain (e.g. head, stage6).")]
-                = "head",
-                target: Annotated[Optional[int], typer.Option("--class", help="ImageNet class index "
-                                                                                "(default: the top-1 class).")]
-                = None,
+                random_weights: RandomWeights = False,
+                layer: Annotated[str, typer.Option("--layer", help="Backbone tap: the spatial layer to explain "
+                                                                   "(e.g. head, stage6).")] = "head",
+                target: ImageNetClass = None,
                 top: Annotated[int, typer.Option("--top", help="How many classes to print.")] = 5,
                 opacity: Annotated[float, typer.Option("--opacity", help="Heat-map opacity in [0, 1].")] = 0.5,
                 device: Device = "auto", max_side: MaxSideIn = 4096):
@@ -67,7 +58,7 @@ def gradcam_cmd(image: Path, output: Output = None, backbone: BackboneOpt = "lit
     import torch
 
     from ..attribution import gradcam, overlay_heatmap
-    from ..backbones import get_backbone
+    from ..backbones import class_names, get_backbone
     from ..io import save_image
     from ..recipes.preimage import resize_side
     from ..report import write_sidecar
@@ -82,11 +73,11 @@ def gradcam_cmd(image: Path, output: Output = None, backbone: BackboneOpt = "lit
 
     check_size(x.shape[-2], x.shape[-1], max_side, what=str(image))
     device = check_device(device)
-    bb = get_backbone(backbone, weights, device=device)
+    bb = get_backbone(backbone, "random" if random_weights else "pretrained", device=device)
     xin = resize_side(x, bb.input_size, longer=False).to(device)
     with torch.no_grad():
         probs = torch.softmax(bb.logits(xin), dim=1)[0].cpu()
-    names = _class_names(bb.num_classes)
+    names = class_names(bb.num_classes)
     if target is not None and not 0 <= target < bb.num_classes:
         raise InputError(f"--class must be an index in [0, {bb.num_classes - 1}], got {target}")
     ranked = torch.argsort(probs, descending=True)[:min(top, bb.num_classes)].tolist()
@@ -122,23 +113,24 @@ def _parse_layers(layer: Optional[str], layers: Optional[str]) -> tuple[list[str
 
 @features_app.command("invert-features")
 def invert_features_cmd(
-        image: Path, output: Output = None, backbone: BackboneOpt = "lite0", weights: WeightsOpt = "pretrained",
-        layer: Annotated[Optional[str], typer.Option("--layer", help="Invert this one tap.")] = None,
-        layers: Annotated[Optional[str], typer.Option("--layers", help="Comma-separated taps, shallow to deep: "
-                                                                       "writes the layer-by-layer grid.")] = None,
+        image: Path, output: Output = None, backbone: BackboneOpt = "lite0", random_weights: RandomWeights = False,
+        layer: Annotated[Optional[str], typer.Option("--layer", help="Backbone tap: invert this one.")] = None,
+        layers: Annotated[Optional[str], typer.Option("--layers", help="Backbone taps, comma-separated (shallow "
+                                                                       "to deep: writes the layer-by-layer grid).")]
+        = None,
         prior: Annotated[Optional[str], typer.Option("--prior", help="tv (pixels + TV + α-norm), dip (Deep Image "
                                                                      "Prior) or both (grid only); default: tv for "
                                                                      "--layer, both for --layers.")] = None,
-        size: Annotated[Optional[int], typer.Option("--size", help="Resize so the longer side is this many "
-                                                                   "pixels first.")] = None,
-        iters: Annotated[Optional[int], typer.Option("--iters", help="Steps per pre-image (default: 300 tv, "
-                                                                     "400 dip).")] = None,
-        lr: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate (default: 0.05 tv, "
+        size: Annotated[Optional[int], typer.Option("--longer-side", help="Resize first so that the longer side "
+                                                                          "is this many pixels.")] = None,
+        iters: Annotated[Optional[int], typer.Option("--iters", help="Optimisation steps (of each pre-image; "
+                                                                     "default: 300 tv, 400 dip).")] = None,
+        lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (Adam; default: 0.05 tv, "
                                                                  "0.01 dip).")] = None,
         tv_weight: Annotated[float, typer.Option("--tv-weight", help="λ_TV (tv prior).")] = 0.01,
         tv_beta: Annotated[float, typer.Option("--tv-beta", help="TV exponent β.")] = 2.0,
-        alpha_weight: Annotated[float, typer.Option("--alpha-weight", help="λ_α (tv prior).")] = 5e-3,
-        alpha: Annotated[float, typer.Option("--alpha", help="α-norm exponent.")] = 6.0,
+        alpha_weight: Annotated[float, typer.Option("--alpha-norm-weight", help="λ_α (tv prior).")] = 5e-3,
+        alpha: Annotated[float, typer.Option("--alpha-norm", help="Exponent α of the α-norm (tv prior).")] = 6.0,
         dip_net: Annotated[str, typer.Option("--dip-net", help="light (default, CPU), notebook (the reference "
                                                                "notebook's 6-scale net) or skip5x128.")] = "light",
         seed: Seed = 0, device: Device = "auto", max_side: MaxSideIn = 512, report: Report = False,
@@ -164,7 +156,7 @@ def invert_features_cmd(
         x0 = resize_side(x0, size)
     check_size(x0.shape[-2], x0.shape[-1], max_side, what=str(image))
     device = check_device(device)
-    bb = get_backbone(backbone, weights, device=device)
+    bb = get_backbone(backbone, "random" if random_weights else "pretrained", device=device)
     kw = {"iters": iters, "lr": lr, "regularisers": reg, "dip_net": dip_net, "seed": seed, "device": device,
           "progress": not quiet}
     inputs = {"image": image}

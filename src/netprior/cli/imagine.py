@@ -6,7 +6,8 @@
     netprior deepinversion TARGET [-n 4]
 
 ``imagine TARGET`` is the default sub-command (``imagine synth TARGET`` spelled out).  The CLI defaults are a budget
-for a small CPU — 128×128 pixels and 200 steps per stage; the paper's setting is ``--size 224 --iters 2000``.  With
+for a small CPU — 128×128 pixels and 400 steps in all (200 per stage); the paper's setting is ``--size 224 --iters
+4000`` (2000 per stage).  With
 ``-n N`` > 1 the outputs are ``<output stem>-<i>.png`` for seeds seed … seed + N − 1, each with its JSON sidecar
 (config, seed, class, confidence, per-term final losses, timings) and, with ``--report``, a figure of snapshots and
 one curve per loss term.
@@ -14,6 +15,7 @@ one curve per loss term.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -21,18 +23,8 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import InputError
-from .common import (
-    Checkpoint,
-    Device,
-    MaxSide,
-    Output,
-    Quiet,
-    Report,
-    Seed,
-    check_device,
-    output_path,
-    write_result,
-)
+from .common import Count, ImageNetClass, Iters, Output, RunOptions, check_device, output_path, write_result
+from .groups import options
 
 
 class _SynthByDefault(TyperGroup):
@@ -48,22 +40,20 @@ imagine_app = typer.Typer(cls=_SynthByDefault, no_args_is_help=True,
                           help="IMAGINE: synthesise variations of one image by inverting a classifier (position, "
                                "shape, style control; counterfactual explanations).")
 
-BackboneOpt = Annotated[str, typer.Option("--backbone", help="Classifier: lite0 (offline) or resnet50 (cached "
-                                                             "torchvision weights); others need --layers/--cam-layer.")]
-Count = Annotated[int, typer.Option("-n", help="Number of variations (seeds seed, seed+1, ...).")]
-Size = Annotated[int, typer.Option("--size", help="Output side in pixels (paper: 224).")]
-StageIters = Annotated[int, typer.Option("--iters", help="Steps per stage (paper: 2000).")]
+BackboneOpt = Annotated[str, typer.Option("--backbone", help="Pretrained network (the classifier): lite0 (offline) or "
+                                                             "resnet50 (cached torchvision weights); others need "
+                                                             "--layers/--cam-layer.")]
+Size = Annotated[int, typer.Option("--size", help="Side in pixels of the images made (paper: 224).")]
 Stages = Annotated[int, typer.Option("--stages", help="1 = warm-up only (gamma = 0); 2 = warm-up then adversarial "
                                                       "refinement with the patch critic (gamma = 10).")]
-ClassOpt = Annotated[int | None, typer.Option("--class", help="Target class y* (default: the classifier's "
-                                                                 "prediction for the target).")]
-LayersOpt = Annotated[str | None, typer.Option("--layers", help="Distribution-matching layers, shallow to deep, "
-                                                                   "comma-separated (default lite0: stem,stage2,"
+LayersOpt = Annotated[str | None, typer.Option("--layers", help="Backbone taps, comma-separated (the distribution-"
+                                                                   "matching layers, shallow to deep; default lite0: "
+                                                                   "stem,stage2,"
                                                                    "stage3,stage5; resnet50: conv1_1,conv2_3,conv3_4,"
                                                                    "conv4_6).")]
 CamLayerOpt = Annotated[str | None, typer.Option("--cam-layer", help="Grad-CAM layer for --position "
                                                                         "(default lite0 head, resnet50 conv5_3).")]
-LrOpt = Annotated[float, typer.Option("--lr", help="Adam learning rate of the image (normalised input space).")]
+LrOpt = Annotated[float, typer.Option("--lr", help="Learning rate (Adam, of the image in normalised input space).")]
 LamOpt = Annotated[float, typer.Option("--lambda", help="Weight of the distribution matching term (eq. 9).")]
 GammaOpt = Annotated[float, typer.Option("--gamma", help="Weight of the patch-consistency term in stage 2.")]
 Schedule = Annotated[str, typer.Option("--schedule", help="cosine (decay within each stage) or constant.")]
@@ -71,17 +61,34 @@ Jitter = Annotated[int, typer.Option("--jitter", help="DeepInversion's random ro
                                                       "of the classifier's input; 0 = off (the paper's).")]
 
 
-def _settings(size: int, iters: int, stages: int, lr: float, lam: float, gamma: float, schedule: str,
-              layers: str | None, cam_layer: str | None, max_side: int, **extra):
-    from ..io import check_size
-    from ..recipes.imagine import Settings
+@dataclass(frozen=True)
+class ClassifierInversionOptions:
+    """Settings shared by IMAGINE, its counterfactuals and DeepInversion (recipes.imagine.Settings)."""
 
-    check_size(size, size, max_side, what=f"--size {size}")
-    names = None
-    if layers is not None:
-        names = tuple(t.strip() for t in layers.split(",") if t.strip())
-    return Settings(size=size, stages=stages, iters_warmup=iters, iters_adversarial=iters, lr=lr, lam_dm=lam,
-                    gamma_pc=gamma, schedule=schedule, layers=names, cam_layer=cam_layer, **extra).check()
+    count: Count = 1
+    backbone: BackboneOpt = "lite0"
+    size: Size = 128
+    iters: Iters = 400
+    cls: ImageNetClass = None
+    layers: LayersOpt = None
+    lr: LrOpt = 0.2
+    lam: LamOpt = 5.0
+    schedule: Schedule = "cosine"
+
+    def settings(self, max_side: int, stages: int, gamma: float = 0.0, cam_layer: str | None = None, **extra):
+        """The recipe's settings; ``--iters`` is split evenly between the stages."""
+        from ..io import check_size
+        from ..recipes.imagine import Settings
+
+        check_size(self.size, self.size, max_side, what=f"--size {self.size}")
+        names = tuple(t.strip() for t in self.layers.split(",") if t.strip()) if self.layers is not None else None
+        if self.iters < stages:
+            raise InputError(f"--iters {self.iters}: give at least one step per stage ({stages})")
+        half = self.iters // 2
+        steps = {"iters_warmup": self.iters} if stages == 1 else {"iters_warmup": half,
+                                                                  "iters_adversarial": self.iters - half}
+        return Settings(size=self.size, stages=stages, **steps, lr=self.lr, lam_dm=self.lam, gamma_pc=gamma,
+                        schedule=self.schedule, layers=names, cam_layer=cam_layer, **extra).check()
 
 
 def _position(text: str | None) -> tuple[float, float] | None:
@@ -96,17 +103,9 @@ def _position(text: str | None) -> tuple[float, float] | None:
     return x, y
 
 
-def _class_name(index: int, num_classes: int) -> str:
-    if num_classes != 1000:
-        return f"class {index}"
-    from torchvision.models import ResNet50_Weights
-
-    return f"{index} {ResNet50_Weights.IMAGENET1K_V1.meta['categories'][index]}"
-
-
 def _outputs(output: Path | None, image: Path, task: str, n: int, inputs: list) -> list[Path]:
     if n < 1:
-        raise InputError(f"-n must be at least 1, got {n}")
+        raise InputError(f"-n/--count must be at least 1, got {n}")
     out = output_path(output, image, task, inputs)
     if n == 1:
         return [out]
@@ -119,50 +118,28 @@ def _checkpoint(checkpoint: Path | None, i: int, n: int) -> str | None:
     return str(checkpoint if n == 1 else checkpoint.with_name(f"{checkpoint.stem}-{i}{checkpoint.suffix}"))
 
 
-def _write_report(path: Path, r, title: str, shown) -> None:
-    """Snapshots (after the inputs ``shown``) on top, one curve per logged loss term below."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..io import _atomic_write, to_numpy
-
-    tiles = list(shown) + [(f"step {s}", im) for s, im in r.result.snapshots[-5:]] + [("result", r.image)]
-    terms = [k for k in r.result.history if k not in ("step",)]
-    cols = max(len(tiles), 4)
-    rows = 1 + -(-len(terms) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.2 * rows), constrained_layout=True, squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, (name, im) in zip(axes[0], tiles):
-        ax.imshow(to_numpy(im))
-        ax.set_title(name, fontsize=8)
-    steps = r.result.history["step"]
-    for ax, name in zip(axes[1:].flat, terms):
-        values = r.result.history[name]
-        ax.axis("on")
-        ax.plot(steps[-len(values):], values, lw=0.8)
-        if min(values) > 0:
-            ax.set_yscale("log")
-        ax.set_title(name, fontsize=8)
-        ax.tick_params(labelsize=6)
-    fig.suptitle(title, fontsize=9)
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=80, format="png"))
-    plt.close(fig)
-
-
 def _finish(r, out: Path, inputs: dict, report: bool, title: str, shown, num_classes: int) -> None:
+    from ..backbones import class_names
+    from ..report import write_terms_report
+
     m = r.metrics
+    cls = m["target_class"]
     write_result(r, out, inputs=inputs,
-                 summary=f"seed {r.config['seed']}, class {_class_name(m['target_class'], num_classes)}: "
+                 summary=f"seed {r.config['seed']}, class {cls} {class_names(num_classes)[cls]}: "
                          f"confidence {m['confidence']:.3f}; {r.result.steps} steps, {r.result.seconds:.1f} s",
-                 report=(lambda p: _write_report(p, r, title, shown)) if report else None)
+                 report=(lambda p: write_terms_report(p, r.result, title=title, shown=shown)) if report else None)
+
+
+def _runs(inv: ClassifierInversionOptions, run: RunOptions, backbone_device: str) -> list[dict]:
+    """Keyword arguments of the ``count`` runs: seeds seed … seed + count − 1, one checkpoint file each."""
+    return [{"seed": run.seed + i, "cls": inv.cls, "device": backbone_device,
+             "checkpoint": _checkpoint(run.checkpoint, i, inv.count), "progress": not run.quiet,
+             "snapshot_every": 50 if run.report else 0} for i in range(inv.count)]
 
 
 @imagine_app.command("synth")
-def synth_cmd(target: Path, output: Output = None, n: Count = 1, backbone: BackboneOpt = "lite0",
-              stages: Stages = 2, size: Size = 128, iters: StageIters = 200, cls: ClassOpt = None,
+@options(inv=ClassifierInversionOptions, run=RunOptions)
+def synth_cmd(target: Path, output: Output = None, stages: Stages = 2,
               position: Annotated[str | None, typer.Option("--position", help="Object position x,y in output "
                                                                                  "pixels (Grad-CAM term, eq. 10).")]
               = None,
@@ -171,10 +148,8 @@ def synth_cmd(target: Path, output: Output = None, n: Count = 1, backbone: Backb
               style: Annotated[Path | None, typer.Option("--style", help="Style image: stylise TARGET, starting "
                                                                             "from it (eq. 12).")] = None,
               nu: Annotated[float, typer.Option("--nu", help="Weight of the position term.")] = 10.0,
-              layers: LayersOpt = None, cam_layer: CamLayerOpt = None, lr: LrOpt = 0.2, lam: LamOpt = 5.0,
-              gamma: GammaOpt = 10.0, schedule: Schedule = "cosine", jitter: Jitter = 0, seed: Seed = 0,
-              device: Device = "auto", max_side: MaxSide = 1024, report: Report = False, checkpoint: Checkpoint = None,
-              quiet: Quiet = False):
+              cam_layer: CamLayerOpt = None, gamma: GammaOpt = 10.0, jitter: Jitter = 0, *,
+              inv: ClassifierInversionOptions, run: RunOptions):
     """Synthesise N variations of TARGET (eq. 9), optionally with position, shape or style control."""
     from ..io import load_image
     from ..recipes.imagine import fit_square, imagine, load_backbone, stylize
@@ -182,82 +157,66 @@ def synth_cmd(target: Path, output: Output = None, n: Count = 1, backbone: Backb
     if shape is not None and style is not None:
         raise InputError("--shape and --style both redefine the distribution-matching targets; use one of them")
     task = "stylized" if style else "imagine"
-    outs = _outputs(output, target, task, n, [target, shape, style])
-    s = _settings(size, iters, stages, lr, lam, gamma, schedule, layers, cam_layer, max_side, nu_position=nu,
-                  jitter=jitter)
+    outs = _outputs(output, target, task, inv.count, [target, shape, style])
+    s = inv.settings(run.max_side, stages, gamma, cam_layer, nu_position=nu, jitter=jitter)
     x0 = load_image(target)
     xs = load_image(style) if style is not None else None
     xc = load_image(shape) if shape is not None else None
     pos = _position(position)
-    device = check_device(device)
-    bb = load_backbone(backbone, device)
+    device = check_device(run.device)
+    bb = load_backbone(inv.backbone, device)
     shown = [("target", fit_square(x0, s.size))] + ([("style", fit_square(xs, s.size))] if xs is not None else []) \
         + ([("shape", fit_square(xc, s.size))] if xc is not None else [])
-    for i, out in enumerate(outs):
-        kw = {"backbone": bb, "settings": s, "seed": seed + i, "cls": cls, "position": pos, "device": device,
-              "checkpoint": _checkpoint(checkpoint, i, n), "progress": not quiet,
-              "snapshot_every": 50 if report else 0}
+    for out, kw in zip(outs, _runs(inv, run, device)):
+        kw.update(backbone=bb, settings=s, position=pos)
         r = stylize(x0, xs, **kw) if xs is not None else imagine(x0, shape=xc, **kw)
-        _finish(r, out, {"target": target, "shape": shape, "style": style}, report,
-                f"IMAGINE ({r.config['control']}), seed {seed + i}", shown, bb.num_classes)
+        _finish(r, out, {"target": target, "shape": shape, "style": style}, run.report,
+                f"IMAGINE ({r.config['control']}), seed {kw['seed']}", shown, bb.num_classes)
 
 
 @imagine_app.command("counterfactual")
+@options(inv=ClassifierInversionOptions, run=RunOptions)
 def counterfactual_cmd(query: Path, other: Path,
                        query_mask: Annotated[Path, typer.Option("--query-mask", help="Region of QUERY to translate "
                                                                                      "(white), same size as QUERY.")],
                        other_mask: Annotated[Path, typer.Option("--other-mask", help="Matching region of OTHER "
                                                                                      "(white), same size as OTHER.")],
-                       output: Output = None, n: Count = 1, backbone: BackboneOpt = "lite0", stages: Stages = 2,
-                       size: Size = 128, iters: StageIters = 200, cls: ClassOpt = None,
+                       output: Output = None, stages: Stages = 2,
                        anchor: Annotated[float, typer.Option("--anchor", help="Weight of the L1 term keeping QUERY "
                                                                               "outside the region.")] = 1.0,
-                       layers: LayersOpt = None, lr: LrOpt = 0.2, lam: LamOpt = 5.0, gamma: GammaOpt = 10.0,
-                       schedule: Schedule = "cosine", seed: Seed = 0, device: Device = "auto",
-                       max_side: MaxSide = 1024, report: Report = False, checkpoint: Checkpoint = None,
-                       quiet: Quiet = False):
+                       gamma: GammaOpt = 10.0, *, inv: ClassifierInversionOptions, run: RunOptions):
     """Counterfactual explanation (eq. 13): what the query's region would look like if it were of OTHER's class."""
     from ..io import load_image
     from ..recipes.imagine import counterfactual, fit_square, load_backbone
 
-    outs = _outputs(output, query, "counterfactual", n, [query, other, query_mask, other_mask])
-    s = _settings(size, iters, stages, lr, lam, gamma, schedule, layers, None, max_side, anchor_weight=anchor)
+    outs = _outputs(output, query, "counterfactual", inv.count, [query, other, query_mask, other_mask])
+    s = inv.settings(run.max_side, stages, gamma, anchor_weight=anchor)
     xq, xo = load_image(query), load_image(other)
     mq, mo = load_image(query_mask, mode="L"), load_image(other_mask, mode="L")
-    device = check_device(device)
-    bb = load_backbone(backbone, device)
+    device = check_device(run.device)
+    bb = load_backbone(inv.backbone, device)
     shown = [("query", fit_square(xq, s.size)), ("other", fit_square(xo, s.size))]
-    for i, out in enumerate(outs):
-        r = counterfactual(xq, xo, mq, mo, backbone=bb, settings=s, seed=seed + i, cls=cls, device=device,
-                           checkpoint=_checkpoint(checkpoint, i, n), progress=not quiet,
-                           snapshot_every=50 if report else 0)
+    for out, kw in zip(outs, _runs(inv, run, device)):
+        r = counterfactual(xq, xo, mq, mo, backbone=bb, settings=s, **kw)
         _finish(r, out, {"query": query, "other": other, "query_mask": query_mask, "other_mask": other_mask},
-                report, f"IMAGINE counterfactual, seed {seed + i}", shown, bb.num_classes)
+                run.report, f"IMAGINE counterfactual, seed {kw['seed']}", shown, bb.num_classes)
 
 
-def deepinversion_cmd(target: Path, output: Output = None, n: Count = 1, backbone: BackboneOpt = "lite0",
-                      size: Size = 128,
-                      iters: Annotated[int, typer.Option("--iters", help="Steps (paper's comparison: 4000, the two "
-                                                                         "IMAGINE stages together).")] = 400,
-                      cls: ClassOpt = None, layers: LayersOpt = None, lr: LrOpt = 0.2, lam: LamOpt = 5.0,
+@options(inv=ClassifierInversionOptions, run=RunOptions)
+def deepinversion_cmd(target: Path, output: Output = None,
                       bn_weight: Annotated[float, typer.Option("--bn-weight", help="Weight of the BN-statistics "
                                                                                    "prior (eq. 3).")] = 0.01,
-                      schedule: Schedule = "cosine", jitter: Jitter = 0, seed: Seed = 0, device: Device = "auto",
-                      max_side: MaxSide = 1024, report: Report = False, checkpoint: Checkpoint = None,
-                      quiet: Quiet = False):
+                      jitter: Jitter = 0, *, inv: ClassifierInversionOptions, run: RunOptions):
     """Image-guided DeepInversion, the IMAGINE paper's baseline: CE + R_img + BN-statistics prior + lambda R_dm."""
     from ..io import load_image
     from ..recipes.imagine import deepinversion, fit_square, load_backbone
 
-    outs = _outputs(output, target, "deepinversion", n, [target])
-    s = _settings(size, iters, 1, lr, lam, 0.0, schedule, layers, None, max_side, bn_weight=bn_weight,
-                  jitter=jitter)
+    outs = _outputs(output, target, "deepinversion", inv.count, [target])
+    s = inv.settings(run.max_side, 1, bn_weight=bn_weight, jitter=jitter)
     x0 = load_image(target)
-    device = check_device(device)
-    bb = load_backbone(backbone, device)
-    for i, out in enumerate(outs):
-        r = deepinversion(x0, backbone=bb, settings=s, seed=seed + i, cls=cls, device=device,
-                          checkpoint=_checkpoint(checkpoint, i, n), progress=not quiet,
-                          snapshot_every=50 if report else 0)
-        _finish(r, out, {"target": target}, report, f"DeepInversion, seed {seed + i}",
+    device = check_device(run.device)
+    bb = load_backbone(inv.backbone, device)
+    for out, kw in zip(outs, _runs(inv, run, device)):
+        r = deepinversion(x0, backbone=bb, settings=s, **kw)
+        _finish(r, out, {"target": target}, run.report, f"DeepInversion, seed {kw['seed']}",
                 [("target", fit_square(x0, s.size))], bb.num_classes)

@@ -2,49 +2,54 @@
 al.) or with feed-forward networks (Texture Networks, Improved Texture Networks; thesis ch. 2–3).
 
     netprior texture optimize EXEMPLAR [-o out.png] [--size 256]
-    netprior texture train EXEMPLAR -o tex.pt            (then)  netprior texture sample tex.pt --size 1024 -n 8
+    netprior texture train EXEMPLAR -o tex.safetensors   (then)  netprior texture sample tex.safetensors -n 8
     netprior style optimize CONTENT STYLE [-o out.png]
-    netprior style train STYLE --content-dir DIR -o style.pt   (then)  netprior style apply style.pt IMAGE [--noise-scale k]
+    netprior style train STYLE --content-dir DIR -o style.safetensors
+    (then)  netprior style apply style.safetensors IMAGE [--noise-scale k]
 
-Model files (.pt) hold the architecture, weights, descriptor and training configuration, so ``sample``/``apply``
-need nothing else; ``--checkpoint`` makes training resumable (a separate file, written by the solver).
+Model files (.safetensors: tensors + a JSON header, never pickles) hold the architecture, weights, descriptor and
+training configuration, so ``sample``/``apply`` need nothing else; ``--checkpoint`` makes training resumable (a
+separate file, written by the solver).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ..errors import InputError
-from .common import (Checkpoint, Device, MaxSide, Output, Quiet, Report, Seed, check_device, output_path,
+from .common import (Count, Device, Iters, Lr, MaxSide, Output, Quiet, RunOptions, Seed, check_device, output_path,
                      write_result)
+from .groups import options
 
 texture_app = typer.Typer(no_args_is_help=True, help="Texture synthesis: by optimisation (Gatys et al.) or with a "
                                                       "trained texture network (thesis ch. 2-3).")
 style_app = typer.Typer(no_args_is_help=True, help="Style transfer: by optimisation (Gatys et al.) or with a trained "
                                                     "stylisation network (thesis ch. 2-3).")
 
-Backbone = Annotated[str, typer.Option("--backbone", help="Descriptor network: lite0 (offline), vgg16-hed "
-                                                          "(offline; ImageNet VGG-16 fine-tuned for edges by HED), "
-                                                          "vgg19, vgg16.")]
-Layers = Annotated[Optional[str], typer.Option("--layers", help="Texture layers, comma-separated (default: the "
-                                                                "backbone's, e.g. lite0 block0,block1,block3,block5,block7).")]
+Backbone = Annotated[str, typer.Option("--backbone", help="Pretrained network (the descriptor): lite0 (offline), "
+                                                          "vgg16-hed (offline; ImageNet VGG-16 fine-tuned for edges "
+                                                          "by HED), vgg19, vgg16.")]
+Layers = Annotated[Optional[str], typer.Option("--layers", help="Backbone taps, comma-separated (texture layers; "
+                                                                "default: the backbone's, e.g. lite0 "
+                                                                "block0,block1,block3,block5,block7).")]
 ContentLayers = Annotated[Optional[str], typer.Option("--content-layers", help="Content layers, comma-separated "
                                                                                "(default lite0 block5, VGG relu4_2).")]
 Smoothing = Annotated[str, typer.Option("--smoothing", help="Activation smoothing before the Gram matrices "
                                                              "(Wang et al. 2021): a softmax temperature T, or none.")]
-Init = Annotated[str, typer.Option("--init", help="Start: shuffle (noise with the exemplar's pixel colours) or noise "
-                                                  "(U(0,1) in every channel, Gatys et al.).")]
+Init = Annotated[str, typer.Option("--init", help="Starting point of the optimisation: shuffle (noise with the "
+                                                  "exemplar's pixel colours) or noise (U(0,1) in every channel, Gatys "
+                                                  "et al.).")]
 Optimizer = Annotated[str, typer.Option("--optimizer", help="lbfgs or adam.")]
-OptIters = Annotated[Optional[int], typer.Option("--iters", help="Steps (default: lbfgs 300, adam 1000).")]
-OptLr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: lbfgs 1, adam 0.05).")]
-ModelOut = Annotated[Optional[Path], typer.Option("-o", "--output", help="Model file (.pt) to write.")]
-TrainSize = Annotated[int, typer.Option("--size", help="Training image side.")]
-Batch = Annotated[int, typer.Option("--batch", help="Samples per training step.")]
-TrainIters = Annotated[int, typer.Option("--iters", help="Training steps.")]
-TrainLr = Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate (default: the architecture's).")]
+ModelOut = Annotated[Optional[Path], typer.Option("-o", "--output", help="Where to write the result (the model "
+                                                                       "file, .safetensors).")]
+Size = Annotated[Optional[int], typer.Option("--size", help="Side in pixels of the images made (default: the "
+                                                            "exemplar's / the training size).")]
+TrainSize = Annotated[int, typer.Option("--size", help="Side in pixels of the images made (in training).")]
+Batch = Annotated[int, typer.Option("--batch", help="Images per training step.")]
 LrDecay = Annotated[float, typer.Option("--lr-decay", help="Learning-rate factor at each decay.")]
 LrDecayStart = Annotated[int, typer.Option("--lr-decay-start", help="Step of the first decay.")]
 LrDecayEvery = Annotated[int, typer.Option("--lr-decay-every", help="Steps between later decays.")]
@@ -55,6 +60,7 @@ Width = Annotated[Optional[int], typer.Option("--width", help="Network width: ch
                                                               "256), base channels (style_net: 32).")]
 Norm = Annotated[Optional[str], typer.Option("--norm", help="batch or instance (default: batch for the ch. 2 "
                                                             "networks, instance for style_net).")]
+ContentWeight = Annotated[float, typer.Option("--content-weight", help="Weight α of the content loss.")]
 NoiseScale = Annotated[float, typer.Option("--noise-scale", help="Noise magnitude k (style/content trade-off).")]
 
 WIDTH_OPTION = {"texture_net": "channels", "stylisation_net": "channels", "texture_net_v2": "width",
@@ -79,18 +85,50 @@ def _smoothing(text: str) -> Optional[float]:
         raise InputError(f"--smoothing must be a temperature (a number > 0) or 'none', got {text!r}") from None
 
 
-def _descriptor(backbone: str, layers: Optional[str], content_layers: Optional[str], device: str,
-                smoothing: str = "none"):
-    from ..recipes.texture import Descriptor
+@dataclass(frozen=True)
+class DescriptorOptions:
+    """The texture descriptor: which network, which taps, and the activation smoothing."""
 
-    return Descriptor(backbone, texture_layers=_layers(layers), content_layers=_layers(content_layers),
-                      smoothing=_smoothing(smoothing), device=device)
+    backbone: Backbone = "lite0"
+    layers: Layers = None
+    smoothing: Smoothing = "none"
+
+    def build(self, device: str, content_layers: Optional[str] = None):
+        from ..recipes.texture import Descriptor
+
+        return Descriptor(self.backbone, texture_layers=_layers(self.layers), content_layers=_layers(content_layers),
+                          smoothing=_smoothing(self.smoothing), device=device)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Training of a feed-forward generator (texture or style network; recipes.texture.TrainConfig)."""
+
+    size: TrainSize = 256
+    batch: Batch = 16
+    iters: Iters = 2000
+    lr: Lr = None
+    lr_decay: LrDecay = 0.7
+    lr_decay_start: LrDecayStart = 1000
+    lr_decay_every: LrDecayEvery = 200
+    diversity: Diversity = 0.0
+    temperature: Temperature = 1.0
+    width: Width = None
+    norm: Norm = None
+
+    def config(self, arch: str, seed: int, **extra):
+        from ..recipes.texture import ARCH_LR, TrainConfig
+
+        return TrainConfig(arch=arch, net=_net_options(arch, self.width, self.norm), size=self.size,
+                           batch=self.batch, iters=self.iters, lr=self.lr or ARCH_LR[arch], lr_decay=self.lr_decay,
+                           lr_decay_start=self.lr_decay_start, lr_decay_every=self.lr_decay_every,
+                           temperature=self.temperature, diversity=self.diversity, seed=seed, **extra)
 
 
 def _model_path(output: Optional[Path], image: Path, task: str, inputs: list) -> Path:
-    out = output or Path.cwd() / f"{image.stem}-{task}.pt"
-    if out.suffix.lower() != ".pt":
-        raise InputError(f"{out}: models are written as .pt files; use a .pt file name")
+    out = output or Path.cwd() / f"{image.stem}-{task}.safetensors"
+    if out.suffix.lower() != ".safetensors":
+        raise InputError(f"{out}: models are written as .safetensors files; use that suffix")
     for p in inputs:
         if p is not None and Path(p).resolve() == out.resolve():
             raise InputError(f"{out}: the output path is an input file; choose another -o/--output")
@@ -117,9 +155,10 @@ def _write_synthesis(s, out: Path, inputs: dict, report: bool, title: str) -> No
                  report=(lambda p: write_report(p, s.result, title=title)) if report else None)
 
 
-def _write_model(training, out: Path, inputs: dict) -> None:
+def _write_model(training, out: Path, inputs: dict, report_shows: list | None) -> None:
+    """Model file, sidecar and, when ``report_shows`` (the input tiles) is given, the training report."""
     from ..recipes.texture import save_model
-    from ..report import write_sidecar
+    from ..report import write_sidecar, write_terms_report
 
     save_model(training.model, out)
     write_sidecar(out, config=training.config, result=training.result, inputs=inputs)
@@ -127,159 +166,139 @@ def _write_model(training, out: Path, inputs: dict) -> None:
     typer.echo(f"wrote {out}  ({training.result.steps} steps, {training.result.seconds:.1f} s, final texture loss "
                f"{final['texture'][-1]:.4g})")
     typer.echo(f"wrote {out.with_suffix('.json')}")
+    if report_shows is not None:
+        rp = write_terms_report(out.with_suffix(".report.png"), training.result, shown=report_shows,
+                                title=f"training {training.model.arch}")
+        typer.echo(f"wrote {rp}")
 
 
 @texture_app.command("optimize")
-def texture_optimize_cmd(exemplar: Path, output: Output = None,
-                         size: Annotated[Optional[int], typer.Option("--size", help="Output side (default: the "
-                                                                                    "exemplar's size).")] = None,
-                         optimizer: Optimizer = "lbfgs", iters: OptIters = None, lr: OptLr = None,
-                         backbone: Backbone = "lite0", layers: Layers = None, smoothing: Smoothing = "none",
-                         init: Init = "shuffle", seed: Seed = 0, device: Device = "auto",
-                         max_side: MaxSide = 1024, checkpoint: Checkpoint = None, report: Report = False,
-                         quiet: Quiet = False):
+@options(desc=DescriptorOptions, run=RunOptions)
+def texture_optimize_cmd(exemplar: Path, output: Output = None, size: Size = None, optimizer: Optimizer = "lbfgs",
+                         iters: Iters = None, lr: Lr = None, init: Init = "shuffle", *,
+                         desc: DescriptorOptions, run: RunOptions):
     """Synthesise a texture by optimising the pixels (Gatys et al. 2015), from noise, to match the exemplar's
-    Gram matrices."""
+    Gram matrices.  Default steps and learning rate: lbfgs 300 and 1, adam 1000 and 0.05."""
     from ..io import check_size, load_image
     from ..recipes.texture import synthesize
 
-    device = check_device(device)
+    device = check_device(run.device)
     out = output_path(output, exemplar, "texture", [exemplar])
-    x0 = load_image(exemplar, max_side=max_side)
+    x0 = load_image(exemplar, max_side=run.max_side)
     if size is not None:
-        check_size(size, size, max_side, what=f"--size {size}")
-    s = synthesize(x0, size, descriptor=_descriptor(backbone, layers, None, device, smoothing),
-                   optimizer=optimizer, iters=iters, lr=lr, init=init, seed=seed, device=device,
-                   checkpoint=str(checkpoint) if checkpoint else None,
-                   progress=not quiet, snapshot_every=max(1, (iters or 300) // 6) if report else 0)
-    _write_synthesis(s, out, {"exemplar": exemplar}, report, f"texture by {optimizer}")
+        check_size(size, size, run.max_side, what=f"--size {size}")
+    s = synthesize(x0, size, descriptor=desc.build(device), optimizer=optimizer, iters=iters, lr=lr, init=init,
+                   seed=run.seed, device=device, checkpoint=run.checkpoint_path, progress=not run.quiet,
+                   snapshot_every=max(1, (iters or 300) // 6) if run.report else 0)
+    _write_synthesis(s, out, {"exemplar": exemplar}, run.report, f"texture by {optimizer}")
 
 
 @texture_app.command("train")
+@options(train=TrainOptions, desc=DescriptorOptions, run=RunOptions)
 def texture_train_cmd(exemplar: Path, output: ModelOut = None,
-                      arch: Annotated[str, typer.Option("--arch", help="texture_net (ch. 2) or texture_net_v2 "
-                                                                       "(ch. 3).")] = "texture_net",
-                      size: TrainSize = 256, batch: Batch = 16, iters: TrainIters = 2000, lr: TrainLr = None,
-                      lr_decay: LrDecay = 0.7, lr_decay_start: LrDecayStart = 1000, lr_decay_every: LrDecayEvery = 200,
-                      diversity: Diversity = 0.0, temperature: Temperature = 1.0, width: Width = None,
-                      norm: Norm = None, backbone: Backbone = "lite0", layers: Layers = None,
-                      smoothing: Smoothing = "none", seed: Seed = 0,
-                      device: Device = "auto", max_side: MaxSide = 1024, checkpoint: Checkpoint = None,
-                      quiet: Quiet = False):
+                      arch: Annotated[str, typer.Option("--arch", help="Network architecture: texture_net (ch. 2) "
+                                                                       "or texture_net_v2 (ch. 3).")] = "texture_net",
+                      *, train: TrainOptions, desc: DescriptorOptions, run: RunOptions):
     """Train a feed-forward texture generator on one exemplar (Texture Networks; with --diversity, the Julesz
-    objective of Improved Texture Networks)."""
+    objective of Improved Texture Networks).  Default learning rate: the architecture's."""
     from ..io import load_image
-    from ..recipes.texture import ARCH_LR, TrainConfig, train_texture_net
+    from ..recipes.texture import train_texture_net
 
-    device = check_device(device)
+    device = check_device(run.device)
     if arch not in ("texture_net", "texture_net_v2"):
         raise InputError(f"--arch must be texture_net or texture_net_v2, got {arch!r}")
     out = _model_path(output, exemplar, "texture", [exemplar])
-    x0 = load_image(exemplar, max_side=max_side)
-    cfg = TrainConfig(arch=arch, net=_net_options(arch, width, norm), size=size, batch=batch, iters=iters,
-                      lr=lr or ARCH_LR[arch], lr_decay=lr_decay, lr_decay_start=lr_decay_start,
-                      lr_decay_every=lr_decay_every, temperature=temperature, diversity=diversity, seed=seed)
-    training = train_texture_net(x0, cfg, descriptor=_descriptor(backbone, layers, None, device, smoothing),
-                                 device=device,
-                                 checkpoint=str(checkpoint) if checkpoint else None, progress=not quiet)
-    _write_model(training, out, {"exemplar": exemplar})
+    x0 = load_image(exemplar, max_side=run.max_side)
+    training = train_texture_net(x0, train.config(arch, run.seed), descriptor=desc.build(device), device=device,
+                                 checkpoint=run.checkpoint_path, progress=not run.quiet,
+                                 snapshot_every=max(1, train.iters // 6) if run.report else 0)
+    _write_model(training, out, {"exemplar": exemplar}, [("exemplar", x0)] if run.report else None)
 
 
 @texture_app.command("sample")
-def texture_sample_cmd(model: Path, output: Output = None,
-                       size: Annotated[Optional[int], typer.Option("--size", help="Output side (default: the "
-                                                                                  "training size).")] = None,
-                       n: Annotated[int, typer.Option("-n", help="Number of samples.")] = 1,
+def texture_sample_cmd(model: Path, output: Output = None, size: Size = None, count: Count = 1,
                        noise_scale: NoiseScale = 1.0, seed: Seed = 0, device: Device = "auto",
                        max_side: MaxSide = 4096,
                        score: Annotated[bool, typer.Option("--score", help="Also compute each sample's texture loss "
-                                                                           "(loads the descriptor).")] = False):
-    """Draw textures from a trained texture model, of any size its scales reach (N files: OUT-0.png …)."""
+                                                                           "(loads the descriptor).")] = False,
+                       quiet: Quiet = False):
+    """Draw textures from a trained texture model, of any size its scales reach; with -n N > 1 the output is a
+    grid of the N samples."""
     from ..io import check_size, save_image
     from ..recipes.texture import load_model, sample, texture_loss_of
-    from ..report import write_sidecar
+    from ..report import image_grid, write_sidecar
 
     device = check_device(device)
+    if count < 1:
+        raise InputError(f"-n/--count must be at least 1, got {count}")
     out = output_path(output, model, "sample", [model])
     m = load_model(model, kind="texture", device=device)
     if size is not None:
         check_size(size, size, max_side, what=f"--size {size}")
-    x = sample(m, n, size, seed=seed, noise_scale=noise_scale, device=device)
-    paths = [out] if n == 1 else [out.with_name(f"{out.stem}-{i}.png") for i in range(n)]
-    for p, xi in zip(paths, x):
-        save_image(xi, p)
-        typer.echo(f"wrote {p}")
+    x = sample(m, count, size, seed=seed, noise_scale=noise_scale, device=device)
+    save_image(x if count == 1 else image_grid(x), out)
     metrics = {}
     if score:
         losses = texture_loss_of(m, x).tolist()
         metrics = {"texture_loss": losses, "texture_loss_mean": sum(losses) / len(losses)}
-    write_sidecar(out, config={"model": m.describe(), "n": n, "size": list(x.shape[-2:]), "seed": seed,
-                               "noise_scale": noise_scale, "files": [str(p) for p in paths]},
+    write_sidecar(out, config={"model": m.describe(), "count": count, "size": list(x.shape[-2:]), "seed": seed,
+                               "noise_scale": noise_scale, "layout": "single" if count == 1 else "grid"},
                   metrics=metrics, inputs={"model": model})
+    typer.echo(f"wrote {out}  ({count} sample{'s' if count > 1 else ''} of {x.shape[-1]}x{x.shape[-2]})")
     typer.echo(f"wrote {out.with_suffix('.json')}")
 
 
 @style_app.command("optimize")
-def style_optimize_cmd(content: Path, style: Path, output: Output = None,
-                       alpha: Annotated[float, typer.Option("--alpha", help="Content weight alpha.")] = 1.0,
-                       init: Annotated[str, typer.Option("--init", help="content or noise.")] = "content",
-                       optimizer: Optimizer = "lbfgs", iters: OptIters = None, lr: OptLr = None,
-                       backbone: Backbone = "lite0", layers: Layers = None, content_layers: ContentLayers = None,
-                       smoothing: Smoothing = "none",
-                       seed: Seed = 0, device: Device = "auto", max_side: MaxSide = 1024,
-                       checkpoint: Checkpoint = None, report: Report = False, quiet: Quiet = False):
-    """Style transfer by optimisation (Gatys et al. 2016): texture loss to STYLE + alpha x content loss to CONTENT."""
+@options(desc=DescriptorOptions, run=RunOptions)
+def style_optimize_cmd(content: Path, style: Path, output: Output = None, content_weight: ContentWeight = 1.0,
+                       init: Annotated[str, typer.Option("--init", help="Starting point of the optimisation: content "
+                                                                        "or noise.")] = "content",
+                       optimizer: Optimizer = "lbfgs", iters: Iters = None, lr: Lr = None,
+                       content_layers: ContentLayers = None, *, desc: DescriptorOptions, run: RunOptions):
+    """Style transfer by optimisation (Gatys et al. 2016): texture loss to STYLE + α × content loss to CONTENT
+    (α = --content-weight).  Default steps and learning rate: lbfgs 300 and 1, adam 1000 and 0.05."""
     from ..io import load_image
     from ..recipes.style import stylize
 
-    device = check_device(device)
+    device = check_device(run.device)
     out = output_path(output, content, "stylized", [content, style])
-    y = load_image(content, max_side=max_side)
-    s0 = load_image(style, max_side=max_side)
-    s = stylize(y, s0, alpha=alpha, init=init,
-                descriptor=_descriptor(backbone, layers, content_layers, device, smoothing),
-                optimizer=optimizer, iters=iters, lr=lr, seed=seed, device=device,
-                checkpoint=str(checkpoint) if checkpoint else None, progress=not quiet,
-                snapshot_every=max(1, (iters or 300) // 6) if report else 0)
-    _write_synthesis(s, out, {"content": content, "style": style}, report, f"style transfer by {optimizer}")
+    y = load_image(content, max_side=run.max_side)
+    s0 = load_image(style, max_side=run.max_side)
+    s = stylize(y, s0, alpha=content_weight, init=init, descriptor=desc.build(device, content_layers),
+                optimizer=optimizer, iters=iters, lr=lr, seed=run.seed, device=device,
+                checkpoint=run.checkpoint_path, progress=not run.quiet,
+                snapshot_every=max(1, (iters or 300) // 6) if run.report else 0)
+    _write_synthesis(s, out, {"content": content, "style": style}, run.report, f"style transfer by {optimizer}")
 
 
 @style_app.command("train")
+@options(train=TrainOptions, desc=DescriptorOptions, run=RunOptions)
 def style_train_cmd(style: Path,
                     content_dir: Annotated[Path, typer.Option("--content-dir", help="Folder of content images "
                                                                                     "(the first --pool are used).")],
                     output: ModelOut = None,
-                    arch: Annotated[str, typer.Option("--arch", help="stylisation_net (ch. 2) or style_net "
-                                                                     "(StyleNet, ch. 3).")] = "stylisation_net",
+                    arch: Annotated[str, typer.Option("--arch", help="Network architecture: stylisation_net "
+                                                                     "(ch. 2) or style_net (StyleNet, ch. 3).")]
+                    = "stylisation_net",
                     pool: Annotated[int, typer.Option("--pool", help="Content images used.")] = 16,
-                    alpha: Annotated[float, typer.Option("--alpha", help="Content weight alpha.")] = 1.0,
-                    size: TrainSize = 256, batch: Batch = 16, iters: TrainIters = 2000, lr: TrainLr = None,
-                    lr_decay: LrDecay = 0.7, lr_decay_start: LrDecayStart = 1000, lr_decay_every: LrDecayEvery = 200,
-                    diversity: Diversity = 0.0, temperature: Temperature = 1.0, width: Width = None,
-                    norm: Norm = None, backbone: Backbone = "lite0", layers: Layers = None,
-                    smoothing: Smoothing = "none",
-                    content_layers: ContentLayers = None, seed: Seed = 0, device: Device = "auto",
-                    max_side: MaxSide = 1024, checkpoint: Checkpoint = None, quiet: Quiet = False):
+                    content_weight: ContentWeight = 1.0, content_layers: ContentLayers = None, *,
+                    train: TrainOptions, desc: DescriptorOptions, run: RunOptions):
     """Train a feed-forward stylisation network for STYLE on a small pool of content images."""
     from ..io import load_image
     from ..recipes.style import load_content_pool, train_style_net
-    from ..recipes.texture import ARCH_LR, TrainConfig
 
-    device = check_device(device)
+    device = check_device(run.device)
     if arch not in ("stylisation_net", "style_net"):
         raise InputError(f"--arch must be stylisation_net or style_net, got {arch!r}")
     out = _model_path(output, style, "style", [style])
-    s0 = load_image(style, max_side=max_side)
-    contents, names = load_content_pool(content_dir, pool, size)
-    cfg = TrainConfig(arch=arch, net=_net_options(arch, width, norm), size=size, batch=batch, iters=iters,
-                      lr=lr or ARCH_LR[arch], lr_decay=lr_decay, lr_decay_start=lr_decay_start,
-                      lr_decay_every=lr_decay_every, temperature=temperature, diversity=diversity, alpha=alpha,
-                      seed=seed)
-    training = train_style_net(s0, contents, cfg,
-                               descriptor=_descriptor(backbone, layers, content_layers, device, smoothing),
-                               device=device, checkpoint=str(checkpoint) if checkpoint else None,
-                               progress=not quiet)
-    _write_model(training, out, {"style": style, **{f"content_{i}": p for i, p in enumerate(names)}})
+    s0 = load_image(style, max_side=run.max_side)
+    contents, names = load_content_pool(content_dir, pool, train.size)
+    training = train_style_net(s0, contents, train.config(arch, run.seed, alpha=content_weight),
+                               descriptor=desc.build(device, content_layers), device=device,
+                               checkpoint=run.checkpoint_path, progress=not run.quiet,
+                               snapshot_every=max(1, train.iters // 6) if run.report else 0)
+    _write_model(training, out, {"style": style, **{f"content_{i}": p for i, p in enumerate(names)}},
+                 [("style", s0)] if run.report else None)
 
 
 @style_app.command("apply")

@@ -16,12 +16,10 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError
-from .common import Checkpoint, Quiet, Seed
+from .common import Checkpoint, Device, Iters, Lr, Quiet, Seed, check_device
 
 train_app = typer.Typer(no_args_is_help=True, help="Train networks on a collection of images (loop 2).")
 data_app = typer.Typer(no_args_is_help=True, help="Image collections: the offline default collection.")
-
-DeviceAuto = Annotated[str, typer.Option("--device", help="auto (cuda when available), cpu, cuda or cuda:N.")]
 
 
 def _echo(text: str, err: bool = False) -> None:
@@ -42,19 +40,20 @@ def _notes():
 
 @data_app.command("make-default")
 def make_default_cmd(
-        output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Folder (default: "
-                                                       "$NETPRIOR_CACHE or ~/.cache/netprior/default-collection).")] = None,
-        size: Annotated[int, typer.Option("--size", help="Side of every image.")] = 64,
+        output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Where to write the result (a folder; "
+                                                       "default: $NETPRIOR_CACHE or "
+                                                       "~/.cache/netprior/default-collection).")] = None,
+        size: Annotated[int, typer.Option("--size", help="Side in pixels of the images made.")] = 64,
         photos: Annotated[int, typer.Option("--photos", help="Crops of the scikit-image photos.")] = 600,
         textures: Annotated[int, typer.Option("--textures", help="Crops of the scikit-image textures.")] = 200,
         faces: Annotated[int, typer.Option("--faces", help="Samples of the DCGAN face generator.")] = 600,
-        seed: Seed = 0, quiet: Quiet = False):
+        seed: Seed = 0, device: Device = "auto", quiet: Quiet = False):
     """Build the offline default collection (scikit-image photos and textures, generated faces) into a folder."""
     from ..data import default_root, make_default_collection
     from ..data.default import MANIFEST
 
     root = output or default_root()
-    m = make_default_collection(root, size=size, seed=seed, progress=not quiet,
+    m = make_default_collection(root, size=size, seed=seed, progress=not quiet, device=check_device(device),
                                 counts={"photos": photos, "textures": textures, "faces": faces})
     typer.echo(f"wrote {len(m['files'])} images ({', '.join(f'{k} {v}' for k, v in m['counts'].items())}) to {root}")
     typer.echo(f"wrote {root / MANIFEST}")
@@ -76,29 +75,31 @@ def _data_root(data: Optional[Path]) -> Path:
 def dcgan_cmd(
         data: Annotated[Optional[Path], typer.Option("--data", help="Folder of images (recursive; default: the "
                                                      "default collection).")] = None,
-        output: Annotated[Path, typer.Option("-o", "--output", help="Generator file (.safetensors).")] =
-        Path("dcgan.safetensors"),
-        size: Annotated[int, typer.Option("--size", help="Image side (a power of two >= 16).")] = 64,
+        output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result (the generator, a "
+                                                               ".safetensors file).")] = Path("dcgan.safetensors"),
+        size: Annotated[int, typer.Option("--size", help="Side in pixels of the images made (a power of two "
+                                                          ">= 16).")] = 64,
         resize: Annotated[Optional[int], typer.Option("--resize", help="Resize the shorter side first.")] = None,
         crop: Annotated[str, typer.Option("--crop", help="random or center.")] = "random",
         grey: Annotated[bool, typer.Option("--grey", help="Train on grey images (one channel).")] = False,
         heldout: Annotated[float, typer.Option("--heldout", help="Fraction held out (split by file hash).")] = 0.1,
-        iters: Annotated[int, typer.Option("--iters", help="Iterations (one D step + one G step each).")] = 2000,
-        batch: Annotated[int, typer.Option("--batch", help="Global batch of one optimiser step.")] = 64,
+        iters: Iters = 2000,
+        batch: Annotated[int, typer.Option("--batch", help="Images per training step (the global batch of one "
+                                                           "optimiser step).")] = 64,
         accum: Annotated[int, typer.Option("--accum", help="Gradient accumulation: micro-batches per step.")] = 1,
-        lr: Annotated[float, typer.Option("--lr", help="Adam learning rate of D and G.")] = 2e-4,
-        width: Annotated[int, typer.Option("--width", help="Base channel width of G and D.")] = 64,
+        lr: Lr = 2e-4,
+        width: Annotated[int, typer.Option("--width", help="Network width: base channels of G and D.")] = 64,
         nz: Annotated[int, typer.Option("--nz", help="Latent dimension.")] = 100,
         d_steps: Annotated[int, typer.Option("--d-steps", help="D steps per iteration.")] = 1,
         g_steps: Annotated[int, typer.Option("--g-steps", help="G steps per iteration.")] = 1,
         r1: Annotated[float, typer.Option("--r1", help="R1 penalty weight γ (0 = off).")] = 0.0,
         ema: Annotated[float, typer.Option("--ema", help="EMA decay of G's weights (0 = no EMA).")] = 0.999,
-        workers: Annotated[int, typer.Option("--workers", help="DataLoader worker processes.")] = 0,
+        loader_workers: Annotated[int, typer.Option("--loader-workers", help="DataLoader worker processes.")] = 0,
         sample_every: Annotated[int, typer.Option("--sample-every", help="Sample grid every N iterations.")] = 0,
         fid_images: Annotated[int, typer.Option("--fid-images", help="Samples for FID/KID against the held-out "
                                                 "split at the end (0 = skip).")] = 0,
         fid_every: Annotated[int, typer.Option("--fid-every", help="Also every N iterations.")] = 0,
-        seed: Seed = 0, device: DeviceAuto = "auto", checkpoint: Checkpoint = None, quiet: Quiet = False):
+        seed: Seed = 0, device: Device = "auto", checkpoint: Checkpoint = None, quiet: Quiet = False):
     """Train a DCGAN (Radford et al. 2016) on a folder of images; ``torchrun`` runs it on several GPUs/nodes."""
     from ..data import ImageFolder
     from ..distributed import resolve_device
@@ -126,7 +127,7 @@ def dcgan_cmd(
                                 lambda models, n: generate(models["G"], n, seed=seed + 1), fid_images,
                                 device=resolve_device(device))
     stem = output.with_suffix("")
-    run = train_dcgan(train_set, cfg, device=device, workers=workers, checkpoint=checkpoint,
+    run = train_dcgan(train_set, cfg, device=device, workers=loader_workers, checkpoint=checkpoint,
                       log=stem.with_suffix(".log.jsonl"), progress=not quiet, sample_every=sample_every,
                       evaluate=evaluate, eval_every=fid_every)
     if int(os.environ.get("RANK", "0")) != 0:
@@ -151,12 +152,12 @@ def dcgan_cmd(
 
 def fid_cmd(dir_a: Annotated[Path, typer.Argument(help="First folder of images (e.g. real).")],
             dir_b: Annotated[Path, typer.Argument(help="Second folder of images (e.g. generated).")],
-            output: Annotated[Optional[Path], typer.Option("-o", "--output", help="JSON sidecar (default "
-                                                           "./fid-<A>-<B>.json).")] = None,
+            output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Where to write the result (a "
+                                                           "JSON file; default ./fid-<A>-<B>.json).")] = None,
             kid_subsets: Annotated[int, typer.Option("--kid-subsets", help="Random subsets for KID.")] = 100,
             kid_subset_size: Annotated[int, typer.Option("--kid-subset-size", help="Images per KID subset (at most "
                                                          "the smaller set).")] = 1000,
-            seed: Seed = 0, device: DeviceAuto = "auto"):
+            seed: Seed = 0, device: Device = "auto"):
     """FID and KID between two folders of images (Inception-v3 FID network, offline); writes a JSON sidecar."""
     from ..distributed import resolve_device
     from ..evaluation import InceptionFeatures, fid_kid, folder_features

@@ -78,7 +78,8 @@ def _spread(total: int, names: tuple[str, ...]) -> dict[str, int]:
 
 
 def make_default_collection(root: str | os.PathLike | None = None, *, size: int = 64, seed: int = 0,
-                            counts: dict[str, int] | None = None, progress: bool = True) -> dict:
+                            counts: dict[str, int] | None = None, progress: bool = True,
+                            device: str = "cpu") -> dict:
     """Write the collection into ``root`` (default :func:`default_root`) and return its manifest.
 
     ``counts`` maps ``photos``/``textures``/``faces`` to how many images to write (defaults in ``COUNTS``; 0 skips
@@ -108,13 +109,13 @@ def make_default_collection(root: str | os.PathLike | None = None, *, size: int 
                 files.append({"file": rel, "source": f"skimage.data.{name}"})
                 bar.update(1)
     if counts["faces"]:
-        g = get_generator("dcgan-faces")
+        g = get_generator("dcgan-faces", device=device)
         gen = torch.Generator().manual_seed(seed)
         done = 0
         with torch.no_grad():
             while done < counts["faces"]:
                 z = g.prior.sample(min(64, counts["faces"] - done), gen)
-                x = g(z)
+                x = g(z.to(g.device)).cpu()
                 if size != x.shape[-1]:
                     x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True)
                 for im in x.clamp(0, 1):

@@ -18,6 +18,8 @@ from ..errors import InputError
 from ..io import check_size, image_size, save_image, to_uint8
 from .jobs import Job
 
+COMPUTE = {"concurrency_id": "compute", "concurrency_limit": 1}  # one job at a time per server (a queue slot)
+
 
 @dataclass
 class Settings:
