@@ -26,6 +26,8 @@ KINDS = {
     "style optimize": "wnroi", "style train": "wnroi", "style apply": "wnri",
     "imagine synth": "wnroi", "imagine counterfactual": "wnroi", "deepinversion": "wnroi",
     "train dcgan": "wnro", "data make-default": "wnr",
+    "age train": "wnro", "age sample": "wnr", "age reconstruct": "wni", "age interpolate": "wni",
+    "age colorize": "wnri", "translate train": "wnro", "translate apply": "wni",
 }
 # Flags a command's kind calls for but which it does not take, each with the reason.
 EXEMPT = {

@@ -15,13 +15,13 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError
-from .common import Checkpoint, Device, Iters, Lr, MaxSide, Output, Quiet, Report, Seed, check_device, output_path
+from .common import (Checkpoint, Count, Device, Iters, Lr, MaxSide, Output, Quiet, Report, Seed, check_device,
+                     output_path)
 
 age_app = typer.Typer(no_args_is_help=True, help="Adversarial Generator-Encoder networks (thesis ch. 4): train, "
                                                  "sample, reconstruct, interpolate, colourise.")
 
 Model = Annotated[Path, typer.Argument(help="An AGE model file written by `netprior age train`.")]
-Count = Annotated[int, typer.Option("-n", "--count", help="Number of images to make.")]
 
 
 def _model(path: Path, device: str, mode: str):
