@@ -92,7 +92,7 @@ def train_age_part(args, mode: str) -> None:
     save_model(run.encoder, run.generator, cfg, WORK / f"{name}.safetensors", training=run.config)
     save_image(image_grid(run.result.snapshots[-1][1]), WORK / f"{name}_samples.png")
     write_training_report(WORK / f"{name}_report.png", run.result.history, run.result.snapshots,
-                          title=f"AGE ({mode}), 64², width {args.width}, batch {args.batch}, DCGAN faces")
+                          title=f"AGE ({mode}), 64², width {cfg.width}, batch {cfg.batch}, DCGAN faces")
     _record(name, run, cpu0)
 
 

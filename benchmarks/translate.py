@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--photos", type=int, default=600)
     ap.add_argument("--style-iters", type=int, default=200)
     ap.add_argument("--pretrain-iters", type=int, default=40)
-    ap.add_argument("--iters", type=int, default=150)
+    ap.add_argument("--iters", type=int, default=80)
     ap.add_argument("--fid-b", type=int, default=128, help="B images (spread over the set) for FID and C2ST")
     ap.add_argument("--real-only", action="store_true", help="eval part: only the real sets' features")
     ap.add_argument("--batch", type=int, default=8)
