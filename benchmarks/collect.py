@@ -3,14 +3,14 @@
     .venv/bin/python benchmarks/collect.py
 
 Each benchmark script (dip.py, speed.py, preimage.py, texture.py, imagine.py, gan_inversion.py, train.py,
-batch.py, avatar.py) writes its own section with the command that produced it; this script only concatenates
-them, in that order, under a common header."""
+age.py, translate.py, pyramid.py, avatar.py, batch.py) writes its own section with the command that produced it; this
+script only concatenates them, in that order, under a common header."""
 
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["dip", "speed", "preimage", "texture", "imagine", "gan_inversion", "train", "pyramid", "pyramid_gpu",
-         "avatar", "batch"]
+ORDER = ["dip", "speed", "preimage", "texture", "imagine", "gan_inversion", "train", "age", "age_gpu", "translate",
+         "pyramid", "pyramid_gpu", "avatar", "batch"]
 
 
 def main() -> None:

@@ -29,6 +29,8 @@ KINDS = {
     "pyramid train": "wnro", "pyramid generate": "wnri", "pyramid repaint": "wnri", "pyramid compose": "wnri",
     "pyramid relabel": "wnri",
     "avatar make-synthetic": "wr", "avatar train": "wnroip", "avatar render": "wn",
+    "age train": "wnro", "age sample": "wnr", "age reconstruct": "wni", "age interpolate": "wni",
+    "age colorize": "wnri", "translate train": "wnro", "translate apply": "wni",
 }
 # Flags a command's kind calls for but which it does not take, each with the reason.
 EXEMPT = {

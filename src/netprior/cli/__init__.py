@@ -20,6 +20,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError, NetpriorError
+from .age import age_app
 from .avatar import avatar_app
 from .batch import batch_app
 from .common import Device, Iters, MaxSide, OutputDir, Quiet, Seed, check_device, output_path
@@ -29,6 +30,7 @@ from .imagine import deepinversion_cmd, imagine_app
 from .pyramid import pyramid_app
 from .restore import restore_app
 from .texture import style_app, texture_app
+from .translate import translate_app
 from .train import data_app, fid_cmd, train_app
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -46,6 +48,8 @@ app.add_typer(train_app, name="train")
 app.add_typer(pyramid_app, name="pyramid")
 app.add_typer(data_app, name="data")
 app.command("fid")(fid_cmd)
+app.add_typer(age_app, name="age")
+app.add_typer(translate_app, name="translate")
 
 
 @app.command("degrade")

@@ -95,8 +95,8 @@ def train_cmd(
                                                      "the textured avatar spends --pretrain-iters of them on "
                                                      "pre-training, Direct trains for all; default: the "
                                                      "preset's).")] = None,
-        pretrain_iters: Annotated[Optional[int], typer.Option("--pretrain-iters", help="Pre-training steps on the "
-                                                              "part/UV maps (§6.3.5), part of --iters.")] = None,
+        pretrain_iters: Annotated[Optional[int], typer.Option("--pretrain-iters", help="Pre-training steps (on the "
+                                                              "part/UV maps, §6.3.5; part of --iters).")] = None,
         batch: Annotated[Optional[int], typer.Option("--batch", help="Images per training step.")] = None,
         lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (Adam, of the network).")] = None,
         texture_lr: Annotated[Optional[float], typer.Option("--texture-lr", help="Learning rate of the textures "

@@ -71,21 +71,27 @@ class DCGANGenerator(nn.Module):
         return (self.main(z.reshape(z.shape[0], self.nz, 1, 1)) + 1) / 2
 
 
+def dcgan_discriminator_layers(size: int = 64, width: int = 64, channels: int = 3, norm: str = "batch",
+                               outputs: int = 1) -> nn.Sequential:
+    """The discriminator's layers (input in [−1, 1]) ending in a 4×4 convolution to ``outputs`` channels at 1×1
+    (one logit for D; the code of an AGE encoder, :mod:`netprior.nets.age`)."""
+    n = _stages(size)
+    layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+    c = width
+    for _ in range(n - 1):
+        layers += [nn.Conv2d(c, 2 * c, 4, 2, 1, bias=norm == "none"), _norm(2 * c, norm), nn.LeakyReLU(0.2, True)]
+        c *= 2
+    layers.append(nn.Conv2d(c, outputs, 4, 1, 0, bias=False))
+    return nn.Sequential(*layers)
+
+
 class DCGANDiscriminator(nn.Module):
     """D: (B, C, size, size) images in [0, 1] → (B,) logits (real > 0)."""
 
     def __init__(self, size: int = 64, width: int = 64, channels: int = 3, norm: str = "batch"):
         super().__init__()
         self.config = {"size": size, "width": width, "channels": channels, "norm": norm}
-        n = _stages(size)
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
-        c = width
-        for _ in range(n - 1):
-            layers += [nn.Conv2d(c, 2 * c, 4, 2, 1, bias=norm == "none"), _norm(2 * c, norm),
-                       nn.LeakyReLU(0.2, True)]
-            c *= 2
-        layers.append(nn.Conv2d(c, 1, 4, 1, 0, bias=False))
-        self.main = init_dcgan_weights(nn.Sequential(*layers))
+        self.main = init_dcgan_weights(dcgan_discriminator_layers(size, width, channels, norm))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.main(2 * x - 1).flatten()

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Full-budget AGE benchmark on one GPU (≤ 3 minutes on an H200): the thesis' CelebA settings at 64² (M = 64,
+# batch 64, width 64, λ = 1000, μ = 10, 2 G steps per E step), the DCGAN reference with the same width and
+# batch, the colourisation AGE, FID/KID on 300 images.  Results: benchmarks/results/age_gpu.{md,json} and
+# benchmarks/results/age_gpu_*.png; work files in benchmarks/out/age-gpu.
+#   bash benchmarks/gpu_age.sh                 # on the GPU machine
+#   AGE_SCALE=0.002 FACES=100 FID_IMAGES=8 DEVICE=cpu AGE_WORK=/tmp/age-smoke bash benchmarks/gpu_age.sh  # CPU smoke
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+DEVICE=${DEVICE:-cuda}
+export AGE_WORK=${AGE_WORK:-benchmarks/out/age-gpu}
+export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
+common=(--device "$DEVICE" --name "${NAME:-age_gpu}" --batch 64 --width 64 --fid-images "${FID_IMAGES:-300}"
+        --faces "${FACES:-3000}"
+        --machine "one GPU ($DEVICE), see the run log")
+$PY benchmarks/age.py --parts data "${common[@]}"
+$PY benchmarks/age.py --parts age --age-iters 3000 "${common[@]}" & a=$!
+$PY benchmarks/age.py --parts dcgan --dcgan-iters 3000 "${common[@]}" & d=$!
+$PY benchmarks/age.py --parts colorize --colorize-iters 2000 --colorize-width 32 --colorize-batch 64 "${common[@]}" & c=$!
+wait $a; wait $d; wait $c
+$PY benchmarks/age.py --parts fid,report "${common[@]}"

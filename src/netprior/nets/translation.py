@@ -1,0 +1,54 @@
+"""Image-translation generator: the transformer network of Johnson et al. 2016 (thesis §5.3.3.2).
+
+    x ∈ [0, 1] → 7×7 conv (w) → M × [3×3 conv stride 2, channels ×2] → N residual blocks → M × [nearest ×2
+    up-sampling, 3×3 conv, channels ÷2] → 7×7 conv → tanh → (t + 1)/2
+
+every convolution but the last followed by instance normalisation and ReLU (as CycleGAN's ResNet generator),
+reflection padding.  The thesis sets M and N so that the last residual block sees a large enough window and the
+generator has about as many parameters as the discriminator; the defaults here (M = 2, N = 4, w = 16) are sized
+for 64² images on a CPU.  Sides must be multiples of 2^M.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from .layers import conv
+
+
+def _block(cin: int, cout: int, kernel: int, stride: int = 1) -> list[nn.Module]:
+    return [conv(cin, cout, kernel, stride, pad="reflection", bias=False), nn.InstanceNorm2d(cout, affine=True),
+            nn.ReLU(True)]
+
+
+class _Residual(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.body = nn.Sequential(*_block(c, c, 3), conv(c, c, 3, pad="reflection", bias=False),
+                                  nn.InstanceNorm2d(c, affine=True))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+class TranslationGenerator(nn.Module):
+    """G: (B, C, H, W) in [0, 1] → (B, C, H, W) in [0, 1]; see the module docstring."""
+
+    def __init__(self, width: int = 16, down: int = 2, blocks: int = 4, channels: int = 3):
+        super().__init__()
+        self.config = {"width": width, "down": down, "blocks": blocks, "channels": channels}
+        self.multiple = 2 ** down
+        layers: list[nn.Module] = _block(channels, width, 7)
+        c = width
+        for _ in range(down):
+            layers += _block(c, 2 * c, 3, 2)
+            c *= 2
+        layers += [_Residual(c) for _ in range(blocks)]
+        for _ in range(down):
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), *_block(c, c // 2, 3)]
+            c //= 2
+        layers += [conv(c, channels, 7, pad="reflection"), nn.Tanh()]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (self.main(2 * x - 1) + 1) / 2

@@ -1,0 +1,326 @@
+"""Adversarial Generator-Encoder networks (AGE; Ulyanov, Vedaldi & Lempitsky 2018, thesis ch. 4) on loop 2.
+
+Two players only, an encoder e and a generator g, with codes on the unit sphere, Z = Uniform(S^(M−1)), and the
+divergence Δ(Q‖N(0, I)) of eq. 4.7: the KL divergence between a diagonal Gaussian fitted to a batch of codes
+(means m_j, standard deviations s_j) and the unit Gaussian, averaged over the M dimensions,
+
+    Δ = −1/2 + (1/M) Σ_j [ (s_j² + m_j²)/2 − log s_j ]                                          (eq. 4.7)
+
+(on the sphere Σ_j (s_j² + m_j²) = 1, so Δ only rewards codes spread evenly over all directions).  Per iteration
+(2 generator updates per encoder update, §4.3.1; Adam 2·10⁻⁴, β = (0.5, 0.999)):
+
+    e:  minimise  Δ(e(X)‖N) − Δ(e(g(Z))‖N) + μ · L_X,   L_X = E |x − g(e(x))|   (mean over pixels; eq. 4.6, 4.3)
+    g:  minimise  Δ(e(g(Z))‖N) + λ · L_Z,               L_Z = E ||z − e(g(z))||²                    (eq. 4.5, 4.4)
+
+with μ = 10 and λ ∈ {500, 1000, 2000} (§4.3.1; default 1000).  For unit vectors ||z − z'||² = 2 (1 − cos), so this
+λ is the authors' code's weight 2000 of its cosine loss.
+
+Mode ``colorize`` (§4.3.2) is the conditional AGE: data sample x = the ab channels of the Lab image, condition L;
+e(x | L), g(z | L) (:mod:`netprior.nets.age`), M = 3 by default; L_X is measured on ab/110 so that μ keeps its
+meaning; the divergence is computed over the batch "unconditionally" (codes of images with different L together).
+Different z give different colourings of one L; e(x₁ | L₁) decoded with L₂ transfers the colours of image 1 onto
+image 2.  The model (both networks, their architecture options and the training config) is a
+:mod:`~netprior.statefile` of kind "age-model".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from ..colorspace import lab_to_rgb, lightness, rgb_to_lab
+from ..errors import InputError
+from ..nets.age import AB_SCALE, AGEEncoder, ColorizationEncoder, ColorizationGenerator, to_sphere
+from ..nets.dcgan import DCGANGenerator
+from ..statefile import load_state, save_state
+from ..train import Player, Step, TrainResult, train
+
+MODEL_KIND, MODEL_VERSION = "age-model", 1
+MODES = ("unconditional", "colorize")
+
+
+@dataclass
+class AGEConfig:
+    mode: str = "unconditional"
+    size: int = 64
+    nz: int = 64               # M (the thesis: 64 for CelebA/SVHN, 128 for CIFAR/Tiny ImageNet, 3 for colourisation)
+    width: int = 32            # channels of g's last / e's first layer (colorize: the ResNet's base width)
+    channels: int = 3
+    blocks: int = 4            # residual blocks of the colourisation generator
+    batch: int = 64
+    iters: int = 2000
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    e_steps: int = 1
+    g_steps: int = 2
+    latent_weight: float = 1000.0   # λ
+    pixel_weight: float = 10.0      # μ
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise InputError(f"AGE mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.nz < 2:
+            raise InputError(f"the latent dimension must be >= 2 (a sphere), got {self.nz}")
+        if self.mode == "colorize" and self.channels != 3:
+            raise InputError("colourisation trains on colour images (three channels)")
+
+
+@dataclass
+class AGERun:
+    encoder: nn.Module
+    generator: nn.Module
+    result: TrainResult
+    config: dict
+
+
+def kl_to_standard_normal(codes: Tensor) -> Tensor:
+    """Δ(Q‖N(0, I)) of eq. 4.7 for a batch of codes (B, M): the KL divergence of the diagonal Gaussian fitted to
+    the batch (maximum-likelihood means and variances) from N(0, I), divided by M."""
+    m = codes.mean(0)
+    var = codes.var(0, unbiased=False).clamp_min(1e-12)
+    return (-0.5 + ((var + m ** 2) / 2 - 0.5 * var.log()).mean())
+
+
+def sphere_noise(count: int, nz: int, generator: torch.Generator | None = None) -> Tensor:
+    """``count`` codes uniform on the unit sphere of R^nz (normalised Gaussian vectors)."""
+    return to_sphere(torch.randn(count, nz, generator=generator))
+
+
+class _Data:
+    """How a mode sees an image batch: the data sample x, the condition c, and calls of e and g."""
+
+    def __init__(self, mode: str):
+        self.conditional = mode == "colorize"
+
+    def split(self, rgb: Tensor | None) -> tuple[Tensor | None, Tensor | None]:
+        if not self.conditional:
+            return rgb, None
+        lab = rgb_to_lab(rgb)
+        return lab[:, 1:], lab[:, :1]
+
+    def encode(self, e: nn.Module, x: Tensor, cond: Tensor | None) -> Tensor:
+        return e(x, cond) if self.conditional else e(x)
+
+    def generate(self, g: nn.Module, z: Tensor, cond: Tensor | None) -> Tensor:
+        return g(z, cond) if self.conditional else g(z)
+
+    def pixel_error(self, x: Tensor, y: Tensor) -> Tensor:
+        return (x - y).abs().mean() / (AB_SCALE if self.conditional else 1.0)
+
+
+def build_networks(cfg: AGEConfig) -> tuple[nn.Module, nn.Module]:
+    """(e, g) for ``cfg``, initialised from the global torch RNG."""
+    if cfg.mode == "colorize":
+        return ColorizationEncoder(cfg.nz, cfg.width), ColorizationGenerator(cfg.nz, cfg.width, cfg.blocks)
+    return (AGEEncoder(cfg.size, cfg.nz, cfg.width, cfg.channels),
+            DCGANGenerator(cfg.size, cfg.nz, cfg.width, cfg.channels))
+
+
+def players(cfg: AGEConfig) -> list[Player]:
+    """The encoder E (``e_steps`` per iteration, first) and the generator G (``g_steps``), built with the global
+    RNG seeded by ``cfg.seed``."""
+    torch.manual_seed(cfg.seed)
+    e, g = build_networks(cfg)
+    view = _Data(cfg.mode)
+
+    def fake_codes(step: Step, cond: Tensor | None, grad: bool) -> tuple[Tensor, Tensor]:
+        z = to_sphere(step.noise(cfg.nz))
+        with torch.set_grad_enabled(grad):
+            fake = view.generate(step.net("G"), z, cond)
+        return z, view.encode(step.net("E"), fake, cond)
+
+    def encoder_loss(step: Step, real: Tensor) -> tuple[Tensor, dict]:
+        x, cond = view.split(real)
+        ex = view.encode(step.net("E"), x, cond)
+        _, egz = fake_codes(step, cond, grad=False)
+        rec = view.pixel_error(x, view.generate(step.net("G"), ex, cond))
+        kl_real, kl_fake = kl_to_standard_normal(ex), kl_to_standard_normal(egz)
+        return kl_real - kl_fake + cfg.pixel_weight * rec, {
+            "kl_real": float(kl_real.detach()), "kl_fake": float(kl_fake.detach()), "rec_x": float(rec.detach())}
+
+    def generator_loss(step: Step, real: Tensor | None) -> tuple[Tensor, dict]:
+        _, cond = view.split(real)
+        z, egz = fake_codes(step, cond, grad=True)
+        kl_fake = kl_to_standard_normal(egz)
+        rec_z = (z - egz).pow(2).sum(1).mean()
+        return kl_fake + cfg.latent_weight * rec_z, {"kl_fake": float(kl_fake.detach()),
+                                                      "rec_z": float(rec_z.detach())}
+
+    return [Player("E", e, encoder_loss, lr=cfg.lr, betas=cfg.betas, steps=cfg.e_steps),
+            Player("G", g, generator_loss, lr=cfg.lr, betas=cfg.betas, steps=cfg.g_steps,
+                   uses_data=view.conditional)]
+
+
+def _device(net: nn.Module) -> torch.device:
+    return next(net.parameters()).device
+
+
+@torch.no_grad()
+def _batched(fn: Callable[[slice], Tensor], count: int, batch: int = 64) -> Tensor:
+    return torch.cat([fn(slice(i, min(count, i + batch))).cpu() for i in range(0, count, batch)])
+
+
+@torch.no_grad()
+def sample(g: nn.Module, count: int, *, seed: int = 0) -> Tensor:
+    """``count`` unconditional samples g(z), z uniform on the sphere drawn from ``seed`` (eval mode)."""
+    z = sphere_noise(count, g.nz, torch.Generator().manual_seed(seed))
+    return _batched(lambda s: g(z[s].to(_device(g))), count)
+
+
+@torch.no_grad()
+def encode(e: nn.Module, images: Tensor) -> Tensor:
+    """Codes e(x) of (N, C, H, W) images in [0, 1] (unconditional model)."""
+    return _batched(lambda s: e(images[s].to(_device(e))), len(images))
+
+
+@torch.no_grad()
+def reconstruct(e: nn.Module, g: nn.Module, images: Tensor) -> Tensor:
+    """g(e(x)) of (N, C, H, W) images in [0, 1] (unconditional model)."""
+    return _batched(lambda s: g(e(images[s].to(_device(e)))), len(images))
+
+
+def slerp(a: Tensor, b: Tensor, steps: int) -> Tensor:
+    """``steps`` points on the great circle from unit vector ``a`` to ``b`` (both ends included)."""
+    omega = torch.arccos((a * b).sum().clamp(-1 + 1e-7, 1 - 1e-7))
+    t = torch.linspace(0, 1, steps).view(-1, 1)
+    if float(omega) < 1e-4:
+        return to_sphere((1 - t) * a + t * b)
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+
+
+@torch.no_grad()
+def interpolate(g: nn.Module, a: Tensor, b: Tensor, steps: int) -> Tensor:
+    """g along the great circle between codes ``a`` and ``b`` (unit vectors of length M)."""
+    z = slerp(a.cpu(), b.cpu(), steps)
+    return _batched(lambda s: g(z[s].to(_device(g))), steps)
+
+
+def model_scale(rgb: Tensor, size: int) -> Tensor:
+    """(1, C, H, W) resized (antialiased) so that its shorter side is ``size``, both sides even: the scale the
+    colourisation networks were trained at (they are fully convolutional)."""
+    h, w = rgb.shape[-2:]
+    k = size / min(h, w)
+    hw = (max(2, 2 * round(h * k / 2)), max(2, 2 * round(w * k / 2)))
+    return torch.nn.functional.interpolate(rgb, size=hw, mode="bilinear", antialias=True).clamp(0, 1)
+
+
+def grey(rgb: Tensor) -> Tensor:
+    """The achromatic image of the same lightness: Lab (L*, 0, 0) back to sRGB."""
+    L = lightness(rgb.expand(-1, 3, -1, -1) if rgb.shape[1] == 1 else rgb)
+    return lab_to_rgb(torch.cat([L, torch.zeros_like(L).expand(-1, 2, -1, -1)], 1))
+
+
+@torch.no_grad()
+def colorize(g: ColorizationGenerator, image: Tensor, codes: Tensor, *, size: int) -> Tensor:
+    """Colourings of one image (1, C, H, W) in [0, 1] (only its L* is used; a colour image is reduced to it) with
+    (K, M) codes → (K, 3, H, W) RGB.  ab is generated at the training scale (shorter side ``size``), upsampled
+    bilinearly to H × W and joined to the full-resolution L*, so every colouring keeps the input's L*
+    (chrominance is the low-frequency part, as in classic colourisation)."""
+    rgb = image.expand(-1, 3, -1, -1) if image.shape[1] == 1 else image
+    L_full = lightness(rgb)
+    L = lightness(model_scale(rgb, size)).to(_device(g))
+    ab = _batched(lambda s: g(codes[s].to(L.device), L.expand(len(codes[s]), -1, -1, -1)), len(codes))
+    ab = torch.nn.functional.interpolate(ab, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
+    return lab_to_rgb(torch.cat([L_full.expand(len(codes), -1, -1, -1), ab], 1))
+
+
+@torch.no_grad()
+def encode_colours(e: ColorizationEncoder, rgb: Tensor) -> Tensor:
+    """The code e(ab | L) of (N, 3, H, W) colour images: what colour transfer decodes with another L."""
+    lab = rgb_to_lab(rgb.to(_device(e)))
+    return e(lab[:, 1:], lab[:, :1]).cpu()
+
+
+def fixed_codes(nz: int, count: int, seed: int = 0) -> Tensor:
+    return sphere_noise(count, nz, torch.Generator().manual_seed(seed))
+
+
+def train_age(data, cfg: AGEConfig | None = None, *, device: str = "auto", workers: int = 0,
+              checkpoint: str | Path | None = None, log: str | Path | None = None, progress: bool = True,
+              sample_every: int = 0, grid: int = 64,
+              evaluate: Callable[[int, dict], dict[str, float]] | None = None, eval_every: int = 0) -> AGERun:
+    """Train an AGE on ``data`` (an :class:`~netprior.data.ImageFolder` of ``cfg.size`` crops).  Snapshots: samples
+    g(z) of fixed codes (colorize: colourings of the first ``grid`` images' L with fixed codes)."""
+    cfg = cfg or AGEConfig()
+    shape = tuple(data[0].shape)
+    if shape != (cfg.channels, cfg.size, cfg.size):
+        raise InputError(f"the data gives {shape} images, the AGE is built for {(cfg.channels, cfg.size, cfg.size)}")
+    ps = players(cfg)
+    z = fixed_codes(cfg.nz, grid, cfg.seed)
+    if cfg.mode == "colorize":
+        L = lightness(torch.stack([data[(0, i)] for i in range(min(grid, len(data)))]))
+
+        def snapshot(m):
+            dev = _device(m["G"])
+            return lab_to_rgb(torch.cat([L, m["G"](z[:len(L)].to(dev), L.to(dev)).cpu()], 1))
+    else:
+        def snapshot(m):
+            return m["G"](z.to(_device(m["G"])))
+    result = train(ps, data, iters=cfg.iters, batch=cfg.batch, seed=cfg.seed, device=device, workers=workers,
+                   sample=snapshot, sample_every=sample_every, evaluate=evaluate, eval_every=eval_every,
+                   checkpoint=checkpoint, log=log, progress=progress, desc=f"age {cfg.mode}")
+    recalibrate_encoder(result.nets["E"], data, cfg)
+    config = {"method": "age", **asdict(cfg), "data": data.describe() if hasattr(data, "describe") else None,
+              "encoder_bn": "recalibrated on real training images"}
+    return AGERun(encoder=result.nets["E"], generator=result.nets["G"], result=result, config=config)
+
+
+@torch.no_grad()
+def recalibrate_encoder(e: nn.Module, data, cfg: AGEConfig, *, images: int = 512) -> None:
+    """Recompute the encoder's batch-norm running statistics on real images (the first ``images`` of ``data``,
+    cumulative average).  During training the encoder also normalises batches of generated images (in its own
+    step and, frozen, in the generator's), so its running statistics mix real and fake batches; encoding real
+    images in eval mode (reconstruction, colour transfer) needs statistics of real ones."""
+    norms = [m for m in e.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    view, dev, training = _Data(cfg.mode), _device(e), e.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    e.train()
+    n = min(images, len(data))
+    for i in range(0, n, cfg.batch):
+        x, cond = view.split(torch.stack([data[(0, j)] for j in range(i, min(n, i + cfg.batch))]).to(dev))
+        view.encode(e, x, cond)
+    for m in norms:
+        m.momentum = 0.1
+    e.train(training)
+
+
+def save_model(e: nn.Module, g: nn.Module, cfg: AGEConfig, path: str | Path, *, training: dict | None = None) -> Path:
+    """Write both networks, the AGE config and the training record as one state file, atomically."""
+    cpu = {k: {kk: vv.cpu() for kk, vv in net.state_dict().items()} for k, net in (("encoder", e), ("generator", g))}
+    return save_state(path, {"config": asdict(cfg), **cpu, "training": training or {}}, kind=MODEL_KIND,
+                      version=MODEL_VERSION)
+
+
+def load_model(path: str | Path, device: str = "cpu") -> tuple[nn.Module, nn.Module, AGEConfig]:
+    """(e, g, config) from a file written by :func:`save_model`, in eval mode (other files: one-line error)."""
+    state = load_state(path, kind=MODEL_KIND, version=MODEL_VERSION, what="AGE model file")
+    try:
+        cfg = AGEConfig(**{**state["config"], "betas": tuple(state["config"]["betas"])})
+        e, g = build_networks(cfg)
+        e.load_state_dict(state["encoder"])
+        g.load_state_dict(state["generator"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise InputError(f"{path}: damaged AGE model file ({str(exc).splitlines()[0][:200]})") from None
+    return e.to(device).eval(), g.to(device).eval(), cfg
+
+
+def codes_for(count: int, nz: int, seed: int) -> Tensor:
+    """``count`` codes for colourings: spread evenly over the sphere when M = 3 (a Fibonacci lattice turned by
+    ``seed``, so that a handful of colourings covers the code space), uniform random from ``seed`` otherwise."""
+    if nz != 3:
+        return fixed_codes(nz, count, seed)
+    i = torch.arange(count, dtype=torch.float64) + 0.5
+    phi = torch.arccos(1 - 2 * i / count)
+    theta = math.pi * (1 + 5 ** 0.5) * i + seed
+    return torch.stack([torch.cos(theta) * torch.sin(phi), torch.sin(theta) * torch.sin(phi), torch.cos(phi)],
+                       1).float()

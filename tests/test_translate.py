@@ -1,0 +1,104 @@
+"""Perceptual discriminators and unpaired translation (thesis ch. 5): a frozen trunk that passes gradients but does
+not train, the losses of eq. 5.6, a translation that learns its target domain's colour, exact resume, the unpaired
+data stream, and `netprior translate` (bad input: one line, exit 2)."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from helpers import run
+from netprior.data import ImageFolder
+from netprior.data.unpaired import Unpaired
+from netprior.nets.perceptual import PerceptualDiscriminator
+from netprior.recipes.translate import TranslateConfig, adversarial_losses, train_translation, translate
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+TINY = dict(size=16, g_width=4, g_blocks=1, d_width=4, batch=4, seed=0)
+
+
+@pytest.fixture(scope="module")
+def domains(tmp_path_factory):
+    """A: random colour noise; B: noisy blue images (12 each, 16×16)."""
+    root = tmp_path_factory.mktemp("domains")
+    rng = np.random.default_rng(0)
+    for d in ("A", "B"):
+        (root / d).mkdir()
+    for i in range(12):
+        Image.fromarray((rng.random((16, 16, 3)) * 255).astype(np.uint8)).save(root / "A" / f"{i}.png")
+        b = np.clip(np.array([40, 60, 220]) + rng.normal(0, 20, (16, 16, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(b).save(root / "B" / f"{i}.png")
+    return root
+
+
+def unpaired(root, seed=0):
+    return Unpaired(ImageFolder(root / "A", 16, split="all", seed=seed),
+                    ImageFolder(root / "B", 16, split="all", seed=seed + 1), seed=seed)
+
+
+def test_frozen_trunk_passes_gradients_but_is_not_trained(lite0):
+    d = PerceptualDiscriminator("lite0", width=4)
+    backbone = d.trunk._backbone[0]
+    assert not any("_backbone" in k for k in d.state_dict())
+    assert {id(p) for p in d.parameters()}.isdisjoint({id(p) for p in backbone.parameters()})
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    x = torch.rand(2, 3, 32, 32, requires_grad=True)
+    outs = d(x)
+    assert [tuple(o.shape) for o in outs] == [(2,), (2, 1, 16, 16), (2, 1, 8, 8), (2, 1, 4, 4)]
+    opt = torch.optim.Adam(d.parameters(), lr=1e-2)
+    adversarial_losses("lsgan", outs, d(x.detach().flip(-1))).backward()
+    opt.step()
+    assert x.grad is not None and x.grad.abs().sum() > 0                 # the generator gets a gradient
+    assert all(torch.equal(before[k], v) for k, v in backbone.state_dict().items())   # the trunk did not move
+
+
+def test_adversarial_losses():
+    ones, zeros = [torch.ones(3), torch.ones(3, 1, 2, 2)], [torch.zeros(3), torch.zeros(3, 1, 2, 2)]
+    assert float(adversarial_losses("lsgan", ones, zeros)) == 0.0            # a perfect D
+    assert float(adversarial_losses("lsgan", None, zeros)) == 2.0            # (0 − 1)² per output, two outputs
+    ns = float(adversarial_losses("nonsaturating", None, zeros))
+    assert ns == pytest.approx(2 * np.log(2))
+
+
+def test_unpaired_stream_is_reproducible_and_reshuffled(domains):
+    data = unpaired(domains)
+    assert data[(0, 3)].shape == (2, 3, 16, 16) and torch.equal(data[(0, 3)], unpaired(domains)[(0, 3)])
+    pairs = [[int(data._perm(e)[i]) % 12 for i in range(12)] for e in (0, 1)]
+    assert pairs[0] != pairs[1]
+
+
+def test_translation_learns_the_target_colour_and_resumes_exactly(domains, tmp_path):
+    data = unpaired(domains)
+    a = torch.stack([data[(0, i)][0] for i in range(8)])
+    cfg = TranslateConfig(**TINY, disc="patch", pretrain_iters=20, iters=20, cycle=False, lr=2e-3)
+    run_ = train_translation(data, cfg, device="cpu", progress=False)
+    pre = run_.pretrain.history
+    assert pre["G/loss"][-1] < pre["G/loss"][0]                           # autoencoder pre-training learns
+    out = translate(run_.generators["ab"].eval(), a).mean((0, 2, 3))
+    assert out[2] - out[0] > 0.2 > float(a.mean((0, 2, 3))[2] - a.mean((0, 2, 3))[0])    # blue, like B
+    short = TranslateConfig(**TINY, disc="patch", pretrain_iters=2, iters=2)
+    straight = train_translation(data, short, device="cpu", progress=False)
+    ck = tmp_path / "ck.safetensors"
+    train_translation(data, TranslateConfig(**{**short.__dict__, "iters": 1}), device="cpu", progress=False,
+                      checkpoint=ck)
+    resumed = train_translation(data, short, device="cpu", progress=False, checkpoint=ck)
+    sa, sb = straight.generators.state_dict(), resumed.generators.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_cli_round_trip_and_bad_input(domains, tmp_path, monkeypatch, capsys):
+    model = tmp_path / "t.safetensors"
+    code, out, _ = run(monkeypatch, capsys, "translate", "train", "--a", domains / "A", "--b", domains / "B",
+                       "--size", "16", "--iters", "2", "--pretrain-iters", "1", "--batch", "4", "--disc", "patch",
+                       "--one-way", "-q", "--device", "cpu", "-o", model)
+    assert code == 0 and model.exists()
+    code, _, _ = run(monkeypatch, capsys, "translate", "apply", model, domains / "A" / "0.png", "-o",
+                     tmp_path / "t.png")
+    assert code == 0 and Image.open(tmp_path / "t.png").size == (16, 16)
+    for args in (["translate", "apply", model, domains / "A" / "0.png", "--direction", "ba"],
+                 ["translate", "apply", tmp_path / "none.safetensors", domains / "A" / "0.png"],
+                 ["translate", "train", "--a", tmp_path / "missing", "--b", domains / "B", "-o", tmp_path / "x.png"],
+                 ["translate", "train", "--a", domains / "A", "--b", domains / "B", "--disc", "vgg99",
+                  "-o", tmp_path / "x.safetensors"]):
+        code, _, err = run(monkeypatch, capsys, *args)
+        assert code == 2 and err.count("\n") == 1 and err.startswith("error:"), (args, err)
