@@ -98,7 +98,8 @@ def train_age_part(args, mode: str) -> None:
 
 def train_dcgan_part(args) -> None:
     from netprior.io import save_image
-    from netprior.recipes.dcgan import DCGANConfig, save_generator, train_dcgan
+    from netprior.dcgan_model import save_generator
+    from netprior.recipes.dcgan import DCGANConfig, train_dcgan
     from netprior.report import image_grid
 
     train, _ = datasets(args.seed)
@@ -129,7 +130,8 @@ def fid_part(args) -> dict:
     from netprior.evaluation import fid_kid
     from netprior.metrics import psnr
     from netprior.recipes.age import load_model, recalibrate_encoder, reconstruct, sample
-    from netprior.recipes.dcgan import generate, load_generator
+    from netprior.dcgan_model import load_generator
+    from netprior.recipes.dcgan import generate
 
     train, held = datasets(args.seed, augment=False)
     x_held = torch.stack([held[i] for i in range(len(held))])
@@ -201,7 +203,8 @@ def colorize_eval(args) -> dict:
 def figures(args) -> None:
     from netprior.io import save_image
     from netprior.recipes.age import encode, interpolate, load_model, recalibrate_encoder, reconstruct, sample
-    from netprior.recipes.dcgan import generate, load_generator
+    from netprior.dcgan_model import load_generator
+    from netprior.recipes.dcgan import generate
     from netprior.report import image_grid
 
     e, g, cfg = load_model(WORK / "age.safetensors", args.device)
@@ -315,7 +318,8 @@ def main(argv: list[str] | None = None) -> None:
         _features("heldout", lambda: torch.stack([held[i] for i in range(len(held))]), args)
         _features("train", lambda: torch.stack([train[i] for i in range(0, len(train), step)][:args.fid_images]), args)
     if "fid-dcgan" in parts:  # the DCGAN samples' features only (they do not wait for the AGE run)
-        from netprior.recipes.dcgan import generate, load_generator
+        from netprior.dcgan_model import load_generator
+    from netprior.recipes.dcgan import generate
 
         _features("dcgan-samples", lambda: generate(load_generator(WORK / "dcgan.safetensors", args.device),
                                                     args.fid_images, seed=args.seed + 1), args)

@@ -85,7 +85,8 @@ def style(args) -> None:
     """Train the style network and write B (stylised B_src) and A_test_true (stylised A_test)."""
     from netprior.io import load_image, save_image
     from netprior.recipes.style import apply_style, train_style_net
-    from netprior.recipes.texture import ARCH_LR, Descriptor, TrainConfig, save_model
+    from netprior.recipes.texture import ARCH_LR, Descriptor, TrainConfig
+    from netprior.texture_model import save_model
 
     b_src, b_paths = _images(WORK / "B_src")
     pool = b_src[torch.randperm(len(b_src), generator=torch.Generator().manual_seed(args.seed))[:8]]

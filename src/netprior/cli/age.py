@@ -36,7 +36,7 @@ def _model(path: Path, device: str, mode: str):
 
 def _load_fitted(path: Path, cfg, max_side: int):
     from ..io import load_image
-    from ..recipes.gan import fit_image
+    from ..inputs import fit_image
 
     x, note = fit_image(load_image(path, "L" if cfg.channels == 1 else "RGB", max_side=max_side),
                         (cfg.size, cfg.size))
