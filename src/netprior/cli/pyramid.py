@@ -8,6 +8,7 @@ greyscale photos, line drawings, paintings) are resized and centre-cropped to th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,7 @@ from .common import (
     check_device,
     output_path,
 )
+from .groups import options
 
 pyramid_app = typer.Typer(no_args_is_help=True, help="Semantic Pyramid: generation from a classifier's feature "
                                                      "levels, re-painting, composition, re-labelling.")
@@ -60,11 +62,6 @@ def _mask(path: Path, image, resolution: int):
     return fit_mask(load_mask(path, tuple(image.shape[-2:])), resolution)
 
 
-def _check_count(n: int) -> None:
-    if not 1 <= n <= 256:
-        raise InputError(f"-n must be between 1 and 256, got {n}")
-
-
 def _write(out: Path, samples, shown, *, config: dict, inputs: dict, report: bool) -> None:
     """The sample grid, its sidecar and optionally the report (``shown`` images, then the samples)."""
     import torch
@@ -83,18 +80,44 @@ def _write(out: Path, samples, shown, *, config: dict, inputs: dict, report: boo
         typer.echo(f"wrote {rp}")
 
 
-def _config(task: str, g, pyramid, weights: Path, **kw) -> dict:
-    return {"method": "semantic-pyramid", "task": task, "weights": str(weights), "classifier": pyramid.name,
-            "resolution": g.resolution, **kw}
+@dataclass(frozen=True)
+class SamplingOptions:
+    """The flags every application shares: the generator file, the level, how many samples, the truncation, and
+    randomness, device, input guard, report and progress."""
+
+    weights: Weights = Path("pyramid.safetensors")
+    level: Level = "conv5"
+    count: Count = 4
+    truncation: Truncation = 0.0
+    seed: Seed = 0
+    device: Device = "auto"
+    max_side: MaxSide = 4096
+    report: Report = False
+    quiet: Quiet = False
+
+    def load(self):
+        """Check the level and count, then load the generator and its classifier pyramid."""
+        from ..semantic_pyramid import check_level
+
+        check_level(self.level)
+        if not 1 <= self.count <= 256:
+            raise InputError(f"-n/--count must be between 1 and 256, got {self.count}")
+        return _load(self.weights, self.device)
+
+    def sample_kw(self) -> dict:
+        return {"seed": self.seed, "truncation": self.truncation}
+
+    def config(self, task: str, g, pyramid, **kw) -> dict:
+        return {"method": "semantic-pyramid", "task": task, "weights": str(self.weights), "classifier": pyramid.name,
+                "resolution": g.resolution, "level": self.level, "samples": self.count, **self.sample_kw(), **kw}
 
 
 @pyramid_app.command("train")
 def train_cmd(
         data: Annotated[Path | None, typer.Option("--data", help="Folder of images (recursive; default: the "
                                                      "default collection).")] = None,
-        output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result (the generator, a .safetensors "
-                                                       "file).")] =
-        Path("pyramid.safetensors"),
+        output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result (the generator, a "
+                                                               ".safetensors file).")] = Path("pyramid.safetensors"),
         resolution: Annotated[int, typer.Option("--resolution", help="Image side: 64 or 128 on the CPU, 256 with "
                                                 "a GPU.")] = 64,
         classifier: Annotated[str, typer.Option("--classifier", help="lite0 (offline) or vgg16 (torchvision "
@@ -111,8 +134,9 @@ def train_cmd(
                                                   "reconstruction.")] = 0.1,
         div_weight: Annotated[float, typer.Option("--div-weight", help="β, weight of the diversity term.")] = 0.1,
         p_spatial: Annotated[float, typer.Option("--p-spatial", help="Probability of a spatial mask.")] = 0.3,
-        workers: Annotated[int, typer.Option("--workers", help="Local worker processes (DataLoader workers).")] = 0,
-        sample_every: Annotated[int, typer.Option("--sample-every", help="Sample grid every N iterations (a sheet of levels).")] = 0,
+        loader_workers: Annotated[int, typer.Option("--loader-workers", help="DataLoader worker processes.")] = 0,
+        sample_every: Annotated[int, typer.Option("--sample-every", help="Sample grid every N iterations (a sheet "
+                                                                         "of levels).")] = 0,
         seed: Seed = 0, device: Device = "auto", checkpoint: Checkpoint = None, report: Report = False,
         quiet: Quiet = False):
     """Train the semantic pyramid generator on a folder of images (labels: the classifier's top-1 class)."""
@@ -135,7 +159,7 @@ def train_cmd(
     with _notes():
         train_set = ImageFolder(root, resolution, split="train", heldout=heldout, resize=resize, seed=seed)
     stem = output.with_suffix("")
-    run = train_pyramid(train_set, cfg, device=dev, workers=workers, checkpoint=checkpoint,
+    run = train_pyramid(train_set, cfg, device=dev, workers=loader_workers, checkpoint=checkpoint,
                         log=stem.with_suffix(".log.jsonl"), progress=not quiet, sample_every=sample_every)
     r = run.result
     save_generator(run.generator, classifier, output, training=run.config)
@@ -153,99 +177,80 @@ def train_cmd(
 
 
 @pyramid_app.command("generate")
+@options(opts=SamplingOptions)
 def generate_cmd(
         image: Annotated[Path, typer.Argument(help="Reference image (a photo, a greyscale photo, a drawing…).")],
-        weights: Weights = Path("pyramid.safetensors"), level: Level = "conv5", n: Count = 8,
-        truncation: Truncation = 0.0, output: Output = None, seed: Seed = 0, device: Device = "auto",
-        max_side: MaxSide = 4096, report: Report = False, quiet: Quiet = False):
+        output: Output = None, *, opts: SamplingOptions):
     """N samples from the features of one level of IMAGE (deeper levels: freer samples)."""
     from ..recipes.pyramid import generate
-    from ..semantic_pyramid import check_level
 
-    check_level(level)
-    _check_count(n)
-    out = output_path(output, image, f"pyramid-{level}", [image, weights])
-    g, pyr = _load(weights, device)
-    _, ref = _reference(image, g.resolution, max_side)
-    samples = generate(g, pyr, ref, level, n, seed=seed, truncation=truncation)
-    _write(out, samples, ref, config=_config("generate", g, pyr, weights, level=level, samples=n, seed=seed,
-                                             truncation=truncation), inputs={"image": image}, report=report)
+    g, pyr = opts.load()
+    out = output_path(output, image, f"pyramid-{opts.level}", [image, opts.weights])
+    _, ref = _reference(image, g.resolution, opts.max_side)
+    samples = generate(g, pyr, ref, opts.level, opts.count, **opts.sample_kw())
+    _write(out, samples, ref, config=opts.config("generate", g, pyr), inputs={"image": image}, report=opts.report)
 
 
 @pyramid_app.command("repaint")
+@options(opts=SamplingOptions)
 def repaint_cmd(
         image: Annotated[Path, typer.Argument(help="Image to re-paint.")],
         mask: Annotated[Path, typer.Option("--mask", help="Mask PNG (IMAGE's size): white = keep, black = "
                                          "re-paint.")],
-        weights: Weights = Path("pyramid.safetensors"), level: Level = "conv5", n: Count = 4,
-        truncation: Truncation = 0.0, output: Output = None, seed: Seed = 0, device: Device = "auto",
-        max_side: MaxSide = 4096, report: Report = False, quiet: Quiet = False):
+        output: Output = None, *, opts: SamplingOptions):
     """Regenerate the black region of MASK from LEVEL; the rest comes through the finer levels."""
     from ..recipes.pyramid import repaint
-    from ..semantic_pyramid import check_level
 
-    check_level(level)
-    _check_count(n)
-    out = output_path(output, image, f"repaint-{level}", [image, mask, weights])
-    g, pyr = _load(weights, device)
-    raw, ref = _reference(image, g.resolution, max_side)
+    g, pyr = opts.load()
+    out = output_path(output, image, f"repaint-{opts.level}", [image, mask, opts.weights])
+    raw, ref = _reference(image, g.resolution, opts.max_side)
     keep = _mask(mask, raw, g.resolution)
-    samples = repaint(g, pyr, ref, keep, level, n, seed=seed, truncation=truncation)
-    _write(out, samples, ref * (0.5 + 0.5 * keep), config=_config("repaint", g, pyr, weights, level=level,
-                                                                   samples=n, seed=seed, truncation=truncation),
-           inputs={"image": image, "mask": mask}, report=report)
+    samples = repaint(g, pyr, ref, keep, opts.level, opts.count, **opts.sample_kw())
+    _write(out, samples, ref * (0.5 + 0.5 * keep), config=opts.config("repaint", g, pyr),
+           inputs={"image": image, "mask": mask}, report=opts.report)
 
 
 @pyramid_app.command("compose")
+@options(opts=SamplingOptions)
 def compose_cmd(
         background: Annotated[Path, typer.Argument(help="Background image.")],
         obj: Annotated[Path, typer.Argument(metavar="OBJECT", help="Image the object is taken from.")],
         mask: Annotated[Path, typer.Option("--mask", help="Mask PNG (BACKGROUND's size): white = the region "
                                            "taken from OBJECT.")],
-        weights: Weights = Path("pyramid.safetensors"), level: Level = "conv5", n: Count = 4,
-        truncation: Truncation = 0.0, output: Output = None, seed: Seed = 0, device: Device = "auto",
-        max_side: MaxSide = 4096, report: Report = False, quiet: Quiet = False):
+        output: Output = None, *, opts: SamplingOptions):
     """Paste OBJECT into BACKGROUND where MASK is white, then re-paint that region from LEVEL so it blends in."""
     from ..recipes.pyramid import compose
-    from ..semantic_pyramid import check_level
 
-    check_level(level)
-    _check_count(n)
-    out = output_path(output, background, f"compose-{level}", [background, obj, mask, weights])
-    g, pyr = _load(weights, device)
-    raw, bg = _reference(background, g.resolution, max_side)
-    _, fg = _reference(obj, g.resolution, max_side)
+    g, pyr = opts.load()
+    out = output_path(output, background, f"compose-{opts.level}", [background, obj, mask, opts.weights])
+    raw, bg = _reference(background, g.resolution, opts.max_side)
+    _, fg = _reference(obj, g.resolution, opts.max_side)
     region = _mask(mask, raw, g.resolution)
-    samples = compose(g, pyr, bg, fg, region, level, n, seed=seed, truncation=truncation)
+    samples = compose(g, pyr, bg, fg, region, opts.level, opts.count, **opts.sample_kw())
     pasted = region * fg + (1 - region) * bg
-    _write(out, samples, pasted, config=_config("compose", g, pyr, weights, level=level, samples=n, seed=seed,
-                                                truncation=truncation),
-           inputs={"background": background, "object": obj, "mask": mask}, report=report)
+    _write(out, samples, pasted, config=opts.config("compose", g, pyr),
+           inputs={"background": background, "object": obj, "mask": mask}, report=opts.report)
 
 
 @pyramid_app.command("relabel")
+@options(opts=SamplingOptions)
 def relabel_cmd(
         image: Annotated[Path, typer.Argument(help="Reference image.")],
         class_: Annotated[str, typer.Option("--class", help="ImageNet class index (0-999, or a class "
                                                     "name such as volcano) to generate with.")],
-        weights: Weights = Path("pyramid.safetensors"), level: Level = "conv5", n: Count = 4,
-        truncation: Truncation = 0.0, output: Output = None, seed: Seed = 0, device: Device = "auto",
-        max_side: MaxSide = 4096, report: Report = False, quiet: Quiet = False):
+        output: Output = None, *, opts: SamplingOptions):
     """The features of LEVEL of IMAGE generated with another class embedding (Fig. 8)."""
     from ..recipes.pyramid import relabel
-    from ..semantic_pyramid import check_level, class_index, imagenet_classes
+    from ..semantic_pyramid import class_index, imagenet_classes
 
-    check_level(level)
-    _check_count(n)
+    g, pyr = opts.load()
     label = class_index(class_)
-    out = output_path(output, image, f"relabel-{label}", [image, weights])
-    g, pyr = _load(weights, device)
-    _, ref = _reference(image, g.resolution, max_side)
+    out = output_path(output, image, f"relabel-{label}", [image, opts.weights])
+    _, ref = _reference(image, g.resolution, opts.max_side)
     was = int(pyr.labels(pyr.features(ref.to(next(g.parameters()).device))))
-    samples = relabel(g, pyr, ref, label, level, n, seed=seed, truncation=truncation)
+    samples = relabel(g, pyr, ref, label, opts.level, opts.count, **opts.sample_kw())
     names = imagenet_classes()
-    if not quiet:
+    if not opts.quiet:
         typer.echo(f"class {was} ({names[was]}) → {label} ({names[label]})")
-    _write(out, samples, ref, config=_config("relabel", g, pyr, weights, level=level, samples=n, seed=seed,
-                                             truncation=truncation, predicted_class=was, new_class=label),
-           inputs={"image": image}, report=report)
+    _write(out, samples, ref, config=opts.config("relabel", g, pyr, predicted_class=was, new_class=label),
+           inputs={"image": image}, report=opts.report)
