@@ -43,14 +43,17 @@ def run_demo(output_dir: str | Path, *, iters: int | None = None, progress: bool
     metrics = {**r.metrics, "psnr_noisy": psnr(noisy, clean), "ssim_noisy": ssim(noisy, clean)}
     write_sidecar(out / "denoised.png", config=r.config, result=r.result, metrics=metrics,
                   extra={"demo": {"image": "netprior/data/demo.png", "sigma255": DEMO_SIGMA255, "noise_seed": seed}})
+    stop = r.result.stop
+    how = (f"stopped by {stop['rule']} at step {stop['stopped_at']}" if stop.get("stopped_at") else
+           f"{stop['rule']} did not fire within {r.result.steps} steps; its best step {stop['selected_step']}")
     write_report(out / "denoised.report.png", r.result, observation=noisy,
-                 title=f"DIP denoising, stopped by {r.result.stop['rule']} at step {r.result.stop['selected_step']}")
+                 title=f"DIP denoising: {how}")
     write_panels(out / "comparison.png",
                  [("clean (reference)", clean), (f"noisy, σ = {DEMO_SIGMA255:g}: {psnr(noisy, clean):.2f} dB", noisy),
                   (f"restored: {r.metrics['psnr']:.2f} dB", r.image.cpu())],
                  title=f"Deep Image Prior denoising (preset {r.config['preset']['name']}, {r.result.steps} steps)")
     yield (f"wrote {out / 'denoised.png'}  (PSNR {r.metrics['psnr']:.2f} dB, SSIM {r.metrics['ssim']:.3f}; "
-           f"{r.result.steps} steps in {r.result.seconds:.0f} s, stopped by {r.result.stop['rule']}; "
+           f"{r.result.steps} steps in {r.result.seconds:.0f} s, {how}; "
            f"oracle peak {r.metrics.get('oracle_peak_psnr', float('nan')):.2f} dB at step "
            f"{r.metrics.get('oracle_peak_step')})")
     yield f"wrote {out / 'denoised.json'}  (config, seed, versions, timings, metrics)"
