@@ -92,3 +92,15 @@ def test_risk_minimum_stops_after_patience_and_returns_the_average_at_the_minimu
     # 3-step means: 4, 3, 2, 1.67 (steps 3–6), then rising; the minimum is at step 6, stop 4 steps later
     assert rule.best_step == 6 and stopped == 10 and rule.stopped_at == 10
     assert float(rule.selected()[1]) == -6.0  # the averaged image at the minimum, not x_t
+
+
+def test_risk_minimum_stops_when_the_risk_estimate_turns_negative():
+    """An estimate of a mean squared error below zero means SURE has failed (the network memorised the noisy
+    image): the rule stops there and returns the best step before, instead of the ever lower "risk" after it."""
+    rule = RiskMinimum(window=2, patience=100)
+    x = torch.zeros(1, 1, 2, 2)
+    losses = [0.05, 0.03, 0.02, 0.01, 0.005, -0.01, -0.05, -0.2]
+    fired = next(t for t, v in enumerate(losses, start=1) if rule.update(t, x + t, None, v))
+    assert fired == rule.stopped_at == 6                              # the first negative mean: (0.005 − 0.01) / 2
+    step, image = rule.selected()
+    assert step == 5 and float(image.mean()) == 5.0                   # the last positive minimum

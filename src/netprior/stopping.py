@@ -139,7 +139,10 @@ class Discrepancy(StoppingRule):
 class RiskMinimum(_PatientMinimum):
     """Watch R_t = the loss when it estimates the error to the clean image (SURE): R̄_t = mean of R over the last
     ``window`` steps (one Monte-Carlo probe per step makes single values noisy); stop when R̄ has not reached a new
-    minimum for ``patience`` steps and return the averaged output x̄ at the minimising step t*."""
+    minimum for ``patience`` steps and return the averaged output x̄ at the minimising step t*.  R̄ < 0 also stops:
+    an estimate of a mean squared error below zero means the estimator has failed — the network has memorised the
+    noisy image in its weights, which SURE's divergence (sensitivity to the input) cannot see (CSet5 baby: R̄ turns
+    negative at step ~115 while the image falls from 32 dB to 11 dB, benchmarks/results/sure_tuning.md)."""
 
     name = "risk-minimum"
 
@@ -154,7 +157,11 @@ class RiskMinimum(_PatientMinimum):
             self._values.popleft()
         if len(self._values) < self.window:
             return False
-        return self._observe(step, sum(self._values) / self.window, lambda: x_avg if x_avg is not None else x)
+        risk = sum(self._values) / self.window
+        if risk < 0 and self.best_step is not None:
+            self.stopped_at = step
+            return True
+        return self._observe(step, risk, lambda: x_avg if x_avg is not None else x)
 
     def describe(self):
         return {**super().describe(), "window": self.window, "patience": self.patience,
