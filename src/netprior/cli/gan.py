@@ -15,7 +15,7 @@ import typer
 
 from ..errors import InputError
 from .common import (Count, Device, Factor, Mask, MaxSide, Output, Reference, RunOptions, Seed, check_device,
-                     output_path)
+                     output_path, tagged_path)
 from .groups import options
 
 gan_app = typer.Typer(no_args_is_help=True, help="Invert a pretrained GAN: reconstruct, inpaint, colourise, "
@@ -151,11 +151,6 @@ def _write_report(out: Path, inv, observation) -> None:
     p = write_report(out.with_suffix(".report.png"), inv.result, observation=observation,
                      title=f"GAN inversion ({inv.method}), last phase")
     typer.echo(f"wrote {p}")
-
-
-def _suffixed(path: Optional[Path], tag: str) -> Optional[Path]:
-    """``ckpt.safetensors`` → ``ckpt-<tag>.safetensors`` (one checkpoint per run of a multi-run command)."""
-    return None if path is None else path.with_name(f"{path.stem}-{tag}{path.suffix}")
 
 
 def _run_kw(run: RunOptions, checkpoint: Optional[Path] = None) -> dict:
@@ -312,7 +307,7 @@ def interpolate_cmd(image_a: Path, image_b: Path, output: Output = None,
     cfg = _config("two-step", opts)
     g = _generator(generator, gen, run.device)
     (xa, note_a), (xb, note_b) = (_load_fitted(p, g.image_size, run.max_side) for p in (image_a, image_b))
-    a, b = (invert(x, g, cfg, reference=x, **_run_kw(run, _suffixed(run.checkpoint, end)))
+    a, b = (invert(x, g, cfg, reference=x, **_run_kw(run, tagged_path(run.checkpoint, end)))
             for x, end in ((xa, "a"), (xb, "b")))
     strip, gif_frames = interpolation_figures(g, a, b, xa, xb, frames)
     save_image(strip, out)

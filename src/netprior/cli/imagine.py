@@ -23,7 +23,8 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import InputError
-from .common import Count, ImageNetClass, Iters, Lr, Output, RunOptions, check_device, output_path, write_result
+from .common import (Count, ImageNetClass, Iters, Lr, Output, RunOptions, check_device, output_path, tagged_path,
+                     write_result)
 from .groups import options
 
 
@@ -122,12 +123,6 @@ def _outputs(output: Path | None, image: Path, task: str, n: int, inputs: list) 
     return [output_path(out.with_name(f"{out.stem}-{i}.png"), image, task, inputs) for i in range(n)]
 
 
-def _checkpoint(checkpoint: Path | None, i: int, n: int) -> str | None:
-    if checkpoint is None:
-        return None
-    return str(checkpoint if n == 1 else checkpoint.with_name(f"{checkpoint.stem}-{i}{checkpoint.suffix}"))
-
-
 def _finish(r, out: Path, inputs: dict, report: bool, title: str, shown, num_classes: int) -> None:
     from ..backbones import class_names
     from ..report import write_terms_report
@@ -142,9 +137,13 @@ def _finish(r, out: Path, inputs: dict, report: bool, title: str, shown, num_cla
 
 def _runs(inv: ClassifierInversionOptions, run: RunOptions, backbone_device: str) -> list[dict]:
     """Keyword arguments of the ``count`` runs: seeds seed … seed + count − 1, one checkpoint file each."""
-    return [{"seed": run.seed + i, "cls": inv.cls, "device": backbone_device,
-             "checkpoint": _checkpoint(run.checkpoint, i, inv.count), "progress": not run.quiet,
-             "snapshot_every": 50 if run.report else 0} for i in range(inv.count)]
+    runs = []
+    for i in range(inv.count):
+        ckpt = run.checkpoint if inv.count == 1 else tagged_path(run.checkpoint, i)
+        runs.append({"seed": run.seed + i, "cls": inv.cls, "device": backbone_device,
+                     "checkpoint": str(ckpt) if ckpt else None, "progress": not run.quiet,
+                     "snapshot_every": 50 if run.report else 0})
+    return runs
 
 
 @imagine_app.command("synth")
