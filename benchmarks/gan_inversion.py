@@ -3,12 +3,13 @@
     .venv/bin/python benchmarks/gan_inversion.py [--parts generated,candidates,real,inpaint,sweep] [--generated 6] ...
 
 1. generated: n images x = G(z), z ~ N(0, I) (true code known), inverted by latent search, two-step (dense layer)
-   and mGANprior (codes around the latent solution of the same search); mean L_mse-feat and pixel MSE at each level
+   and mGANprior (half its codes around the latent solution of the same search); mean L_mse-feat and pixel MSE at each level
    and the share recovered to near-zero error (PSNR ≥ 30 dB and ≥ 40 dB) — the comparison of Pividori et al.
    Fig. 5; the true-code recovery ‖z* − z‖/‖z‖, ‖z*‖/‖z‖ and where the code error lies relative to the Jacobian
    ∂G/∂z at z (its weak directions: the generator's many-to-one regions).
-2. candidates: issue 20 — mGANprior with Gaussian codes (the thesis' initialisation; lr 0.05 / 0.01; L1 feature
-   term 1e-2, L2 1e-3, pixels only) against codes around z* (lr 0.05 / 0.01) on generated images.
+2. candidates: issue 20 — mGANprior's initialisations and learning rates on generated images AND on the real
+   crops: Gaussian codes (the thesis' start, lr 0.05), all codes around z* (the former default), half around z*
+   and half Gaussian (the default), all at lr 0.01 but the first; a wider exploration is in docs/methods/gan.md.
 3. real: five real face crops (below), the same three levels.
 4. inpaint: 12 / 25 / 40 % of pixels removed in random 8×8 blocks (a different mask per image, the same for
    every method); mGANprior vs self-attention (dot and scaled-dot scoring) vs CBAM at the composition layer,
@@ -122,28 +123,27 @@ def three_levels(g, x: torch.Tensor, args, seed: int) -> tuple[dict, dict]:
 
 
 CANDIDATE_FINDING = (
-    "Finding (also in `netprior.recipes.gan`'s docstring, where a larger exploration — 4 generated faces, N = 20, "
-    "α on a smaller step, a cosine schedule, codes spread around a random code — is recorded): the cause is the "
-    "initialisation, not the loss weights, the α step or the schedule.  Gaussian codes at α_n = 1/N compose a map "
-    "with 1/N of a single code's variance, one that no code makes, and every variant of loss and learning rate "
-    "settles near 28 dB from there.  Codes placed around the latent solution z* start at G(z*) and gain on it; "
-    "lr 0.05 throws that start away because Adam's first steps move each α_n by about its own size 1/N; lr 0.01 "
-    "keeps it.  The latent start is this library's default (`init=\"latent\"`); `init=\"random\"` is the "
-    "thesis' initialisation.")
-CANDIDATES = {  # name: mgan overrides; the last one is the recipe's default
-    "gaussian codes, lr 0.05, L1 1e-2 (former defaults)": {"init": "random", "lr": 0.05, "feature_weight": 1e-2,
-                                                           "feature_distance": "l1"},
-    "gaussian codes, lr 0.05, L2 1e-3": {"init": "random", "lr": 0.05},
-    "gaussian codes, lr 0.01, L2 1e-3": {"init": "random", "lr": 0.01},
-    "gaussian codes, lr 0.01, pixels only": {"init": "random", "lr": 0.01, "feature_weight": 0.0},
-    "codes around z*, lr 0.05, L2 1e-3": {"init": "latent", "lr": 0.05},
-    "codes around z*, lr 0.01, L2 1e-3 (defaults)": {"init": "latent", "lr": 0.01},
+    "Finding (also in `netprior.recipes.gan`'s docstring and `docs/methods/gan.md`): on generated faces the cause "
+    "of the old gap is the initialisation, not the loss weights, the α step or the schedule — Gaussian codes at "
+    "α_n = 1/N compose a map with 1/N of a single code's variance, one that no code makes, and settle near 28 dB; "
+    "codes around the latent solution z* start at G(z*) and gain on it, and lr 0.01 keeps that start (0.05 throws "
+    "it away: Adam's first steps move each α_n by about its own size).  On the real crops that start is a trap: "
+    "codes all within σ = 0.1 of z* make maps close to G1(z*), so the importances can only re-weight the channels "
+    "of one face, and mGANprior stays in z*'s basin, below two-step, with smeared eyes.  A larger lr helps the "
+    "real crops but costs the generated faces (and more so with more codes, the α_n being smaller).  Half the codes "
+    "around z* (α_n = 1/K) and half Gaussian at α_n = 0.01 keeps the start at ≈ G(z*) and puts codes of other "
+    "faces at hand: it is the best start on both sets at lr 0.01 and is the default (`init=\"mixed\"`).")
+CANDIDATES = {  # name: mgan overrides; the last one is the recipe's default.  More in docs/methods/gan.md.
+    "gaussian codes, lr 0.05, L2 1e-3 (the thesis' start)": {"init": "random", "lr": 0.05},
+    "all codes around z*, lr 0.01 (former default)": {"init": "latent", "lr": 0.01},
+    "half around z*, half gaussian, lr 0.01 (default)": {"init": "mixed", "lr": 0.01},
 }
 
 
-def candidates(g, x: torch.Tensor, args, seed: int) -> dict:
-    """The issue-20 candidates for mgan's loss on generated images, each at the same small budget."""
-    out = {}
+def candidates(g, x: torch.Tensor, args, seed: int) -> tuple[dict, list[torch.Tensor]]:
+    """The issue-20 candidates for mgan's start and lr on the targets ``x``, each at the same small budget; also
+    their reconstructions (the latent start first)."""
+    out, images = {}, []
     for name, over in CANDIDATES.items():
         cfg = make_config("mgan", iters=args.candidate_iters, codes=args.codes, init_iters=args.iters,
                           restarts=args.restarts, **over)
@@ -154,8 +154,10 @@ def candidates(g, x: torch.Tensor, args, seed: int) -> dict:
                      "cpu_s": round(t.cpu, 1), "wall_s": round(t.wall, 1), **over}
         if inv.latent_image is not None:
             out[name]["latent_psnr"] = float(np.mean([v["psnr"] for v in per_target(inv.latent_image, x)]))
+            images[:1] = [inv.latent_image]
+        images.append(inv.image)
         print("candidate", name, round(out[name]["psnr"], 2), flush=True)
-    return out
+    return out, images
 
 
 def code_recovery(g, z: torch.Tensor, z_star: torch.Tensor, lambda_prior: float) -> dict:
@@ -285,7 +287,7 @@ def markdown(res: dict, cmd: str) -> str:
                       "the same image (a many-to-one region of the generator), so the image error cannot locate z "
                       "along them."]
             if "mgan" in res["generated"]:
-                L += ["", "mGANprior's codes start around z*, the solution of the same latent search "
+                L += ["", "Half of mGANprior's codes start around z*, the solution of the same latent search "
                           f"(identical start: {res['generated']['mgan'].get('same_start_as_latent')})."]
         else:
             L += ["", "Per image PSNR (latent / two-step / mGANprior): " + ", ".join(
@@ -294,20 +296,24 @@ def markdown(res: dict, cmd: str) -> str:
                 f"{res['real']['mgan']['per_target_psnr'][i]:.1f}" for i, n in enumerate(res["faces"]))]
             r = res["real"]
             order = " ≥ ".join(sorted(("latent", "two-step", "mgan"), key=lambda k: -r[k]["psnr"]))
-            L += ["", f"Ordering by PSNR at this budget: {order}.  The previous run (df3c038: Gaussian mgan codes, "
-                      "lr 0.05, 200 steps; latent 300 × 2, offset 200) had mgan 23.83 ≥ two-step 23.30 ≥ latent "
-                      "17.90 dB: on real faces the latent start has not been shown to help (see the recipe's "
-                      "docstring)."]
+            L += ["", f"Ordering by PSNR at this budget: {order}.  (Before the mixed start, mGANprior with all "
+                      "its codes around z* was below two-step here: 21.25 against 22.43 dB with N = 10; see the "
+                      "candidates below.)"]
         L.append("")
-    L += ["### Issue 20: why mGANprior lost to one code on generated images", "",
-          f"Each mGANprior candidate on {a['candidate_images']} generated images, N = {a['codes']}, "
-          f"{a['candidate_iters']} steps; \"latent start\" is the PSNR of G(z*) where the codes around z* start (the "
-          "latent search of the tables above).", "",
-          "| candidate | PSNR (dB) | per image | latent start (dB) | CPU s (wall s) |", "|---|---|---|---|---|"]
-    for name, r in res["candidates"].items():
-        start = f"{r['latent_psnr']:.2f}" if "latent_psnr" in r else "—"
-        L.append(f"| {name} | {r['psnr']:.2f} | {', '.join(f'{v:.1f}' for v in r['per_target_psnr'])} | {start} | "
-                 f"{r['cpu_s']:.0f} ({r['wall_s']:.0f}) |")
+    c = res["candidates"]
+    L += ["### Issue 20: mGANprior's start and learning rate, generated and real faces", "",
+          f"Each candidate inverts {a['candidate_images']} generated images and the {len(res['faces'])} real crops, "
+          f"N = {a['codes']}, {a['candidate_iters']} mGANprior steps after the latent search of the tables above; "
+          "\"latent start\" is the PSNR of G(z*).  Figure `gan_inversion_candidates.png`: the real crops, G(z*), then "
+          "one row per candidate in this order.", "",
+          "| candidate | generated PSNR (dB) | real PSNR (dB) | real, per image | CPU s generated / real |",
+          "|---|---|---|---|---|"]
+    for name, r in c["real"].items():
+        gen = c["generated"][name]
+        L.append(f"| {name} | {gen['psnr']:.2f} | {r['psnr']:.2f} | "
+                 f"{', '.join(f'{v:.1f}' for v in r['per_target_psnr'])} | {gen['cpu_s']:.0f} / {r['cpu_s']:.0f} |")
+    start = {k: next(r["latent_psnr"] for r in c[k].values() if "latent_psnr" in r) for k in ("generated", "real")}
+    L.append(f"| latent start G(z*) | {start['generated']:.2f} | {start['real']:.2f} | — | — |")
     L += ["", CANDIDATE_FINDING, ""]
     L += ["### Inpainting, random 8×8 blocks (thesis Tables 6.1–6.3 layout)", "",
           *([res["inpaint_note"], ""] if res.get("inpaint_note") else []),
@@ -337,7 +343,8 @@ def markdown(res: dict, cmd: str) -> str:
                  f"{runs[str(res['sweep_codes'][-1])]['cpu_s']:.0f} |")
     L += ["", "Figures: `gan_inversion_errors.png` (error distributions), `gan_inversion_real.png` (targets, "
               "latent, two-step, mGANprior), `gan_inversion_inpaint.png` (25 %: masked input, mGANprior, SA, "
-              "SA-scaled, CBAM, clean), `gan_inversion_interpolation.png` (head → woman: latent path, dense path, "
+              "SA-scaled, CBAM, clean), `gan_inversion_candidates.png` (real crops, G(z*), the candidates), "
+              "`gan_inversion_interpolation.png` (head → woman: latent path, dense path, "
               "head latent→dense), `gan_inversion_sweep.png`."]
     return "\n".join(L)
 
@@ -349,13 +356,13 @@ def main() -> None:
     ap.add_argument("--restarts", type=int, default=2)
     ap.add_argument("--offset-iters", type=int, default=200, help="two-step: δ steps")
     ap.add_argument("--mgan-iters", type=int, default=200, help="mGANprior steps (paper: 3000)")
-    ap.add_argument("--codes", type=int, default=10, help="mGANprior codes for parts 1–2 (paper: 20)")
+    ap.add_argument("--codes", type=int, default=20, help="mGANprior codes for parts 1–3 (paper: 20)")
     ap.add_argument("--candidate-iters", type=int, default=150, help="mGANprior steps of each issue-20 candidate")
     ap.add_argument("--candidate-images", type=int, default=4, help="generated images for the candidates")
     ap.add_argument("--inpaint-iters", type=int, default=100)
     ap.add_argument("--inpaint-init-iters", type=int, default=100, help="latent steps that place mGANprior's codes")
     ap.add_argument("--inpaint-restarts", type=int, default=1, help="restarts of that latent search")
-    ap.add_argument("--inpaint-codes", type=int, default=10)
+    ap.add_argument("--inpaint-codes", type=int, default=20)
     ap.add_argument("--sweep-iters", type=int, default=60)
     ap.add_argument("--sweep-codes", default="1,5,20")
     ap.add_argument("--sweep-layers", default="dense,block1,block2")
@@ -390,7 +397,9 @@ def main() -> None:
         z = g.prior.sample(args.candidate_images, torch.Generator().manual_seed(1000 + args.seed))
         with torch.no_grad():
             x = g(z)
-        res["candidates"] = candidates(g, x, args, args.seed)
+        res["candidates"] = {"generated": candidates(g, x, args, args.seed)[0]}
+        res["candidates"]["real"], images = candidates(g, faces, args, args.seed)
+        save_image(strip([faces, *images]), OUT / "gan_inversion_candidates.png")
 
     if "real" in parts:
         out, invs = three_levels(g, faces, args, args.seed)

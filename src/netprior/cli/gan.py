@@ -42,8 +42,9 @@ Lr = Annotated[Optional[float], typer.Option("--lr", help="Learning rate (Adam, 
 Restarts = Annotated[Optional[int], typer.Option("--restarts", help="Random restarts of the latent search.")]
 InitIters = Annotated[Optional[int], typer.Option("--init-iters", help="mgan: steps of the latent search that places "
                                                                        "the codes (default 500; see --init).")]
-Init = Annotated[Optional[str], typer.Option("--init", help="Starting point of the optimisation (mgan: codes around "
-                                                            "the latent solution, latent, default; or Gaussian, "
+Init = Annotated[Optional[str], typer.Option("--init", help="Starting point of the optimisation (mgan: half the "
+                                                            "codes around the latent solution, half Gaussian, "
+                                                            "mixed, default; all around it, latent; or Gaussian, "
                                                             "random, the thesis').")]
 LambdaFeat = Annotated[Optional[float], typer.Option("--lambda-feat", help="Weight of the feature distance.")]
 Backbone = Annotated[Optional[str], typer.Option("--backbone", help="Pretrained network (of the feature distance: "

@@ -7,7 +7,7 @@ computation mixes samples (the generator runs in eval mode), so one batched run 
 * :class:`LayerOffset` – x = G2(G1(z*) + δ), δ optimised from 0 with z* fixed (Pividori's second step; h* =
   G1(z*) + δ*).
 * :class:`MultiCode` – x = G2(A(Σ_n G1(z_n) ⊙ α_n)) with N codes z_n and channel-importance vectors α_n ∈ R^C
-  (init 1/N), optionally an attention module A optimised jointly (mGANprior, Gu et al. 2020, thesis eq. 4.3; the
+  (init 1/N or given per code), optionally an attention module A optimised jointly (mGANprior, Gu et al. 2020, thesis eq. 4.3; the
   thesis' attention variant, §5.3).  For conditional generators G2's context is built from the mean code.
 """
 
@@ -70,10 +70,12 @@ class LayerOffset(Parametrization):
 
 
 class MultiCode(Parametrization):
-    """mGANprior: codes z (B, N, dim), importances α (B, N, C) = 1/N, composition at ``layer``; ``attention`` in
-    none | self | self-scaled | cbam adds one attention module per target, applied to the composed map."""
+    """mGANprior: codes z (B, N, dim), importances α (B, N, C) = 1/N — or ``weights`` (B, N), one starting value per
+    code for all its channels —, composition at ``layer``; ``attention`` in none | self | self-scaled | cbam adds
+    one attention module per target, applied to the composed map."""
 
-    def __init__(self, generator: SplitGenerator, layer: str, z0: Tensor, attention: str = "none"):
+    def __init__(self, generator: SplitGenerator, layer: str, z0: Tensor, attention: str = "none",
+                 weights: Tensor | None = None):
         super().__init__()
         if z0.dim() != 3:
             raise ValueError("multi-code initial codes must have shape (B, N, dim)")
@@ -84,7 +86,11 @@ class MultiCode(Parametrization):
             feat = generator.g1(z0[0, :1].to(generator.device), self.layer)
         self.feature_shape = tuple(feat.shape[1:])
         self.z = nn.Parameter(z0.detach().clone())
-        self.alpha = nn.Parameter(torch.full((b, n, self.feature_shape[0]), 1.0 / n))
+        if weights is None:
+            weights = torch.full((b, n), 1.0 / n)
+        if tuple(weights.shape) != (b, n):
+            raise ValueError(f"weights must have shape {(b, n)}, got {tuple(weights.shape)}")
+        self.alpha = nn.Parameter(weights.detach().to(z0)[:, :, None].repeat(1, 1, self.feature_shape[0]))
         self.attention_kind = attention
         if attention != "none":
             check_spatial(feat, attention)
