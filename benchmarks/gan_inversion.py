@@ -132,7 +132,9 @@ CANDIDATE_FINDING = (
     "of one face, and mGANprior stays in z*'s basin, below two-step, with smeared eyes.  A larger lr helps the "
     "real crops but costs the generated faces (and more so with more codes, the α_n being smaller).  Half the codes "
     "around z* (α_n = 1/K) and half Gaussian at α_n = 0.01 keeps the start at ≈ G(z*) and puts codes of other "
-    "faces at hand: it is the best start on both sets at lr 0.01 and is the default (`init=\"mixed\"`).")
+    "faces at hand: on the real crops it is the best start and the only one above two-step, and on generated faces it "
+    "stays within a fraction of a dB of the all-around-z* start, far above the single code; it is the default "
+    "(`init=\"mixed\"`).")
 CANDIDATES = {  # name: mgan overrides; the last one is the recipe's default.  More in docs/methods/gan.md.
     "gaussian codes, lr 0.05, L2 1e-3 (the thesis' start)": {"init": "random", "lr": 0.05},
     "all codes around z*, lr 0.01 (former default)": {"init": "latent", "lr": 0.01},
@@ -143,7 +145,7 @@ CANDIDATES = {  # name: mgan overrides; the last one is the recipe's default.  M
 def candidates(g, x: torch.Tensor, args, seed: int) -> tuple[dict, list[torch.Tensor]]:
     """The issue-20 candidates for mgan's start and lr on the targets ``x``, each at the same small budget; also
     their reconstructions (the latent start first)."""
-    out, images = {}, []
+    out, images, start = {}, [], []
     for name, over in CANDIDATES.items():
         cfg = make_config("mgan", iters=args.candidate_iters, codes=args.codes, init_iters=args.iters,
                           restarts=args.restarts, **over)
@@ -154,10 +156,10 @@ def candidates(g, x: torch.Tensor, args, seed: int) -> tuple[dict, list[torch.Te
                      "cpu_s": round(t.cpu, 1), "wall_s": round(t.wall, 1), **over}
         if inv.latent_image is not None:
             out[name]["latent_psnr"] = float(np.mean([v["psnr"] for v in per_target(inv.latent_image, x)]))
-            images[:1] = [inv.latent_image]
+            start = [inv.latent_image]
         images.append(inv.image)
         print("candidate", name, round(out[name]["psnr"], 2), flush=True)
-    return out, images
+    return out, start + images
 
 
 def code_recovery(g, z: torch.Tensor, z_star: torch.Tensor, lambda_prior: float) -> dict:
@@ -249,16 +251,16 @@ def markdown(res: dict, cmd: str) -> str:
          f"Generator: dcgan-faces (64×64, DigiFace-1M).  Loss: MSE + {res['feature_weight']:g}·‖φ(x) − φ(x̂)‖² "
          f"with φ = Lite0 `{res['feature_layers']}` (Inception-v3 / VGG-16 weights are not available offline).  "
          f"Budget: latent {a['iters']} Adam steps × {a['restarts']} restarts, two-step offset {a['offset_iters']} "
-         f"steps, mGANprior {a['mgan_iters']} steps with N = {a['codes']} codes at `{res['composition_layer']}` "
-         f"placed around the latent solution of the same latent search (its CPU time includes that search; same "
-         f"loss); issue-20 candidates {a['candidate_iters']} mGANprior steps on {a['candidate_images']} generated "
+         f"steps, mGANprior {a['mgan_iters']} steps with N = {a['codes']} codes at `{res['composition_layer']}`, "
+         f"half of them placed around the latent solution of the same latent search (its CPU time includes that "
+         f"search; same loss), half Gaussian; issue-20 candidates {a['candidate_iters']} mGANprior steps on {a['candidate_images']} generated "
          f"images" + ("" if res.get("inpaint_note") else
                       f"; inpainting {a['inpaint_init_iters']} latent steps × {a['inpaint_restarts']} restart(s) "
                       f"then {a['inpaint_iters']} mGANprior steps, N = {a['inpaint_codes']}")
          + ("" if res.get("sweep_note") else f"; sweep {a['sweep_iters']} mGANprior steps after the same latent "
                                               "search") + ".  "
          f"CPU seconds on one thread (the shared machine's wall time beside them).  Peak memory "
-         f"{res['peak_memory_mb']:.0f} MB.", ""]
+         f"{res['peak_memory_mb']:.0f} MB." + (f"  Machine: {res['machine']}." if res.get("machine") else ""), ""]
     for part, title in (("generated", f"Inverting {a['generated']} generated images (true z known)"),
                         ("real", "Inverting the five real face crops")):
         L += [f"### {title}", "",
@@ -331,7 +333,9 @@ def markdown(res: dict, cmd: str) -> str:
         L.append(f"| {VARIANT_NAMES[variant]} | {cells} | {cpu:.0f} | {paper} |")
     L += ["", f"Each run inverts the {len(res['faces'])} face crops together (independent codes, one mask per "
               "image); the thesis numbers are for PGGAN on LSUN at 256×256, 3000 steps, N = 20, so only the "
-              "ordering of the variants is comparable.", "",
+              "ordering of the variants is comparable.  The reconstruction is the generator's image everywhere, "
+              "so on these real crops its misfit on the known pixels (compare the whole-image inversion above) "
+              "weighs as much as the missing share.", "",
           "### Number of codes and composition layer (25 % missing, thesis Fig. 6.1)", "",
           *([res["sweep_note"], ""] if res.get("sweep_note") else []),
           "| composition layer (map size) | " + " | ".join(f"N = {n}" for n in res["sweep_codes"])
@@ -370,6 +374,8 @@ def main() -> None:
                                                              "(results merge into the JSON); none = only rewrite the "
                                                              "Markdown")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--machine", help="what the Markdown says about the machine and its load (default: kept from the "
+                                      "JSON)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -380,6 +386,8 @@ def main() -> None:
     g = get_generator("dcgan-faces")
     cfg = make_config("latent")
     names, faces = load_faces()
+    if args.machine:
+        res["machine"] = args.machine
     res.update({"args": vars(args), "feature_weight": cfg.feature.weight, "feature_layers": ",".join(cfg.feature.layers),
                 "composition_layer": g.composition_layer, "faces": names, "shares": [0.12, 0.25, 0.40],
                 "layer_shapes": {n: list(g.layer_shape(n)) for n in g.split_layers}})

@@ -133,11 +133,13 @@ def _multi_code_init(y: Tensor, operator: Operator, g: SplitGenerator, cfg: Inve
     z, loss_z, results["latent"] = _latent(y, operator, g, replace(cfg, iters=cfg.init_iters, lr=cfg.init_lr),
                                            seed, progress, checkpoint)
     k = n if cfg.init == "latent" else n - n // 2
-    eps = torch.randn(b, k, z.shape[-1], generator=gen).to(g.device)
-    gaussian = g.prior.sample(b * (n - k), gen).view(b, n - k, z.shape[-1]).to(g.device)
-    codes = [z[:, None, :] + cfg.init_spread * eps, gaussian]
+    # drawn target after target, so that a target's codes do not depend on the others in the batch
+    draws = [(torch.randn(k, z.shape[-1], generator=gen), g.prior.sample(n - k, gen)) for _ in range(b)]
+    eps = torch.stack([e for e, _ in draws]).to(g.device)
+    gaussian = torch.stack([c for _, c in draws]).to(g.device)
+    codes = torch.cat([z[:, None, :] + cfg.init_spread * eps, gaussian], dim=1)
     weights = torch.cat([torch.full((b, k), 1.0 / k), torch.full((b, n - k), cfg.init_alpha)], dim=1)
-    return torch.cat(codes, dim=1), weights, (z, loss_z)
+    return codes, weights, (z, loss_z)
 
 
 def invert(y: Tensor, generator: SplitGenerator, config: InversionConfig | None = None, *,
