@@ -24,8 +24,9 @@ Methods (all optimised by :func:`netprior.solve.solve` with Adam):
    of other faces are at hand; ``latent`` — all N codes around z*, α_n = 1/N; ``random`` — N Gaussian codes,
    α_n = 1/N (the thesis').  Starting at z* is a choice of this library (issue 20, ``docs/methods/gan.md``):
    Gaussian codes lose to a single code on faces the generator makes (28 against 41 dB), codes all around z*
-   stay in z*'s basin on real faces (below two-step); the mixed start wins on both (N = 20, 100 steps after a
-   200 × 2 latent search: five real crops 21.7 → 23.4 dB, two-step 22.4; four generated faces 49.1 → 49.4 dB).
+   stay in z*'s basin on real faces (below two-step); the mixed start is the only one above two-step on both
+   (N = 20, 100 steps after a 200 × 2 latent search: five real crops 21.7 → 23.5 dB, two-step 22.4; four
+   generated faces 49.1 → 48.8 dB, two-step 47.8, latent 40.7 — a fraction of a dB given up on them).
 
 The decisions behind the defaults and the measurements that chose them: ``docs/methods/gan.md``.
 """
