@@ -79,6 +79,11 @@ def train_cmd(
         pixel_weight: Annotated[float, typer.Option("--pixel-weight", help="μ, weight of the pixel L1 "
                                                     "reconstruction loss L_X in the encoder's loss.")] = 10.0,
         g_steps: Annotated[int, typer.Option("--g-steps", help="G steps per iteration.")] = 2,
+        warmup: Annotated[int, typer.Option("--warmup", help="Iterations of autoencoder warm-up before the game "
+                                            "(0: the thesis; about a third of a short CPU budget).")] = 0,
+        generator_pixel_weight: Annotated[float, typer.Option("--generator-pixel-weight", help="μ_G, weight of "
+                                                              "L_X in the generator's loss too (0: the thesis; 10 "
+                                                              "with a warm-up at a short budget).")] = 0.0,
         heldout: Annotated[float, typer.Option("--heldout", help="Fraction held out (split by file hash).")] = 0.1,
         sample_every: Annotated[int, typer.Option("--sample-every", help="Sample grid every N iterations.")] = 0,
         fid_images: Annotated[int, typer.Option("--fid-images", help="Samples for FID/KID against the held-out "
@@ -102,7 +107,8 @@ def train_cmd(
             raise InputError(f"{p}: outputs may not go inside the training folder {root}; choose another path")
     mode = "colorize" if colorize else "unconditional"
     cfg = AGEConfig(mode=mode, size=size, nz=nz or (3 if colorize else 64), width=width, batch=batch, iters=iters,
-                    lr=lr, g_steps=g_steps, latent_weight=latent_weight, pixel_weight=pixel_weight, seed=seed)
+                    lr=lr, g_steps=g_steps, latent_weight=latent_weight, pixel_weight=pixel_weight, seed=seed,
+                    warmup=warmup, generator_pixel_weight=generator_pixel_weight)
     kw = dict(size=size, split="train", heldout=heldout, seed=seed)
     with _notes():
         train_set = ImageFolder(root, crop="random", flip=True, **kw)
