@@ -77,20 +77,22 @@ def _record(name: str, run, cpu0: float, extra: dict | None = None) -> dict:
     return info
 
 
-def train_age_part(args, mode: str) -> None:
+def train_age_part(args, mode: str, name: str | None = None, autoencoder_only: bool = False) -> None:
+    """Train one AGE; ``autoencoder_only``: the warm-up for the whole budget (the ablation without the game)."""
     from netprior.io import save_image
     from netprior.recipes.age import AGEConfig, players, save_model, train_age
     from netprior.report import image_grid, write_training_report
 
     train, _ = datasets(args.seed)
-    name = "age" if mode == "unconditional" else "colorize"
+    name = name or ("age" if mode == "unconditional" else "colorize")
     n = iters(args.age_iters if mode == "unconditional" else args.colorize_iters)
     cfg = AGEConfig(mode=mode, nz=args.nz if mode == "unconditional" else 3, iters=n,
                     batch=args.batch if mode == "unconditional" else args.colorize_batch,
                     width=args.width if mode == "unconditional" else args.colorize_width, seed=args.seed,
-                    warmup=round(n * args.warmup_fraction), generator_pixel_weight=args.generator_pixel_weight,
-                    ema=args.ema or None)
-    if mode == "unconditional":
+                    warmup=n if autoencoder_only else round(n * args.warmup_fraction), generator_pixel_weight=args.generator_pixel_weight,
+                    ema=args.ema or None,
+                    latent_weight=args.latent_weight if mode == "unconditional" else args.colorize_latent_weight)
+    if name == "age":
         e0, g0 = (p.net for p in players(cfg))
         save_model(e0, g0, cfg, WORK / "age-initial.safetensors")
     cpu0 = time.process_time()
@@ -155,16 +157,26 @@ def fid_part(args) -> dict:
             "age-initial-samples": lambda: sample(g0, args.fid_images, seed=args.seed + 1),
             "dcgan-samples": lambda: generate(load_generator(WORK / "dcgan.safetensors", args.device),
                                               args.fid_images, seed=args.seed + 1)}
-    feats = {k: _features(k, f, args) for k, f in sets.items()}
     names = {"train": "training faces (real): the floor", "age-samples": "AGE samples g(z)",
              "age-reconstructions": "AGE reconstructions g(e(x)) of the held-out faces",
              "dcgan-samples": "DCGAN samples (EMA generator)", "age-initial-samples": "initial AGE generator"}
+    if (WORK / "age-autoencoder.safetensors").exists():  # the ablation: the warm-up for the whole budget, no game
+        ea, ga, _ = load_model(WORK / "age-autoencoder.safetensors", args.device)
+        rec_ae = reconstruct(ea, ga, x_held)
+        sets.update({"ae-samples": lambda: sample(ga, args.fid_images, seed=args.seed + 1),
+                     "ae-reconstructions": lambda: rec_ae})
+        names.update({"ae-samples": "no game (autoencoder warm-up for all iterations): g(z)",
+                      "ae-reconstructions": "no game: g(e(x)) of the held-out faces"})
+    feats = {k: _features(k, f, args) for k, f in sets.items()}
     rows = [{"what": names[k], "set": k, "images": len(feats[k]),
              **fid_kid(feats["heldout"], feats[k], kid_subset_size=min(100, len(feats[k]), len(x_held)))}
             for k in names]
     recon = {"l1": float((rec - x_held).abs().mean()),
              "psnr": float(sum(psnr(a[None], b[None]) for a, b in zip(rec, x_held)) / len(x_held)),
              "l1_initial": float((reconstruct(e0, g0, x_held) - x_held).abs().mean())}
+    if "ae-reconstructions" in sets:
+        recon["l1_no_game"] = float((rec_ae - x_held).abs().mean())
+        recon["psnr_no_game"] = float(sum(psnr(a[None], b[None]) for a, b in zip(rec_ae, x_held)) / len(x_held))
     res = {"rows": rows, "heldout_images": len(x_held), "reconstruction": recon}
     (WORK / "fid.json").write_text(json.dumps(res, indent=2))
     print("fid: " + ", ".join(f"{r['set']} {r['fid']:.1f}" for r in rows), flush=True)
@@ -257,7 +269,10 @@ def markdown(res: dict, name: str = "age") -> str:
             lines.append(f"| {r['what']} | {r['images']} | {r['fid']:.1f} | {r['kid']:.4f} ± {r['kid_std']:.4f} |")
         rc = f["reconstruction"]
         lines += ["", f"Reconstruction of the held-out faces, g(e(x)): L1 {rc['l1']:.4f} per pixel (in [0, 1]), "
-                  f"PSNR {rc['psnr']:.2f} dB; the initial (untrained) networks give L1 {rc['l1_initial']:.4f}.", "",
+                  f"PSNR {rc['psnr']:.2f} dB; the initial (untrained) networks give L1 {rc['l1_initial']:.4f}"
+                  + (f"; without the game (autoencoder warm-up for all {a['iterations']} iterations) L1 "
+                     f"{rc['l1_no_game']:.4f}, PSNR {rc['psnr_no_game']:.2f} dB" if "l1_no_game" in rc else "")
+                  + ".", "",
                   "FID on ~150 images per side is strongly biased upward; compare the rows with each other and "
                   "with the real-vs-real floor. Thesis reference: Figs. 4.2–4.3 (CelebA/Tiny ImageNet samples and "
                   "reconstructions after 10 epochs of CelebA on a GPU); the thesis reports no FID.", "",
@@ -299,6 +314,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="share of the iterations spent on the autoencoder warm-up (AGE and colourisation)")
     ap.add_argument("--generator-pixel-weight", type=float, default=10.0, help="μ_G (the thesis: 0)")
     ap.add_argument("--ema", type=float, default=0.999, help="averaged generator for sampling (DCGAN's; 0: off)")
+    ap.add_argument("--latent-weight", type=float, default=1000.0, help="λ (the thesis: 500, 1000 or 2000)")
+    ap.add_argument("--colorize-latent-weight", type=float, default=0.0,
+                    help="λ of the colourisation run (the authors' colourisation commands: 0)")
     ap.add_argument("--nz", type=int, default=64)
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--colorize-width", type=int, default=16)
@@ -327,6 +345,8 @@ def main(argv: list[str] | None = None) -> None:
         make_data(args)
     if "age" in parts:
         train_age_part(args, "unconditional")
+    if "age-autoencoder" in parts:
+        train_age_part(args, "unconditional", "age-autoencoder", autoencoder_only=True)
     if "dcgan" in parts:
         train_dcgan_part(args)
     if "colorize" in parts:
