@@ -24,7 +24,6 @@ The decisions behind the defaults and the measurements that chose them: ``docs/m
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,6 +43,7 @@ from ..nets.discriminator import PatchDiscriminator
 from ..objective import Encoder, FillOutside, Jitter, Objective
 from ..parametrize import NormalizedPixels
 from ..record import Run
+from ..schedules import cosine_per_stage
 from ..seeding import initialising
 from ..solve import solve
 from ..terms import (
@@ -86,6 +86,7 @@ class Settings(Config):
     bn_weight: float = 0.01
     anchor_weight: float = 1.0
     first_bn_weight: float = 1.0
+    init_std: float = 1.0
     jitter: int = 0
     lr_warmup: int = 0
     lowres_factor: int = 1
@@ -103,8 +104,9 @@ class Settings(Config):
             raise InputError("every stage needs at least one step")
         if self.schedule not in ("cosine", "constant"):
             raise InputError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
-        if self.jitter < 0 or self.lr_warmup < 0:
-            raise InputError(f"jitter and lr_warmup must be >= 0, got {self.jitter} and {self.lr_warmup}")
+        if self.jitter < 0 or self.lr_warmup < 0 or self.init_std < 0:
+            raise InputError(f"jitter, lr_warmup and init_std must be >= 0, got {self.jitter}, {self.lr_warmup} and "
+                             f"{self.init_std}")
         if self.lowres_factor < 1 or (self.lowres_factor > 1 and (self.size // self.lowres_factor < MIN_SIZE
                                                                    or self.iters_lowres < 1)):
             raise InputError(f"the multi-resolution start needs lowres_factor >= 1, size / lowres_factor >= "
@@ -124,10 +126,15 @@ class Settings(Config):
 
 
 PRESETS: dict[str, Settings] = register("imagine", {
-    "paper": Settings(source="Wang et al., CVPR 2021, §4 (224 px, 2000 + 2000 Adam steps, lr 0.2, λ = 5, γ = 10); "
-                             "weights α, β from DeepInversion's code"),
-    "cpu": Settings(size=128, iters_warmup=200, iters_adversarial=200,
-                    source="the paper's settings at a small CPU's budget: 128 px, 200 + 200 steps (the CLI default)"),
+    "paper": Settings(jitter=30, lr_warmup=100,
+                      source="Wang et al., CVPR 2021, §4 (224 px, 2000 + 2000 Adam steps, lr 0.2, λ = 5, γ = 10); "
+                             "weights α, β, jitter 30 px + flips and the 100-step lr warm-up from DeepInversion's "
+                             "code, on which the paper builds"),
+    "cpu": Settings(size=128, lowres_factor=2, iters_lowres=300, iters_warmup=60, iters_adversarial=60, jitter=17,
+                    lr=0.1, lr_warmup=20, alpha_tv=1.0,
+                    source="a small CPU's budget (the CLI default): 300 steps at 64 px, then 60 + 60 at 128 px; "
+                           "jitter 30 px scaled to 128; α = 1 and lr 0.1 measured with Lite0 (α = 1e-4 … 0.05 "
+                           "left a pixel-grid pattern; docs/methods/imagine.md)"),
 })
 
 
@@ -197,30 +204,11 @@ def imagine_objective(bb: Backbone, cls: int, s: Settings, matches: list[tuple[s
 # ----------------------------------------------------------------------------------------------- running
 
 
-def _lr_factor(lengths: list[int], warmup: int, cosine: bool):
-    """lr factor after ``done`` steps of consecutive stages of ``lengths`` steps (DeepInversion's lr_cosine_policy,
-    restarted in each stage): (t + 1)/w over a stage's first w = ``warmup`` steps, then ½(1 + cos(π·(t − w)/(T − w)))
-    with t, T the step and length of the stage (or 1 when not ``cosine``)."""
-
-    def factor(done: int) -> float:
-        t = done
-        for length in lengths:
-            if t < length:
-                break
-            t -= length
-        w = min(warmup, length - 1)
-        if t < w:
-            return (t + 1) / w
-        return 0.5 * (1 + math.cos(math.pi * (t - w) / (length - w))) if cosine else 1.0
-
-    return factor
-
-
 def _optimise(param: NormalizedPixels, objective: Objective, s: Settings, lengths: list[int], **kw):
     param.project_()
     objective.to(param.p.device)
     return solve(param, objective, iters=sum(lengths), lr=s.lr, optimizer="adam",
-                 lr_schedule=_lr_factor(lengths, s.lr_warmup, s.schedule == "cosine"), **kw)
+                 lr_schedule=cosine_per_stage(lengths, s.lr_warmup, s.schedule == "cosine"), **kw)
 
 
 def lowres_settings(s: Settings) -> Settings:
@@ -272,6 +260,8 @@ def _synthesize(method: str, bb: Backbone, build, cls: int, start: Tensor, s: Se
     image = param().detach()
     metrics = evaluate(bb, image, cls, reference=reference)
     metrics["final"] = {k: v[-1] for k, v in results[method].history.items() if k not in ("step",) and v}
+    if "lowres" in results:
+        metrics["lowres"] = results["lowres"].summary()
     cfg = record.config(method, param, objective, settings=s, backbone=bb.name, backbone_weights=bb.weights,
                         layers=list(s.layers), cam_layer=s.cam_layer, seed=seed, target_class=cls,
                         device=str(bb.mean.device), **config)
@@ -319,7 +309,7 @@ def imagine(target: Tensor, *, backbone: str | Backbone = "lite0", settings: Set
         return imagine_objective(bb, y, st, matches, real=x0, position=None if blob is None else (cam_layer, blob))
 
     with initialising(seed):
-        start = torch.randn(1, 3, s.start_size or s.size, s.start_size or s.size).to(dev)
+        start = s.init_std * torch.randn(1, 3, s.start_size or s.size, s.start_size or s.size).to(dev)
     return _synthesize("imagine", bb, build, y, start, s, seed=seed, checkpoint=checkpoint, progress=progress,
                        snapshot_every=snapshot_every, desc=f"imagine/seed {seed}",
                        reference=fit_square(target, s.size).to(dev), control="shape" if shape is not None else "none",
@@ -401,7 +391,7 @@ def deepinversion(target: Tensor, *, backbone: str | Backbone = "lite0", setting
         return imagine_objective(bb, y, st, [("dm", _features(bb, x, layers), None)], bn=True)
 
     with initialising(seed):
-        start = torch.randn(1, 3, s.start_size or s.size, s.start_size or s.size).to(dev)
+        start = s.init_std * torch.randn(1, 3, s.start_size or s.size, s.start_size or s.size).to(dev)
     return _synthesize("deepinversion", bb, build, y, start, s, seed=seed, checkpoint=checkpoint,
                        progress=progress, snapshot_every=snapshot_every, desc=f"deepinversion/seed {seed}",
                        reference=x0)
