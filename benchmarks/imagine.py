@@ -163,20 +163,24 @@ def main() -> None:
         sheet = torch.cat([torch.cat([target] + per[m]["images"] + [blank] * (args.seeds - len(per[m]["images"])),
                                      -1) for m in methods], -2)
         save_image(sheet, OUT / f"imagine_{name}.png")
-    with torch.no_grad():
-        own = target_features @ target_features.T
-    scale = {"between_targets_inception": float(own[~torch.eye(len(names), dtype=torch.bool)].mean())
-             if len(names) > 1 else None,
+        write(args, command, load_avg, names[:ti + 1], methods, rows, targets, target_features, bb, t_start)
+
+
+def write(args, command, load_avg, done, methods, rows, targets, target_features, bb, t_start) -> None:
+    """imagine.json and imagine.md for the images ``done`` so far (written after every image)."""
+    own = target_features @ target_features.T
+    scale = {"between_targets_inception": float(own[~torch.eye(len(own), dtype=torch.bool)].mean())
+             if len(own) > 1 else None,
              "targets_held_out_confidence": float(np.mean([held_out_confidence(
-                 bb, t, evaluate(bb, t, 0)["predicted_class"]) for t in targets.values()]))}
-    result = {"command": command, "load_average": load_avg, "settings": vars(args),
+                 bb, targets[n], evaluate(bb, targets[n], 0)["predicted_class"]) for n in done]))}
+    result = {"command": command, "load_average": load_avg, "settings": vars(args), "images_done": done,
               "imagine_settings": {m: settings_for(m, args).__dict__ for m in ("IMAGINE before", "IMAGINE")},
               "peak_memory_mb": peak_memory_mb(), "wall_seconds": time.time() - t_start, "rows": rows,
               "scale": scale}
     (OUT / "imagine.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    (OUT / "imagine.md").write_text(markdown(result, names, methods))
-    print(f"wrote {OUT / 'imagine.json'}, {OUT / 'imagine.md'} and {len(names)} contact sheets "
-          f"({time.time() - t_start:.0f} s)")
+    (OUT / "imagine.md").write_text(markdown(result, done, methods))
+    print(f"wrote {OUT / 'imagine.json'}, {OUT / 'imagine.md'} and {len(done)} contact sheets "
+          f"({time.time() - t_start:.0f} s)", flush=True)
 
 
 COLUMNS = (("confidence", "confidence y* (optimised)"), ("held_out_confidence", "held-out confidence y*"),

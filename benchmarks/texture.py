@@ -372,6 +372,9 @@ def part_quality(args, _descriptor) -> dict:
     def job(key: tuple[str, int]) -> dict:
         name, i = key
         nets = [] if configs[i] in args.quality_gatys_only.split(";") else args.quality_nets.split(";")
+        done = WORK / f"worker-quality-{name}-{i}.json"
+        if args.quality_reuse and done.exists():  # resuming an interrupted run
+            return json.loads(done.read_text())
         return run_worker(f"quality-{name}-{i}", {**common, "exemplar": name, "config": configs[i], "index": i,
                                                   "nets": nets}, args.threads, kind="quality")
 
@@ -536,6 +539,8 @@ def main() -> None:
     p.add_argument("--alpha", type=float, default=1.0)
     p.add_argument("--quality-size", type=int, default=128, help="image side of the quality part")
     p.add_argument("--quality-exemplars", default="brick,gravel", help="skimage.data textures of the quality part")
+    p.add_argument("--quality-reuse", action="store_true",
+                   help="keep the worker results of the same configurations already in benchmarks/out/texture")
     p.add_argument("--quality-iters", type=int, default=300, help="Gatys L-BFGS steps in the quality part")
     p.add_argument("--quality-train-iters", type=int, default=200, help="texture network steps (quality part)")
     p.add_argument("--quality-samples", type=int, default=4)
