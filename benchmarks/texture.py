@@ -175,7 +175,8 @@ def lr_schedule(iters: int) -> dict:
 
 def part_speed(args, descriptor) -> dict:
     from netprior.io import load_image
-    from netprior.recipes.texture import ARCH_LR, TrainConfig, sample, train_texture_net
+    from netprior.feedforward import ARCH_LR, TrainConfig
+    from netprior.recipes.texture import sample, train_texture_net
     from netprior.texture_model import save_model
 
     x0 = exemplar(args.exemplar, args.exemplar_size)
@@ -215,7 +216,8 @@ def part_speed(args, descriptor) -> dict:
 
 
 def part_diversity(args, descriptor) -> dict:
-    from netprior.recipes.texture import ARCH_LR, TrainConfig, sample, train_texture_net
+    from netprior.feedforward import ARCH_LR, TrainConfig
+    from netprior.recipes.texture import sample, train_texture_net
     from netprior.texture_metrics import pairwise_distance, texture_loss_of
 
     x0 = exemplar(args.div_exemplar, args.exemplar_size)
@@ -245,7 +247,7 @@ def part_norm(args, descriptor) -> dict:
     from netprior.io import load_image
     from netprior.recipes.style import apply_style, train_style_net
     from netprior.inputs import square
-    from netprior.recipes.texture import ARCH_LR, TrainConfig
+    from netprior.feedforward import ARCH_LR, TrainConfig
 
     style = load_image(DATA / "CSet14" / "flowers.png")
     names = sorted(p for p in (DATA / "CSet14").glob("*.png") if p.stem != "flowers")
@@ -314,7 +316,8 @@ def score_images(images: torch.Tensor, x0: torch.Tensor, scorers: dict) -> dict:
 def worker_quality(a: dict) -> dict:
     """One configuration of the quality part: Gatys, then the texture networks; images saved under WORK."""
     from netprior.io import save_image
-    from netprior.recipes.texture import ARCH_LR, Descriptor, TrainConfig, sample, synthesize, train_texture_net
+    from netprior.feedforward import ARCH_LR, TrainConfig
+    from netprior.recipes.texture import Descriptor, sample, synthesize, train_texture_net
 
     x0 = exemplar(a["exemplar"], a["exemplar_size"])
     scorers = {}
