@@ -16,7 +16,8 @@ edges by HED; offline, see :mod:`netprior.backbones.vgg16_hed`) use the VGG-19 p
 the same relu*_1 taps), with average pooling.  Both work with L-BFGS: the stall once seen with vgg16-hed (loss
 ÷1.1–1.3 in 25–100 steps while ``torch.optim.LBFGS`` run natively descended 1.12 → 0.33) was
 :func:`netprior.solve.solve` giving its one-iteration L-BFGS steps torch's default of one evaluation, i.e. no line
-search; fixed there (same problem, 48 px: 25 steps now reach 0.33, as the native loop does).
+search; fixed there (same problem, 48 px: 25 steps now reach 0.33, as the native loop does; brick at 256 px: loss
+÷58 in 80 steps, benchmarks/texture.py).
 
 Activation smoothing (``smoothing`` = T, off by default): the texture layers go through the softmax transform of
 Wang et al. (CVPR 2021, :func:`netprior.losses.softmax_smoothing`) before their Gram matrices, which the paper
