@@ -410,7 +410,9 @@ def quality_markdown(q: dict, meta: dict) -> list[str]:
     lines = [f"### Quality measures no method optimised: exemplars {', '.join(f'`{n}`' for n in q['exemplars'])} "
              f"({q['exemplar_size']} px crops), Gatys images {q['size']} px", "",
              f"Command: `{meta['command']}`; CPU, {meta['threads']} thread, load average at start "
-             f"{meta['load_average']} (a shared machine), {meta['seconds']:.0f} s. Gatys: {q['gatys_iters']} "
+             f"{meta['load_average']} (a shared machine), {meta['seconds']:.0f} s"
+             f"{' to assemble the worker results of an interrupted run' if '--quality-reuse' in meta['command'] else ''}"
+             f" (each method's own seconds are in the table). Gatys: {q['gatys_iters']} "
              f"L-BFGS steps ({q['adam_factor']}× as many for Adam) from noise (init: noise = U(0,1) per channel, "
              "shuffle = the exemplar's pixels in random order). "
              f"Texture networks: trained at {q['net_size']} px, {q['train_iters']} Adam steps, batch {q['batch']}, "
@@ -429,7 +431,8 @@ def quality_markdown(q: dict, meta: dict) -> list[str]:
     for name, e in q["exemplars"].items():
         lines += [f"Exemplar `{name}`:", "", "| descriptor | method | seconds | " + " | ".join(head) + " |",
                   "|---" * (len(head) + 3) + "|",
-                  "| — | exemplar crop | — | " + " | ".join(f"{e['exemplar_scores'][c]:.3g}" for c in cols) + " |"]
+                  f"| — | exemplar crop{' (the whole exemplar: 0 by construction)' if q['size'] >= q['exemplar_size'] else ''}"
+                  " | — | " + " | ".join(f"{e['exemplar_scores'][c]:.3g}" for c in cols) + " |"]
         for label, runs in e["runs"].items():
             for method, r in runs.items():
                 lines.append(f"| {label} | {method} | {r['seconds']:.0f} | "
