@@ -25,6 +25,7 @@ from netprior.io import load_image, load_mask, save_image
 from netprior.metrics import estimate_noise_sigma, psnr, ssim
 from netprior.operators import Downsample, GaussianNoise, Mask
 from netprior.recipes import dip
+from netprior.settings.dip import PRESETS
 from netprior.solve import peak_memory_mb
 from netprior.stopping import Discrepancy, StoppingRule, WindowedVariance
 
@@ -102,7 +103,7 @@ def time_steps(name: str, size: int, steps: int, compile: bool = False) -> tuple
 
 def speed(args) -> list[dict]:
     rows = []
-    for name, p in dip.PRESETS.items():
+    for name, p in PRESETS.items():
         sec, _, params = time_steps(name, 256, args.speed_steps)
         rows.append({"preset": name, "arch": p.arch, "params": params, "sec_per_iter_256": round(sec, 3)})
         print(f"speed {name}: {rows[-1]['sec_per_iter_256']} s/it", flush=True)

@@ -145,6 +145,18 @@ def test_batch_stream_shares_global_batches_between_processes_and_resumes(folder
         BatchStream(ds, 16)
 
 
+def test_batch_stream_leaves_the_global_rng_alone(folder):
+    """Starting an epoch draws nothing from the global RNG, which train.py seeds per iteration for the losses: a
+    resumed run starts its epoch at another iteration than an uninterrupted one and must see the same draws."""
+    stream = BatchStream(ImageFolder(folder, 16, split="all", seed=1), 4, seed=5)
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    for _ in range(4):  # two epoch starts
+        next(stream)
+    assert torch.equal(torch.rand(3), expected)
+
+
 def test_default_collection_is_generated_offline(tmp_path):
     root = tmp_path / "coll"
     m = make_default_collection(root, size=32, counts={"photos": 13, "textures": 3, "faces": 2}, progress=False)

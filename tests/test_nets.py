@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from netprior.nets import build, skip
-from netprior.recipes.dip import PRESETS
+from netprior.settings.dip import PRESETS
 
 
 @pytest.mark.parametrize("arch,kw", [("skip", {}), ("hourglass", {}), ("unet", {"feature_scale": 8}),

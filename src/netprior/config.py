@@ -17,9 +17,9 @@ from .errors import InputError
 
 C = TypeVar("C", bound="Config")
 _PRESETS: dict[str, dict[str, "Config"]] = {}
-#: The recipe module that registers each method's presets (imported on demand).
-RECIPES = {"dip": "dip", "preimage": "preimage", "texture": "texture", "texture-train": "texture", "style": "style",
-           "style-train": "style", "imagine": "imagine", "gan": "gan", "dcgan": "dcgan", "avatar": "avatar"}
+#: The :mod:`netprior.settings` module that registers each method's presets (imported on demand).
+SETTINGS = {"dip": "dip", "preimage": "preimage", "texture": "texture", "texture-train": "texture", "style": "style",
+            "style-train": "style", "imagine": "imagine", "gan": "gan", "dcgan": "dcgan", "avatar": "avatar"}
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,11 @@ def register(method: str, presets: dict[str, C]) -> dict[str, C]:
 
 
 def presets_for(method: str) -> dict[str, Config]:
-    """The named presets of ``method`` (importing the method's recipe registers them)."""
-    if method in RECIPES:
-        importlib.import_module(f"netprior.recipes.{RECIPES[method]}")
+    """The named presets of ``method`` (importing the method's settings module registers them)."""
+    if method in SETTINGS:
+        importlib.import_module(f"netprior.settings.{SETTINGS[method]}")
     if method not in _PRESETS:
-        raise InputError(f"no presets for method {method!r}; methods with presets: {', '.join(sorted(RECIPES))}")
+        raise InputError(f"no presets for method {method!r}; methods with presets: {', '.join(sorted(SETTINGS))}")
     return _PRESETS[method]
 
 
@@ -67,4 +67,4 @@ def get_preset(method: str, name: str) -> Config:
 
 def methods() -> list[str]:
     """Every method that has presets."""
-    return sorted(RECIPES)
+    return sorted(SETTINGS)

@@ -96,7 +96,7 @@ def train_cmd(
     from ..io import save_image
     from ..recipes.age import AGEConfig, sample, save_model, train_age
     from ..report import image_grid, write_sidecar, write_training_report
-    from .train import _data_root, _notes
+    from .training import data_root as _data_root, notes as _notes
 
     if output.suffix != ".safetensors":
         raise InputError(f"{output}: the model is written as a .safetensors file; use that suffix")

@@ -15,16 +15,12 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError
-from .common import Checkpoint, Device, MaxSide, PresetOpt, Quiet, Report, Seed, check_device
+from .common import Device, MaxSide, PresetOpt, Quiet, Report, Seed, check_device
+from .groups import options
+from .training import TrainingOptions, write_trained
 
 avatar_app = typer.Typer(no_args_is_help=True, help="Textured neural avatars: pose → part/UV maps → learned "
                                                     "textures (thesis ch. 6).")
-
-
-def _outside(paths, root: Path) -> None:
-    for p in paths:
-        if p is not None and (root.resolve() == p.resolve() or root.resolve() in p.resolve().parents):
-            raise InputError(f"{p}: outputs may not go inside the data folder {root}; choose another path")
 
 
 @avatar_app.command("make-synthetic")
@@ -78,6 +74,7 @@ def _cameras_opt(text: Optional[str]) -> Optional[list[str]]:
 
 
 @avatar_app.command("train")
+@options(run=TrainingOptions)
 def train_cmd(
         data: Annotated[Path, typer.Option("--data", help="Folder of images (frames, masks, OpenPose keypoints; "
                                                           "see README).")],
@@ -117,30 +114,24 @@ def train_cmd(
         init: Annotated[Optional[Path], typer.Option("--init", help="Starting point of the optimisation (a "
                                                      "textured avatar whose network is copied instead of "
                                                      "pre-training).")] = None,
-        sample_every: Annotated[int, typer.Option("--sample-every", help="Sample grid every N iterations.")] = 0,
-        loader_workers: Annotated[int, typer.Option("--loader-workers", help="DataLoader worker processes.")] = 0,
-        seed: Seed = 0, device: Device = "auto", checkpoint: Checkpoint = None, report: Report = False,
-        max_side: MaxSide = 1024, quiet: Quiet = False):
+        report: Report = False, max_side: MaxSide = 1024, *, run: TrainingOptions):
     """Train a textured neural avatar (or the Direct baseline) on frames + masks + OpenPose keypoints.  Unset
     settings come from the preset (`netprior presets avatar`)."""
     import json
 
     from ..avatar.dataset import AvatarFolder
     from ..config import get_preset
-    from ..io import save_image
-    from ..recipes.avatar import MODES, load_avatar, save_avatar, train_avatar
-    from ..report import image_grid, write_sidecar, write_training_report
+    from ..recipes.avatar import load_avatar, save_avatar, train_avatar
+    from ..settings.avatar import MODES
 
-    dev = check_device(device)
-    if output.suffix != ".safetensors":
-        raise InputError(f"{output}: the model is written as a .safetensors file; use that suffix")
+    dev = check_device(run.device)
     if mode not in MODES:
         raise InputError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
     if init is not None and mode != "textured":
         raise InputError("--init applies to textured avatars (it replaces their pre-training)")
     if not data.is_dir():
         raise InputError(f"{data}: no such data folder")
-    _outside([output, checkpoint], data)
+    stem = run.check_outputs(output, data)
     if parts is None:
         split = data / "split.json"
         try:
@@ -151,30 +142,22 @@ def train_cmd(
     cfg = get_preset("avatar", preset).override(
         mode=mode, parts=parts, texture_size=texture_size, width=width, max_channels=max_channels,
         res_blocks=res_blocks, batch=batch, pretrain_iters=pretrain_iters, iters=iters, lr=lr, texture_lr=texture_lr,
-        backbone=backbone, seed=seed)
+        backbone=backbone, seed=run.seed)
     if mode == "textured" and init is None and cfg.pretrain_iters >= cfg.iters:
         raise InputError(f"--pretrain-iters ({cfg.pretrain_iters}) must be less than --iters ({cfg.iters}), which "
                          "counts pre-training and training together")
     ds = AvatarFolder(data, cameras=_cameras_opt(cameras), frames=frame_pattern, parts=parts, depth=depth,
                       max_side=max_side)
     init_model = load_avatar(init)[0] if init is not None else None
-    stem = output.with_suffix("")
-    run = train_avatar(ds, cfg, device=dev, checkpoint=checkpoint, log=stem.with_suffix(".log.jsonl"),
-                       progress=not quiet, sample_every=sample_every, init=init_model, workers=loader_workers)
-    r = run.result
-    save_avatar(run.model, output, config=run.config["model"], training=run.config)
-    samples = stem.with_suffix(".samples.png")
-    save_image(image_grid(r.snapshots[-1][1], nrow=4), samples)
-    metrics = {"texels_initialised": run.texels_initialised} if run.texels_initialised is not None else {}
-    write_sidecar(output, config=run.config, result=r, metrics=metrics)
-    typer.echo(f"wrote {output}  ({mode}, {len(ds)} frames, {r.iterations} iterations, {r.seconds:.1f} s)")
-    written = [output.with_suffix(".json"), samples, stem.with_suffix(".log.jsonl")]
-    if report:
-        write_training_report(stem.with_suffix(".report.png"), r.history, r.snapshots,
-                              title=f"{mode} avatar, {cfg.iters} steps in all (pairs: truth, prediction)")
-        written.append(stem.with_suffix(".report.png"))
-    for p in written:
-        typer.echo(f"wrote {p}")
+    trained = train_avatar(ds, cfg, device=dev, checkpoint=run.checkpoint, log=stem.with_suffix(".log.jsonl"),
+                           progress=not run.quiet, sample_every=run.sample_every, init=init_model,
+                           workers=run.loader_workers)
+    r = trained.result
+    save_avatar(trained.model, output, config=trained.config["model"], training=trained.config)
+    metrics = {"texels_initialised": trained.texels_initialised} if trained.texels_initialised is not None else {}
+    write_trained(output, r, trained.config, samples=r.snapshots[-1][1], nrow=4, report=report, metrics=metrics,
+                  title=f"{mode} avatar, {cfg.iters} steps in all (pairs: truth, prediction)",
+                  summary=f"{mode}, {len(ds)} frames, {r.iterations} iterations, {r.seconds:.1f} s")
 
 
 @avatar_app.command("render")

@@ -16,7 +16,6 @@ import typer
 
 from ..errors import InputError
 from .common import (
-    Checkpoint,
     Count,
     Device,
     MaxSide,
@@ -28,6 +27,7 @@ from .common import (
     output_path,
 )
 from .groups import options
+from .training import CollectionOptions, TrainingOptions, notes, write_trained
 
 pyramid_app = typer.Typer(no_args_is_help=True, help="Semantic Pyramid: generation from a classifier's feature "
                                                      "levels, re-painting, composition, re-labelling.")
@@ -113,17 +113,14 @@ class SamplingOptions:
 
 
 @pyramid_app.command("train")
+@options(collection=CollectionOptions, run=TrainingOptions)
 def train_cmd(
-        data: Annotated[Path | None, typer.Option("--data", help="Folder of images (recursive; default: the "
-                                                     "default collection).")] = None,
         output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result (the generator, a "
                                                                ".safetensors file).")] = Path("pyramid.safetensors"),
         resolution: Annotated[int, typer.Option("--resolution", help="Image side: 64 or 128 on the CPU, 256 with "
                                                 "a GPU.")] = 64,
         classifier: Annotated[str, typer.Option("--classifier", help="lite0 (offline) or vgg16 (torchvision "
                                                 "weights in the torch hub cache).")] = "lite0",
-        resize: Annotated[int | None, typer.Option("--resize", help="Resize the shorter side first.")] = None,
-        heldout: Annotated[float, typer.Option("--heldout", help="Fraction held out (split by file hash).")] = 0.1,
         iters: Annotated[int, typer.Option("--iters", help="Optimisation steps (iterations of one D and one G "
                                                    "step).")] = 1000,
         batch: Annotated[int, typer.Option("--batch", help="Images per training step (even: G uses pairs of "
@@ -134,46 +131,28 @@ def train_cmd(
                                                   "reconstruction.")] = 0.1,
         div_weight: Annotated[float, typer.Option("--div-weight", help="β, weight of the diversity term.")] = 0.1,
         p_spatial: Annotated[float, typer.Option("--p-spatial", help="Probability of a spatial mask.")] = 0.3,
-        loader_workers: Annotated[int, typer.Option("--loader-workers", help="DataLoader worker processes.")] = 0,
-        sample_every: Annotated[int, typer.Option("--sample-every", help="Sample grid every N iterations (a sheet "
-                                                                         "of levels).")] = 0,
-        seed: Seed = 0, device: Device = "auto", checkpoint: Checkpoint = None, report: Report = False,
-        quiet: Quiet = False):
-    """Train the semantic pyramid generator on a folder of images (labels: the classifier's top-1 class)."""
+        report: Report = False, *, collection: CollectionOptions, run: TrainingOptions):
+    """Train the semantic pyramid generator on a folder of images (labels: the classifier's top-1 class); the
+    sample grids are sheets of levels."""
     from ..data import ImageFolder
-    from ..io import save_image
     from ..recipes.pyramid import PyramidConfig, save_generator, train_pyramid
-    from ..report import image_grid, write_sidecar, write_training_report
-    from .train import _data_root, _notes
 
-    if output.suffix != ".safetensors":
-        raise InputError(f"{output}: the generator is written as a .safetensors file; use that suffix")
     cfg = PyramidConfig(resolution=resolution, classifier=classifier, width=width, batch=batch, iters=iters, lr=lr,
-                        rec_weight=rec_weight, div_weight=div_weight, p_spatial=p_spatial, seed=seed)
-    cfg.check()
-    dev = check_device(device)
-    root = _data_root(data)
-    for p in (output, checkpoint):
-        if p is not None and root.resolve() in p.resolve().parents:
-            raise InputError(f"{p}: outputs may not go inside the training folder {root}; choose another path")
-    with _notes():
-        train_set = ImageFolder(root, resolution, split="train", heldout=heldout, resize=resize, seed=seed)
-    stem = output.with_suffix("")
-    run = train_pyramid(train_set, cfg, device=dev, workers=loader_workers, checkpoint=checkpoint,
-                        log=stem.with_suffix(".log.jsonl"), progress=not quiet, sample_every=sample_every)
-    r = run.result
-    save_generator(run.generator, classifier, output, training=run.config)
-    sheet = stem.with_suffix(".samples.png")
-    save_image(image_grid(r.snapshots[-1][1], nrow=5), sheet)
-    write_sidecar(output, config=run.config, result=r, inputs={})
-    typer.echo(f"wrote {output}  ({r.iterations} iterations, {r.seconds:.1f} s, {r.seconds / r.iterations:.2f} "
-               "s/step)")
-    written = [output.with_suffix(".json"), sheet, stem.with_suffix(".log.jsonl")]
-    if report:
-        written.append(write_training_report(stem.with_suffix(".report.png"), r.history, r.snapshots,
-                                             title=f"Semantic pyramid {resolution}², {r.iterations} iterations"))
-    for p in written:
-        typer.echo(f"wrote {p}")
+                        rec_weight=rec_weight, div_weight=div_weight, p_spatial=p_spatial, seed=run.seed)
+    dev = check_device(run.device)
+    root = collection.root
+    stem = run.check_outputs(output, root, what="generator")
+    with notes():
+        train_set = ImageFolder(root, resolution, split="train", heldout=collection.heldout,
+                                resize=collection.resize, seed=run.seed)
+    trained = train_pyramid(train_set, cfg, device=dev, workers=run.loader_workers, checkpoint=run.checkpoint,
+                            log=stem.with_suffix(".log.jsonl"), progress=not run.quiet,
+                            sample_every=run.sample_every)
+    r = trained.result
+    save_generator(trained.generator, classifier, output, training=trained.config)
+    write_trained(output, r, trained.config, samples=r.snapshots[-1][1], nrow=5, report=report,
+                  title=f"Semantic pyramid {resolution}², {r.iterations} iterations",
+                  summary=f"{r.iterations} iterations, {r.seconds:.1f} s, {r.seconds / r.iterations:.2f} s/step")
 
 
 @pyramid_app.command("generate")

@@ -118,7 +118,7 @@ class TrainOptions:
     norm: Norm = None
 
     def config(self, arch: str, seed: int, **extra):
-        from ..recipes.texture import ARCH_LR, TrainConfig
+        from ..feedforward import ARCH_LR, TrainConfig
 
         return TrainConfig(arch=arch, net=_net_options(arch, self.width, self.norm), size=self.size,
                            batch=self.batch, iters=self.iters, lr=self.lr or ARCH_LR[arch], lr_decay=self.lr_decay,

@@ -9,34 +9,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-import warnings
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ..errors import InputError
-from .common import Checkpoint, Device, Iters, Lr, PresetOpt, Quiet, Seed, check_device
+from .common import Device, Iters, Lr, PresetOpt, Quiet, Seed, check_device
+from .groups import options
+from .training import CollectionOptions, FidImages, TrainingOptions, notes, write_trained
 
 train_app = typer.Typer(no_args_is_help=True, help="Train networks on a collection of images (loop 2).")
 data_app = typer.Typer(no_args_is_help=True, help="Image collections: the offline default collection.")
-
-
-def _echo(text: str, err: bool = False) -> None:
-    if int(os.environ.get("RANK", "0")) == 0:
-        typer.echo(text, err=err)
-
-
-@contextmanager
-def _notes():
-    """Library warnings (skipped files) as ``note:`` lines on stderr — dropped when the block fails, so that bad
-    input still gives exactly one line."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    for w in caught:
-        _echo(f"note: {w.message}", err=True)
 
 
 @data_app.command("make-default")
@@ -60,31 +44,16 @@ def make_default_cmd(
     typer.echo(f"wrote {root / MANIFEST}")
 
 
-def _data_root(data: Optional[Path]) -> Path:
-    from ..data import default_root
-
-    if data is not None:
-        return data
-    root = default_root()
-    if not root.exists():
-        raise InputError(f"no --data given and the default collection {root} does not exist; build it with "
-                         "`netprior data make-default` or pass --data DIR")
-    return root
-
-
 @train_app.command("dcgan")
+@options(collection=CollectionOptions, run=TrainingOptions)
 def dcgan_cmd(
-        data: Annotated[Optional[Path], typer.Option("--data", help="Folder of images (recursive; default: the "
-                                                     "default collection).")] = None,
         output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result (the generator, a "
                                                                ".safetensors file).")] = Path("dcgan.safetensors"),
         preset: PresetOpt = "dcgan",
         size: Annotated[Optional[int], typer.Option("--size", help="Side in pixels of the images made (a power of "
                                                                     "two >= 16; default: the preset's, 64).")] = None,
-        resize: Annotated[Optional[int], typer.Option("--resize", help="Resize the shorter side first.")] = None,
         crop: Annotated[str, typer.Option("--crop", help="random or center.")] = "random",
         grey: Annotated[bool, typer.Option("--grey", help="Train on grey images (one channel).")] = False,
-        heldout: Annotated[float, typer.Option("--heldout", help="Fraction held out (split by file hash).")] = 0.1,
         iters: Iters = None,
         batch: Annotated[Optional[int], typer.Option("--batch", help="Images per training step (the global batch "
                                                                      "of one optimiser step).")] = None,
@@ -99,67 +68,51 @@ def dcgan_cmd(
         r1: Annotated[Optional[float], typer.Option("--r1", help="R1 penalty weight γ (0 = off).")] = None,
         ema: Annotated[Optional[float], typer.Option("--ema", help="EMA decay of G's weights (0 = no EMA).")]
         = None,
-        loader_workers: Annotated[int, typer.Option("--loader-workers", help="DataLoader worker processes.")] = 0,
-        sample_every: Annotated[int, typer.Option("--sample-every", help="Sample grid every N iterations.")] = 0,
-        fid_images: Annotated[int, typer.Option("--fid-images", help="Samples for FID/KID against the held-out "
-                                                "split at the end (0 = skip).")] = 0,
+        fid_images: FidImages = 0,
         fid_every: Annotated[int, typer.Option("--fid-every", help="Also every N iterations.")] = 0,
-        seed: Seed = 0, device: Device = "auto", checkpoint: Checkpoint = None, quiet: Quiet = False):
+        *, collection: CollectionOptions, run: TrainingOptions):
     """Train a DCGAN (Radford et al. 2016) on a folder of images; ``torchrun`` runs it on several GPUs/nodes.
     Unset settings come from the preset (`netprior presets dcgan`)."""
-    from ..data import ImageFolder
-    from ..distributed import resolve_device
-    from ..evaluation import GeneratorFID
-    from ..io import save_image
     from ..config import get_preset
-    from ..recipes.dcgan import generate, train_dcgan
+    from ..data import ImageFolder
     from ..dcgan_model import save_generator
-    from ..report import image_grid, write_sidecar, write_training_report
+    from ..evaluation import GeneratorFID
+    from ..recipes.dcgan import generate, train_dcgan
 
-    if output.suffix != ".safetensors":
-        raise InputError(f"{output}: the generator is written as a .safetensors file; use that suffix")
-    root = _data_root(data)
-    for p in (output, checkpoint):
-        if p is not None and root.resolve() in p.resolve().parents:
-            raise InputError(f"{p}: outputs may not go inside the training folder {root}; choose another path")
+    root = collection.root
+    stem = run.check_outputs(output, root, what="generator")
     base = get_preset("dcgan", preset)
     size = size or base.size
-    kw = dict(size=size, split="train", heldout=heldout, resize=resize, grey=grey, seed=seed)
-    with _notes():
+    kw = dict(size=size, split="train", heldout=collection.heldout, resize=collection.resize, grey=grey,
+              seed=run.seed)
+    with notes():
         train_set = ImageFolder(root, crop=crop, flip=True, **kw)
     cfg = base.override(size=size, nz=nz, width=width, channels=train_set.channels, batch=batch, iters=iters, lr=lr,
-                        d_steps=d_steps, g_steps=g_steps, r1=r1, accum=accum, seed=seed)
+                        d_steps=d_steps, g_steps=g_steps, r1=r1, accum=accum, seed=run.seed)
     if ema is not None:
         cfg = replace(cfg, ema=ema or None)
     evaluate = None
     if fid_images:
-        with _notes():
+        with notes():
             held = ImageFolder(root, crop="center", flip=False, **{**kw, "split": "heldout"})
         evaluate = GeneratorFID((held[i] for i in range(len(held))),
-                                lambda models, n: generate(models["G"], n, seed=seed + 1), fid_images,
-                                device=resolve_device(device))
-    stem = output.with_suffix("")
-    run = train_dcgan(train_set, cfg, device=device, workers=loader_workers, checkpoint=checkpoint,
-                      log=stem.with_suffix(".log.jsonl"), progress=not quiet, sample_every=sample_every,
-                      evaluate=evaluate, eval_every=fid_every)
+                                lambda models, n: generate(models["G"], n, seed=run.seed + 1), fid_images,
+                                device=check_device(run.device))
+    trained = train_dcgan(train_set, cfg, device=run.device, workers=run.loader_workers, checkpoint=run.checkpoint,
+                          log=stem.with_suffix(".log.jsonl"), progress=not run.quiet, sample_every=run.sample_every,
+                          evaluate=evaluate, eval_every=fid_every)
     if int(os.environ.get("RANK", "0")) != 0:
         return
-    r = run.result
-    save_generator(run.generator, output, training=run.config)
-    samples = stem.with_suffix(".samples.png")
-    save_image(image_grid(r.snapshots[-1][1]), samples)
-    write_training_report(stem.with_suffix(".report.png"), r.history, r.snapshots,
-                          title=f"DCGAN {size}², {r.iterations} iterations, batch {cfg.batch}")
+    r = trained.result
+    save_generator(trained.generator, output, training=trained.config)
     metrics = {k.removeprefix("eval/"): v[-1] for k, v in r.history.items() if k.startswith("eval/")}
     if metrics:
         metrics.update(fid_images=fid_images, heldout_images=len(evaluate.reference_features))
-    write_sidecar(output, config=run.config, result=r, metrics=metrics)
     fid = f", FID {metrics['fid']:.1f} / KID {metrics['kid']:.4f} ({fid_images} samples vs " \
           f"{metrics['heldout_images']} held-out)" if metrics else ""
-    typer.echo(f"wrote {output}  ({r.iterations} iterations, {r.seconds:.1f} s, {r.images_per_second:.1f} "
-               f"images/s{fid})")
-    for p in (output.with_suffix(".json"), samples, stem.with_suffix(".report.png"), stem.with_suffix(".log.jsonl")):
-        typer.echo(f"wrote {p}")
+    write_trained(output, r, trained.config, samples=r.snapshots[-1][1], report=True, metrics=metrics,
+                  title=f"DCGAN {size}², {r.iterations} iterations, batch {cfg.batch}",
+                  summary=f"{r.iterations} iterations, {r.seconds:.1f} s, {r.images_per_second:.1f} images/s{fid}")
 
 
 def fid_cmd(dir_a: Annotated[Path, typer.Argument(help="First folder of images (e.g. real).")],
@@ -181,7 +134,7 @@ def fid_cmd(dir_a: Annotated[Path, typer.Argument(help="First folder of images (
         raise InputError(f"{out}: the sidecar is JSON; use a .json file name")
     dev = resolve_device(device)
     extractor = InceptionFeatures(dev)
-    with _notes():
+    with notes():
         fa, info_a = folder_features(dir_a, extractor, device=dev)
         fb, info_b = folder_features(dir_b, extractor, device=dev)
     r = fid_kid(fa, fb, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, seed=seed)

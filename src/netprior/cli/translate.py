@@ -53,7 +53,7 @@ def train_cmd(
     from ..io import save_image
     from ..recipes.translate import TranslateConfig, save_model, train_translation
     from ..report import image_grid, write_sidecar, write_training_report
-    from .train import _notes
+    from .training import notes as _notes
 
     if output.suffix != ".safetensors":
         raise InputError(f"{output}: the model is written as a .safetensors file; use that suffix")

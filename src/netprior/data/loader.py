@@ -47,6 +47,7 @@ class BatchStream:
                              "lower --batch or add images")
         self.dataset, self.batch, self.workers, self.pin_memory = dataset, batch, workers, pin_memory
         self.sampler = EpochSampler(dataset, num_replicas=world, rank=rank, seed=seed)
+        self.seed = seed
         self.per_epoch = self.sampler.num_samples // batch
         self.position = 0
         self._iter = None
@@ -62,8 +63,11 @@ class BatchStream:
     def _start_epoch(self) -> None:
         self.sampler.set_epoch(self.epoch)
         self.sampler.start = (self.position % self.per_epoch) * self.batch
+        # the loader's own generator (its workers' base seed), so that starting an epoch — at a different iteration
+        # in a resumed run — draws nothing from the global RNG that the training losses draw from
         loader = DataLoader(self.dataset, batch_size=self.batch, sampler=self.sampler, num_workers=self.workers,
-                            drop_last=True, pin_memory=self.pin_memory)
+                            drop_last=True, pin_memory=self.pin_memory,
+                            generator=torch.Generator().manual_seed(self.seed * 100_003 + self.epoch))
         self._iter = iter(loader)
 
     def __iter__(self):

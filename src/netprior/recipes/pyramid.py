@@ -46,40 +46,12 @@ from ..semantic_pyramid import (
     reconstruction_loss,
     truncated_noise,
 )
+from ..settings.pyramid import PyramidConfig
 from ..statefile import load_state, save_state
 from ..train import Player, Step, TrainResult, train
 
 MODEL_KIND, MODEL_VERSION = "semantic-pyramid-generator", 1
-RESOLUTIONS = (32, 64, 128, 256)  # 32: quick checks; 64, 128 on the CPU; 256 with a GPU
 SHEET_LEVELS = ("conv1", "conv3", "conv5", "fc8")
-
-
-@dataclass
-class PyramidConfig:
-    resolution: int = 64
-    classifier: str = "lite0"
-    width: int = 32
-    batch: int = 16
-    iters: int = 1000
-    lr: float = 1e-4
-    betas: tuple[float, float] = (0.0, 0.9)
-    rec_weight: float = 0.1       # α
-    div_weight: float = 0.1       # β
-    p_spatial: float = 0.3
-    levels: tuple[str, ...] = LEVELS  # the levels the training step draws from (all, in the paper)
-    attention: bool = True
-    ema: float | None = 0.999
-    seed: int = 0
-
-    def check(self) -> None:
-        if self.resolution not in RESOLUTIONS:
-            raise InputError(f"--resolution must be one of {', '.join(map(str, RESOLUTIONS))}, got {self.resolution}")
-        if self.batch < 2 or self.batch % 2:
-            raise InputError(f"--batch must be even (the generator's batch is pairs), got {self.batch}")
-        if not self.levels:
-            raise InputError("train at least one pyramid level")
-        for level in self.levels:
-            check_level(level)
 
 
 @dataclass
@@ -184,7 +156,6 @@ def train_pyramid(data, cfg: PyramidConfig | None = None, *, device: str = "auto
     ``cfg.resolution`` crops).  Snapshots are :func:`sample_sheet` s of ``references`` (default: the first 4
     images of ``data``)."""
     cfg = cfg or PyramidConfig()
-    cfg.check()
     if tuple(data[0].shape) != (3, cfg.resolution, cfg.resolution):
         raise InputError(f"the data gives {tuple(data[0].shape)} images, the pyramid is trained on "
                          f"{(3, cfg.resolution, cfg.resolution)} colour images")

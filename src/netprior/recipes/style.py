@@ -24,27 +24,19 @@ import torch
 from torch import Tensor
 
 from .. import record
-from ..config import register
 from ..distributed import resolve_device
 from ..errors import InputError
-from ..feedforward import ARCH_LR, TrainConfig, train_model
+from ..feedforward import TrainConfig, train_model
 from ..objective import Encoder, Objective
 from ..parametrize import Pixels
 from ..record import Run
 from ..seeding import generator
+from ..settings.style import STYLE_ARCHS, STYLE_PRESETS
 from ..solve import solve
 from ..terms import FeatureMatch, GramMatch
 from ..texture_descriptor import Descriptor
 from ..texture_model import GeneratorModel
-from .texture import OPTIMISERS, optimisation
-
-STYLE_ARCHS = ("stylisation_net", "style_net")
-register("style", OPTIMISERS)
-STYLE_PRESETS: dict[str, TrainConfig] = register("style-train", {
-    "stylisation_net": TrainConfig("stylisation_net", alpha=1.0, source="thesis §2.3.3, §2.4.1 (Adam lr 0.1)"),
-    "style_net": TrainConfig("style_net", alpha=1.0, lr=ARCH_LR["style_net"],
-                             source="thesis §3.5; lr 0.003 measured (benchmarks/texture.py)"),
-})
+from .texture import optimisation
 
 
 def stylize(content: Tensor, style: Tensor, *, alpha: float = 1.0, init: str = "content",
@@ -84,7 +76,6 @@ def stylize(content: Tensor, style: Tensor, *, alpha: float = 1.0, init: str = "
                            descriptor=descriptor.describe())
     metrics = {"loss": float(total), "texture_loss": terms["texture"], "content_loss": terms.get("content", 0.0)}
     return Run(image=image, config=config, metrics=metrics, results={"style": result})
-
 
 
 def train_style_net(style: Tensor, contents: Tensor, cfg: TrainConfig | None = None, *,

@@ -94,7 +94,8 @@ def build_app(ws: Workspace):
 
 def _restore_tab(ws: Workspace, run_job, cancel) -> None:
     from ..io import image_size
-    from ..recipes.dip import PRESETS, deblock_jpeg, denoise, flash_no_flash, get_preset, inpaint, super_resolve
+    from ..recipes.dip import deblock_jpeg, denoise, flash_no_flash, get_preset, inpaint, super_resolve
+    from ..settings.dip import PRESETS
     from ..inputs import crop_to_multiple, load_observation
 
     settings = ws.settings
