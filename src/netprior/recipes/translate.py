@@ -149,7 +149,7 @@ def _phase_path(checkpoint: str | Path | None, phase: str) -> Path | None:
     return p.with_name(f"{p.stem}.{phase}{p.suffix}")
 
 
-def train_translation(data, cfg: TranslateConfig | None = None, *, device: str = "auto",
+def train_translation(data, cfg: TranslateConfig | None = None, *, device: str = "auto", workers: int = 0,
                       checkpoint: str | Path | None = None, log: str | Path | None = None, progress: bool = True,
                       sample_every: int = 0, preview: Tensor | None = None,
                       evaluate: Callable[[int, dict], dict[str, float]] | None = None,
@@ -170,10 +170,10 @@ def train_translation(data, cfg: TranslateConfig | None = None, *, device: str =
 
     pre_result = None
     if cfg.pretrain_iters > 0:
-        pre_result = train(pre, data, iters=cfg.pretrain_iters, batch=cfg.batch, seed=cfg.seed, device=device,
+        pre_result = train(pre, data, iters=cfg.pretrain_iters, batch=cfg.batch, seed=cfg.seed, device=device, workers=workers,
                            checkpoint=_phase_path(checkpoint, "pretrain"), progress=progress,
                            desc="translate: pre-train G as autoencoder", log=_phase_path(log, "pretrain"))
-    result = train(adv, data, iters=cfg.iters, batch=cfg.batch, seed=cfg.seed + 1, device=device,
+    result = train(adv, data, iters=cfg.iters, batch=cfg.batch, seed=cfg.seed + 1, device=device, workers=workers,
                    sample=snapshot, sample_every=sample_every, evaluate=evaluate, eval_every=eval_every,
                    checkpoint=checkpoint, log=log, progress=progress, desc=f"translate ({cfg.disc})")
     config = {"method": "translate", **asdict(cfg), "data": data.describe() if hasattr(data, "describe") else None}
