@@ -34,41 +34,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import InputError
-from ..nets.perceptual import TRUNKS, PerceptualDiscriminator
+from ..nets.perceptual import PerceptualDiscriminator
 from ..nets.translation import TranslationGenerator
 from ..statefile import load_state, save_state
+from ..settings.translate import TranslateConfig
 from ..train import Player, Step, TrainResult, train
 
 MODEL_KIND, MODEL_VERSION = "translation-model", 1
-GAN_LOSSES = ("lsgan", "nonsaturating")
-
-
-@dataclass
-class TranslateConfig:
-    size: int = 64
-    disc: str = "lite0"            # discriminator trunk: lite0, vgg16-hed, vgg* or patch (plain, learned)
-    multiscale: bool = True
-    gan_loss: str = "lsgan"
-    d_width: int = 32
-    g_width: int = 16
-    g_blocks: int = 4
-    cycle: bool = True
-    cycle_weight: float = 10.0     # λ_cyc (CycleGAN)
-    identity_weight: float = 5.0   # λ_id (eq. 5.7; CycleGAN's 0.5 λ_cyc)
-    pretrain_iters: int = 100
-    batch: int = 8
-    iters: int = 1000
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.disc not in TRUNKS:
-            raise InputError(f"--disc must be one of {', '.join(TRUNKS)}, got {self.disc!r}")
-        if self.gan_loss not in GAN_LOSSES:
-            raise InputError(f"--gan-loss must be one of {', '.join(GAN_LOSSES)}, got {self.gan_loss!r}")
-        if self.size % 16:
-            raise InputError(f"the image side must be a multiple of 16, got {self.size}")
 
 
 @dataclass
