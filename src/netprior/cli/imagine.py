@@ -23,7 +23,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import InputError
-from .common import (Count, ImageNetClass, Iters, Lr, Output, RunOptions, check_device, output_path, tagged_path,
+from .common import (Count, ImageNetClass, Iters, Lr, Output, RunOptions, check_device, output_path,
                      write_result)
 from .groups import options
 
@@ -157,6 +157,8 @@ def _finish(r, out: Path, inputs: dict, report: bool, title: str, shown, num_cla
 
 def _runs(inv: ClassifierInversionOptions, run: RunOptions, backbone_device: str) -> list[dict]:
     """Keyword arguments of the ``count`` runs: seeds seed … seed + count − 1, one checkpoint file each."""
+    from ..io import tagged_path
+
     runs = []
     for i in range(inv.count):
         ckpt = run.checkpoint if inv.count == 1 else tagged_path(run.checkpoint, i)
@@ -181,7 +183,8 @@ def synth_cmd(target: Path, output: Output = None, stages: Stages = 2,
               inv: ClassifierInversionOptions, run: RunOptions):
     """Synthesise N variations of TARGET (eq. 9), optionally with position, shape or style control."""
     from ..io import load_image
-    from ..recipes.imagine import imagine, load_backbone, stylize
+    from ..backbones import load_backbone
+    from ..recipes.imagine import imagine, stylize
     from ..inputs import fit_square
 
     if shape is not None and style is not None:
@@ -217,7 +220,8 @@ def counterfactual_cmd(query: Path, other: Path,
                        gamma: GammaOpt = None, *, inv: ClassifierInversionOptions, run: RunOptions):
     """Counterfactual explanation (eq. 13): what the query's region would look like if it were of OTHER's class."""
     from ..io import load_image
-    from ..recipes.imagine import counterfactual, load_backbone
+    from ..backbones import load_backbone
+    from ..recipes.imagine import counterfactual
     from ..inputs import fit_square
 
     outs = _outputs(output, query, "counterfactual", inv.count, [query, other, query_mask, other_mask])
@@ -240,7 +244,8 @@ def deepinversion_cmd(target: Path, output: Output = None,
                       *, inv: ClassifierInversionOptions, run: RunOptions):
     """Image-guided DeepInversion, the IMAGINE paper's baseline: CE + R_img + BN-statistics prior + lambda R_dm."""
     from ..io import load_image
-    from ..recipes.imagine import deepinversion, load_backbone
+    from ..backbones import load_backbone
+    from ..recipes.imagine import deepinversion
     from ..inputs import fit_square
 
     outs = _outputs(output, target, "deepinversion", inv.count, [target])

@@ -33,11 +33,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .. import record
-from ..backbones import Backbone, get_backbone
+from ..backbones import Backbone, load_backbone
 from ..distributed import resolve_device
 from ..errors import InputError
 from ..evaluation.distance import evaluate
 from ..inputs import fit_square, gaussian_blob, region_mask
+from ..io import tagged_path
 from ..nets.discriminator import PatchDiscriminator
 from ..objective import Encoder, FillOutside, Jitter, Objective
 from ..parametrize import NormalizedPixels
@@ -58,10 +59,6 @@ from ..terms import (
 )
 
 # ----------------------------------------------------------------------------------------------- inputs
-
-
-def load_backbone(backbone: str | Backbone, device: str | torch.device = "cpu") -> Backbone:
-    return get_backbone(backbone, device=device) if isinstance(backbone, str) else backbone.to(device)
 
 
 def resolve_layers(backbone: Backbone, settings: Settings, *, need_cam: bool = False) -> tuple[tuple[str, ...], str]:
@@ -156,7 +153,7 @@ def _synthesize(method: str, bb: Backbone, build, cls: int, start: Tensor, s: Se
             low_objective = build(lo)
         param = NormalizedPixels(_resize(start, lo.size), bb.mean, bb.std)
         results["lowres"] = _optimise(param, low_objective, lo, [lo.iters_warmup], seed=seed, progress=progress,
-                                      checkpoint=None if checkpoint is None else _tagged(checkpoint, "lowres"),
+                                      checkpoint=tagged_path(checkpoint, "lowres"),
                                       desc=f"{desc} at {lo.size} px", snapshot_every=snapshot_every)
         lowres = param().detach()
         start = bb.normalize(_resize(lowres, s.size).clamp(0, 1))
@@ -186,22 +183,12 @@ def _synthesize(method: str, bb: Backbone, build, cls: int, start: Tensor, s: Se
     return Run(image=image, config=cfg, metrics=metrics, results=results, outputs=warm)
 
 
-def _tagged(path: str, tag: str) -> str:
-    p = Path(path)
-    return str(p.with_name(f"{p.stem}-{tag}{p.suffix}"))
-
-
 def _setup(backbone: str | Backbone, settings: Settings | None, device: str, need_cam: bool = False):
     s = settings or PRESETS["paper"]
     dev = resolve_device(device)
     bb = load_backbone(backbone, dev)
     layers, cam_layer = resolve_layers(bb, s, need_cam=need_cam)
     return replace(s, layers=tuple(layers), cam_layer=cam_layer), dev, bb, layers, cam_layer
-
-
-@torch.no_grad()
-def _features(bb: Backbone, x: Tensor, layers) -> dict[str, Tensor]:
-    return {k: v.detach() for k, v in bb(x, list(layers)).items()}
 
 
 def imagine(target: Tensor, *, backbone: str | Backbone = "lite0", settings: Settings | None = None, seed: int = 0,
@@ -217,11 +204,11 @@ def imagine(target: Tensor, *, backbone: str | Backbone = "lite0", settings: Set
 
     def build(st: Settings) -> Objective:
         x0 = fit_square(target, st.size).to(dev)
-        t0 = _features(bb, x0, layers)
+        t0 = bb.targets(x0, layers)
         if shape is None:
             matches = [("dm", t0, None)]
         else:
-            tc = _features(bb, fit_square(shape, st.size).to(dev), layers[-1:])
+            tc = bb.targets(fit_square(shape, st.size).to(dev), layers[-1:])
             matches = [("dm", {k: t0[k] for k in layers[:-1]}, None), ("dm_shape", tc, None)]
         blob = _blob(position, st, s.size, dev)
         return imagine_objective(bb, y, st, matches, real=x0, position=None if blob is None else (cam_layer, blob))
@@ -255,7 +242,7 @@ def stylize(content: Tensor, style: Tensor, *, backbone: str | Backbone = "lite0
     def build(st: Settings) -> Objective:
         xs = fit_square(style, st.size).to(dev)
         blob = _blob(position, st, s.size, dev)
-        return imagine_objective(bb, y, st, [("dm", _features(bb, xs, layers[:-1]), None)], real=xs,
+        return imagine_objective(bb, y, st, [("dm", bb.targets(xs, layers[:-1]), None)], real=xs,
                                  position=None if blob is None else (cam_layer, blob))
 
     return _synthesize("imagine", bb, build, y, bb.normalize(xc), s, seed=seed, checkpoint=checkpoint,
@@ -278,7 +265,7 @@ def counterfactual(query: Tensor, other: Tensor, query_mask: Tensor, other_mask:
     xo = fit_square(other, s.size).to(dev)
     y = target_class(bb, xo, cls)
     query_class = target_class(bb, xq, None)
-    targets = _features(bb, FillOutside(bb.mean, ro)(xo), layers)
+    targets = bb.targets(FillOutside(bb.mean, ro)(xo), layers)
     if s.start_size is not None:
         raise InputError("the multi-resolution start (lowres_factor) is not offered for counterfactuals, which edit "
                          "the query in place")
@@ -306,7 +293,7 @@ def deepinversion(target: Tensor, *, backbone: str | Backbone = "lite0", setting
 
     def build(st: Settings) -> Objective:
         x = fit_square(target, st.size).to(dev)
-        return imagine_objective(bb, y, st, [("dm", _features(bb, x, layers), None)], bn=True)
+        return imagine_objective(bb, y, st, [("dm", bb.targets(x, layers), None)], bn=True)
 
     with initialising(seed):
         start = s.init_std * torch.randn(1, 3, s.start_size or s.size, s.start_size or s.size).to(dev)
