@@ -175,7 +175,8 @@ def lr_schedule(iters: int) -> dict:
 
 def part_speed(args, descriptor) -> dict:
     from netprior.io import load_image
-    from netprior.recipes.texture import ARCH_LR, TrainConfig, sample, train_texture_net
+    from netprior.feedforward import ARCH_LR, TrainConfig
+    from netprior.recipes.texture import sample, train_texture_net
     from netprior.texture_model import save_model
 
     x0 = exemplar(args.exemplar, args.exemplar_size)
@@ -215,7 +216,8 @@ def part_speed(args, descriptor) -> dict:
 
 
 def part_diversity(args, descriptor) -> dict:
-    from netprior.recipes.texture import ARCH_LR, TrainConfig, sample, train_texture_net
+    from netprior.feedforward import ARCH_LR, TrainConfig
+    from netprior.recipes.texture import sample, train_texture_net
     from netprior.texture_metrics import pairwise_distance, texture_loss_of
 
     x0 = exemplar(args.div_exemplar, args.exemplar_size)
@@ -245,7 +247,7 @@ def part_norm(args, descriptor) -> dict:
     from netprior.io import load_image
     from netprior.recipes.style import apply_style, train_style_net
     from netprior.inputs import square
-    from netprior.recipes.texture import ARCH_LR, TrainConfig
+    from netprior.feedforward import ARCH_LR, TrainConfig
 
     style = load_image(DATA / "CSet14" / "flowers.png")
     names = sorted(p for p in (DATA / "CSet14").glob("*.png") if p.stem != "flowers")
@@ -289,8 +291,8 @@ QUALITY_CONFIGS = {  # label: (backbone, smoothing, Gatys init, Gatys optimiser,
     "before: Lite0, noise init, v2 transposed": ("lite0", None, "noise", "lbfgs", "transposed"),
     "after: Lite0, shuffle init, v2 resize": ("lite0", None, "shuffle", "lbfgs", "resize"),
     "Lite0 + smoothing T=16": ("lite0", 16.0, "shuffle", "lbfgs", "resize"),
-    # solve()'s L-BFGS stalls with vgg16-hed (loss ÷1.1 in 100 steps at 64 px; see recipes/texture.py)
     "vgg16-hed, Adam": ("vgg16-hed", None, "shuffle", "adam", "resize"),
+    "vgg16-hed": ("vgg16-hed", None, "shuffle", "lbfgs", "resize"),  # L-BFGS works since solve()'s line-search fix
 }
 
 
@@ -314,7 +316,8 @@ def score_images(images: torch.Tensor, x0: torch.Tensor, scorers: dict) -> dict:
 def worker_quality(a: dict) -> dict:
     """One configuration of the quality part: Gatys, then the texture networks; images saved under WORK."""
     from netprior.io import save_image
-    from netprior.recipes.texture import ARCH_LR, Descriptor, TrainConfig, sample, synthesize, train_texture_net
+    from netprior.feedforward import ARCH_LR, TrainConfig
+    from netprior.recipes.texture import Descriptor, sample, synthesize, train_texture_net
 
     x0 = exemplar(a["exemplar"], a["exemplar_size"])
     scorers = {}
@@ -341,11 +344,11 @@ def worker_quality(a: dict) -> dict:
         cfg = TrainConfig(arch=arch, net=net, size=a["net_size"], batch=a["batch"], iters=a["train_iters"],
                           lr=ARCH_LR[arch], diversity=lam, seed=a["seed"], **lr_schedule(a["train_iters"]))
         tr = train_texture_net(x0, cfg, descriptor=d, progress=False)
-        x = sample(tr.model, a["samples"], seed=1)
-        runs[net_label] = {"seconds": tr.result.seconds, **score_images(x, x0, scorers)}
+        x = sample(tr.model, a["samples"], a["size"] if arch == "texture_net" else None, seed=1)  # v1: any size
+        runs[net_label] = {"seconds": tr.result.seconds, "side": x.shape[-1], **score_images(x, x0, scorers)}
         images.append(F.interpolate(x[:1], size=a["size"], mode="nearest"))
     for j, im in enumerate(images):
-        save_image(im, WORK / f"quality-{a['index']}-{j}.png")
+        save_image(im, WORK / f"quality-{a['exemplar']}-{a['index']}-{j}.png")
     return {"runs": runs, "images": len(images)}
 
 
@@ -361,33 +364,42 @@ def part_quality(args, _descriptor) -> dict:
     from netprior.io import load_image
     from netprior.recipes.texture import Descriptor
 
-    x0 = exemplar(args.exemplar, args.exemplar_size)
-    crop = x0[..., :args.quality_size, :args.quality_size]
-    scorers = {}
-    for name in QUALITY_SCORERS:
-        d = Descriptor(name, smoothing=None)
-        scorers[name] = (d, d.grams(x0))
     configs = args.quality_configs.split(";")
-    common = {"exemplar": args.exemplar, "exemplar_size": args.exemplar_size, "size": args.quality_size,
+    common = {"exemplar_size": args.exemplar_size, "size": args.quality_size,
               "net_size": args.quality_net_size, "gatys_iters": args.quality_iters, "train_iters":
               args.quality_train_iters, "batch": args.batch, "samples": args.quality_samples, "lambda":
               args.quality_lambda, "v2_width": args.v2_width, "seed": args.seed,
               "adam_factor": args.quality_adam_factor}
+    jobs = [(name, i) for name in args.quality_exemplars.split(",") for i in range(len(configs))]
 
-    def job(i: int) -> dict:
+    def job(key: tuple[str, int]) -> dict:
+        name, i = key
         nets = [] if configs[i] in args.quality_gatys_only.split(";") else args.quality_nets.split(";")
-        return run_worker(f"quality-{i}", {**common, "config": configs[i], "index": i, "nets": nets}, args.threads,
-                          kind="quality")
+        done = WORK / f"worker-quality-{name}-{i}.json"
+        if args.quality_reuse and done.exists():  # resuming an interrupted run
+            return json.loads(done.read_text())
+        return run_worker(f"quality-{name}-{i}", {**common, "exemplar": name, "config": configs[i], "index": i,
+                                                  "nets": nets}, args.threads, kind="quality")
 
     with ThreadPoolExecutor(args.quality_jobs) as pool:
-        results = list(pool.map(job, range(len(configs))))
-    rows = []
-    for i, (label, r) in enumerate(zip(configs, results)):
-        images = [crop] + [load_image(WORK / f"quality-{i}-{j}.png") for j in range(r["images"])]
-        rows.append((f"{label}: exemplar | " + " | ".join(r["runs"]), torch.cat(images)))
-    save_sheet(rows, RESULTS / "texture_quality.png", scale=max(1.0, args.quality_size / 128))
-    return {**{k: v for k, v in common.items() if k != "v2_width"}, "runs": dict(zip(configs, (r["runs"] for r in
-            results))), "exemplar_scores": score_images(crop, x0, scorers)}
+        results = dict(zip(jobs, pool.map(job, jobs)))
+    out = {}
+    for name in args.quality_exemplars.split(","):
+        x0 = exemplar(name, args.exemplar_size)
+        crop = x0[..., :args.quality_size, :args.quality_size]
+        scorers = {}
+        for scorer in QUALITY_SCORERS:
+            d = Descriptor(scorer, smoothing=None)
+            scorers[scorer] = (d, d.grams(x0))
+        rows = []
+        for i, label in enumerate(configs):
+            r = results[(name, i)]
+            images = [crop] + [load_image(WORK / f"quality-{name}-{i}-{j}.png") for j in range(r["images"])]
+            rows.append((f"{label}: exemplar | " + " | ".join(r["runs"]), torch.cat(images)))
+        save_sheet(rows, RESULTS / f"texture_quality_{name}.png", scale=max(1.0, args.quality_size / 128))
+        out[name] = {"runs": {label: results[(name, i)]["runs"] for i, label in enumerate(configs)},
+                     "exemplar_scores": score_images(crop, x0, scorers)}
+    return {**{k: v for k, v in common.items() if k != "v2_width"}, "exemplars": out}
 
 
 def quality_markdown(q: dict, meta: dict) -> list[str]:
@@ -395,54 +407,55 @@ def quality_markdown(q: dict, meta: dict) -> list[str]:
             *[f"gram_{n}" for n in QUALITY_SCORERS]]
     head = ["colour-noise pixels", "colour-histogram distance", "patch SW₂", "mean-colour shift", "grid strength",
             *[f"Gram loss under {n}" for n in QUALITY_SCORERS]]
-    lines = [f"### Quality measures no method optimised: exemplar `{q['exemplar']}` ({q['exemplar_size']} px crop), "
-             f"Gatys images {q['size']} px, texture networks {q['net_size']} px", "",
+    lines = [f"### Quality measures no method optimised: exemplars {', '.join(f'`{n}`' for n in q['exemplars'])} "
+             f"({q['exemplar_size']} px crops), Gatys images {q['size']} px", "",
              f"Command: `{meta['command']}`; CPU, {meta['threads']} thread, load average at start "
-             f"{meta['load_average']} (a shared machine), {meta['seconds']:.0f} s. Gatys: from noise (init: "
-             "noise = U(0,1) per channel, shuffle = the exemplar's pixels in random order). "
-             f"Texture networks: {q['train_iters']} Adam steps, batch {q['batch']}, "
-             f"λ = {q['lambda']} for the diversity run; scores are means over {q['samples']} samples. "
+             f"{meta['load_average']} (a shared machine), {meta['seconds']:.0f} s"
+             f"{' to assemble the worker results of an interrupted run' if '--quality-reuse' in meta['command'] else ''}"
+             f" (each method's own seconds are in the table). Gatys: {q['gatys_iters']} "
+             f"L-BFGS steps ({q['adam_factor']}× as many for Adam) from noise (init: noise = U(0,1) per channel, "
+             "shuffle = the exemplar's pixels in random order). "
+             f"Texture networks: trained at {q['net_size']} px, {q['train_iters']} Adam steps, batch {q['batch']}, "
+             f"λ = {q['lambda']} for the diversity run; TextureNet v1 (fully convolutional) sampled at {q['size']} "
+             f"px, v2 (fixed size) at {q['net_size']} px and shown enlarged (nearest neighbour); scores are means "
+             f"over {q['samples']} samples. "
              "Colour-noise pixels: share of pixels whose channels differ by more than 0.15 (the grey exemplar: 0). "
              "Colour-histogram distance: total variation between joint 8×8×8 RGB histograms. Patch SW₂: sliced "
              "Wasserstein distance between 7×7 patch distributions (64 directions). Mean-colour shift: distance "
              "between mean RGB colours. Grid strength: variance of the 64 phase means (i mod 8, j mod 8) over the "
-             f"image variance (≈ 64/pixels for white noise: {64 / q['size'] ** 2:.3f} at {q['size']} px, "
-             f"{64 / q['net_size'] ** 2:.3f} at {q['net_size']} px). "
+             f"image variance (≈ 64/pixels for white noise: {64 / q['size'] ** 2:.4f} at {q['size']} px, "
+             f"{64 / q['net_size'] ** 2:.4f} at {q['net_size']} px). "
              "Gram loss under a descriptor: "
              "L_T of that descriptor without smoothing, i.e. the other descriptor's view for the runs that "
-             "optimised the other one. CPU budget, far below the thesis' (256 px, 2000 steps, GPU).", "",
-             "| descriptor | method | seconds | " + " | ".join(head) + " |", "|---" * (len(head) + 3) + "|",
-             "| — | exemplar crop | — | " + " | ".join(f"{q['exemplar_scores'][c]:.3g}" for c in cols) + " |"]
-    for label, runs in q["runs"].items():
-        for method, r in runs.items():
-            lines.append(f"| {label} | {method} | {r['seconds']:.0f} | "
-                         + " | ".join(f"{r[c]:.3g}" for c in cols) + " |")
-    gatys = {label: next(r for m, r in runs.items() if m.startswith("Gatys")) for label, runs in q["runs"].items()}
-    before, after = gatys.get(next(iter(QUALITY_CONFIGS))), gatys.get(list(QUALITY_CONFIGS)[1])
-    if before and after:
-        lines += ["", f"Gatys with Lite0: colour-noise pixels {before['colour_noise_fraction']:.0%} → "
-                  f"{after['colour_noise_fraction']:.0%}, patch SW₂ {before['patch_swd']:.3g} → "
-                  f"{after['patch_swd']:.3g}, Gram loss under vgg16-hed {before['gram_vgg16-hed']:.3g} → "
-                  f"{after['gram_vgg16-hed']:.3g} (before → after)."]
-    nets = {label: runs for label, runs in q["runs"].items() if "TextureNet v2" in runs}
-    if len(nets) >= 2:
-        (lb, rb), (la, ra) = list(nets.items())[:2]
-        lines += ["", f"TextureNet v2: grid strength {rb['TextureNet v2']['grid_strength']:.3g} → "
-                  f"{ra['TextureNet v2']['grid_strength']:.3g}, colour-noise pixels "
-                  f"{rb['TextureNet v2']['colour_noise_fraction']:.0%} → "
-                  f"{ra['TextureNet v2']['colour_noise_fraction']:.0%}, "
-                  f"mean-colour shift {rb['TextureNet v2']['colour_mean_shift']:.3g} → "
-                  f"{ra['TextureNet v2']['colour_mean_shift']:.3g} ({lb} → {la})."]
-    for label, g in gatys.items():
-        if label.startswith("vgg16-hed"):
-            lines += ["", f"Gatys with vgg16-hed ({label}): colour-noise pixels {g['colour_noise_fraction']:.0%}, "
-                      f"mean-colour shift {g['colour_mean_shift']:.3g}: its Gram statistics did not keep the "
-                      "exemplar's grey at this budget; its Gram loss under Lite0 is "
-                      f"{g['gram_lite0']:.3g} (exemplar crop {q['exemplar_scores']['gram_lite0']:.3g})."]
-    lines += ["", "Paper: the thesis' and Gatys et al.'s textures (VGG-19, 256 px, GPU) have the exemplar's colours "
-              "and no pixel noise; the sheet shows how far the CPU budget gets. TextureNet samples are drawn at "
-              f"{q['net_size']} px and shown enlarged (nearest neighbour)."]
-    return lines + ["", "![quality](texture_quality.png)", ""]
+             "optimised the other one. CPU budget, far below the thesis' (256 px, 2000 steps, GPU).", ""]
+    for name, e in q["exemplars"].items():
+        lines += [f"Exemplar `{name}`:", "", "| descriptor | method | seconds | " + " | ".join(head) + " |",
+                  "|---" * (len(head) + 3) + "|",
+                  f"| — | exemplar crop{' (the whole exemplar: 0 by construction)' if q['size'] >= q['exemplar_size'] else ''}"
+                  " | — | " + " | ".join(f"{e['exemplar_scores'][c]:.3g}" for c in cols) + " |"]
+        for label, runs in e["runs"].items():
+            for method, r in runs.items():
+                lines.append(f"| {label} | {method} | {r['seconds']:.0f} | "
+                             + " | ".join(f"{r[c]:.3g}" for c in cols) + " |")
+        gatys = {label: next(r for m, r in runs.items() if m.startswith("Gatys")) for label, runs in e["runs"].items()}
+        before, after = gatys.get(next(iter(QUALITY_CONFIGS))), gatys.get(list(QUALITY_CONFIGS)[1])
+        if before and after:
+            lines += ["", f"Gatys with Lite0 on `{name}`: colour-noise pixels {before['colour_noise_fraction']:.0%} → "
+                      f"{after['colour_noise_fraction']:.0%}, patch SW₂ {before['patch_swd']:.3g} → "
+                      f"{after['patch_swd']:.3g}, Gram loss under vgg16-hed {before['gram_vgg16-hed']:.3g} → "
+                      f"{after['gram_vgg16-hed']:.3g} (before → after)."]
+        nets = {label: runs for label, runs in e["runs"].items() if "TextureNet v2" in runs}
+        if len(nets) >= 2:
+            (lb, rb), (la, ra) = list(nets.items())[:2]
+            lines += ["", f"TextureNet v2 on `{name}`: grid strength {rb['TextureNet v2']['grid_strength']:.3g} → "
+                      f"{ra['TextureNet v2']['grid_strength']:.3g}, colour-noise pixels "
+                      f"{rb['TextureNet v2']['colour_noise_fraction']:.0%} → "
+                      f"{ra['TextureNet v2']['colour_noise_fraction']:.0%}, "
+                      f"mean-colour shift {rb['TextureNet v2']['colour_mean_shift']:.3g} → "
+                      f"{ra['TextureNet v2']['colour_mean_shift']:.3g} ({lb} → {la})."]
+        lines += ["", f"![quality {name}](results/texture_quality_{name}.png)", ""]
+    return lines + ["Paper: the thesis' and Gatys et al.'s textures (VGG-19, 256 px, GPU) have the exemplar's colours "
+                    "and no pixel noise; the sheets show how far the CPU budget gets.", ""]
 
 
 def markdown(res: dict, command: str) -> str:
@@ -531,6 +544,9 @@ def main() -> None:
     p.add_argument("--pool", type=int, default=8)
     p.add_argument("--alpha", type=float, default=1.0)
     p.add_argument("--quality-size", type=int, default=128, help="image side of the quality part")
+    p.add_argument("--quality-exemplars", default="brick,gravel", help="skimage.data textures of the quality part")
+    p.add_argument("--quality-reuse", action="store_true",
+                   help="keep the worker results of the same configurations already in benchmarks/out/texture")
     p.add_argument("--quality-iters", type=int, default=300, help="Gatys L-BFGS steps in the quality part")
     p.add_argument("--quality-train-iters", type=int, default=200, help="texture network steps (quality part)")
     p.add_argument("--quality-samples", type=int, default=4)

@@ -85,7 +85,8 @@ def style(args) -> None:
     """Train the style network and write B (stylised B_src) and A_test_true (stylised A_test)."""
     from netprior.io import load_image, save_image
     from netprior.recipes.style import apply_style, train_style_net
-    from netprior.recipes.texture import ARCH_LR, Descriptor, TrainConfig
+    from netprior.feedforward import ARCH_LR, TrainConfig
+    from netprior.texture_descriptor import Descriptor
     from netprior.texture_model import save_model
 
     b_src, b_paths = _images(WORK / "B_src")

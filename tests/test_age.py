@@ -9,8 +9,8 @@ from PIL import Image
 from helpers import run
 from netprior.colorspace import lab_to_rgb, rgb_to_lab
 from netprior.data import ImageFolder
-from netprior.recipes.age import (AGEConfig, codes_for, colorize, kl_to_standard_normal, players, reconstruct,
-                                  sample, slerp, sphere_noise, train_age)
+from netprior.recipes.age import (AGEConfig, codes_for, colorize, kl_to_standard_normal, latent_error, players,
+                                  reconstruct, sample, slerp, sphere_noise, train_age)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TINY = dict(size=16, nz=8, width=8, batch=8)
@@ -61,6 +61,30 @@ def test_training_improves_reconstructions_and_colours(coll):
     assert h["G/rec_z"][-1] < 0.5 * h["G/rec_z"][0]          # e(g(z)) ≈ z: the latent reconstruction is learned
     red_minus_blue = sample(g, 64).mean((0, 2, 3))
     assert red_minus_blue[0] - red_minus_blue[2] > 0.15       # samples moved from grey towards orange
+
+
+def test_latent_error_is_the_cosine_loss_per_coordinate():
+    z, e = sphere_noise(2, 16, torch.Generator().manual_seed(0)).split(1)
+    cos = float((z * e).sum())
+    assert float(latent_error(z, e)) == pytest.approx((1 - cos) / 16, rel=1e-5)
+    assert float(latent_error(z, z)) == 0.0
+
+
+def test_warmup_trains_an_autoencoder_then_the_game_starts(coll):
+    data = ImageFolder(coll, 16, seed=0)
+    x = torch.stack([data[i] for i in range(16)])
+    cfg = AGEConfig(**TINY, iters=20, warmup=20, lr=1e-3, seed=0)
+    e0, g0 = (p.net.eval() for p in players(cfg))
+    before = float((reconstruct(e0, g0, x) - x).abs().mean())
+    warm = train_age(data, cfg, device="cpu", progress=False)
+    after = float((reconstruct(warm.encoder.eval(), warm.generator.eval(), x) - x).abs().mean())
+    h = warm.result.history
+    assert h["G/rec_x"][-1] < 0.7 * h["G/rec_x"][0]               # g(e(x)) learned as an autoencoder (train mode)
+    assert after < 0.85 * before, (before, after)                 # and in eval mode
+    assert "E/kl_fake" not in warm.result.history and "G/rec_z" not in warm.result.history   # no game yet
+    game = train_age(data, AGEConfig(**TINY, iters=3, warmup=1, generator_pixel_weight=10.0, seed=0), device="cpu",
+                     progress=False)
+    assert {"E/kl_fake", "G/rec_z", "G/rec_x"} <= set(game.result.history)
 
 
 def test_resume_is_exact(coll, tmp_path):

@@ -1,6 +1,8 @@
 """IMAGINE (image-guided classifier inversion) on 64×64 photos with the offline Lite0 classifier and tiny budgets."""
 
 import json
+import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -19,8 +21,10 @@ from netprior.recipes.imagine import (
     counterfactual,
     deepinversion,
     imagine,
+    lowres_settings,
     stylize,
 )
+from netprior.schedules import cosine_per_stage
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: see conftest.py
 
@@ -84,7 +88,31 @@ def test_jitter_rolls_and_mirrors_without_changing_pixels():
     assert sum(not torch.equal(o, x) for o in outs) >= 6
 
 
+def test_lr_schedule_warms_up_and_restarts_its_cosine_in_each_stage():
+    f = cosine_per_stage([10, 6], warmup=3, cosine=True)
+    assert [f(t) for t in (0, 1, 2, 3)] == pytest.approx([1 / 3, 2 / 3, 1.0, 1.0])
+    assert f(9) == pytest.approx(0.5 * (1 + math.cos(math.pi * 6 / 7)))  # last step of stage 1
+    assert [f(t) for t in (10, 12, 13)] == pytest.approx([1 / 3, 1.0, 1.0])  # stage 2 starts again
+    assert cosine_per_stage([10], warmup=0, cosine=True)(5) == pytest.approx(0.5)
+    assert [cosine_per_stage([10], warmup=4, cosine=False)(t) for t in (0, 5)] == pytest.approx([0.25, 1.0])
+
+
 # ------------------------------------------------------------------------------------------- synthesis
+
+
+def test_multiresolution_start_runs_at_low_resolution_then_continues_upsampled(lite0, photo64):
+    s = tiny(stages=1, iters_warmup=3, lowres_factor=2, iters_lowres=10, jitter=4)
+    assert lowres_settings(s).size == 32 and lowres_settings(s).jitter == 2
+    r = imagine(photo64, backbone=lite0, settings=s, progress=False)
+    assert list(r.results) == ["lowres", "imagine"] and r.results["lowres"].steps == 10 and r.result.steps == 3
+    assert r.lowres.shape == (1, 3, 32, 32) and r.image.shape == (1, 3, 64, 64)
+    dm = r.results["lowres"].history["dm"]
+    assert dm[-1] < 0.95 * dm[0]  # the low-resolution phase lowers R_dm (against the target at 32 px)
+    up = torch.nn.functional.interpolate(r.lowres, size=64, mode="bilinear", antialias=True, align_corners=False)
+    fresh = imagine(photo64, backbone=lite0, settings=tiny(stages=1, iters_warmup=3), progress=False)
+    assert (r.image - up).abs().mean() < 0.5 * (fresh.image - up).abs().mean()  # continued from the upsampled x̂
+    di = deepinversion(photo64, backbone=lite0, settings=replace(s, first_bn_weight=10.0), progress=False)
+    assert list(di.results) == ["lowres", "deepinversion"] and di.config["objective"]["bn"]["first_weight"] == 10
 
 
 def test_warmup_stage_lowers_distribution_matching_twofold(lite0, photo64):
@@ -174,6 +202,11 @@ def test_bad_input_is_refused_with_a_clear_message(lite0, photo64):
         counterfactual(photo64, photo64, region, torch.zeros(1, 1, 64, 64), backbone=lite0, settings=tiny())
     with pytest.raises(InputError, match="stages"):
         imagine(photo64, backbone=lite0, settings=tiny(stages=3))
+    with pytest.raises(InputError, match="multi-resolution"):
+        tiny(lowres_factor=4, iters_lowres=5)  # 16 px is below the 32 px minimum
+    with pytest.raises(InputError, match="multi-resolution"):
+        counterfactual(photo64, photo64, region, region, backbone=lite0,
+                       settings=tiny(lowres_factor=2, iters_lowres=5))
 
 
 # ------------------------------------------------------------------------------------------- CLI
@@ -193,7 +226,8 @@ def test_cli_writes_variations_sidecars_and_report(monkeypatch, capsys, tmp_path
         png = out.with_name(f"var-{i}.png")
         assert png.exists() and png.with_suffix(".report.png").exists()
         meta = json.loads(png.with_suffix(".json").read_text())
-        assert meta["config"]["seed"] == seed and meta["steps"] == 4 and meta["inputs"]["target"]["sha256"]
+        assert meta["config"]["seed"] == seed and meta["inputs"]["target"]["sha256"]
+        assert meta["steps"] + meta["metrics"]["lowres"]["steps"] == 4  # the cpu preset's multi-resolution start
         assert meta["config"]["settings"]["jitter"] == 2 and meta["config"]["settings"]["size"] == 64
         assert set(meta["metrics"]["final"]) >= {"ce", "dm", "tv", "pc", "gp"}
     assert stdout.count("wrote") == 6

@@ -67,6 +67,9 @@ def test_bn_statistics_prior_by_hand():
     # batch of 2, 1x1 maps: channel 0 values (1, 3) -> mean 2, var 1; channel 1 (1, 1) -> mean 1, var 0
     x = t([1, 1, 3, 1], (2, 2, 1, 1))
     assert bn_statistics_prior([BNInput("bn", bn, x)]).item() == pytest.approx(2.0 + 1.0)
+    # DeepInversion's first_bn_multiplier weighs only the first captured layer
+    pair = [BNInput("bn", bn, x), BNInput("bn2", bn, x)]
+    assert bn_statistics_prior(pair, first_weight=10.0).item() == pytest.approx(10 * 3.0 + 3.0)
     with pytest.raises(ValueError, match="capture_bn_inputs"):
         bn_statistics_prior([])
 

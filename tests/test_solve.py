@@ -17,6 +17,33 @@ def test_pixels_converge_with_adam_and_lbfgs():
         assert torch.allclose(r.output, target, atol=0.02)
 
 
+def rosenbrock(x):
+    a, b = x.flatten()[0::2], x.flatten()[1::2]
+    return ((1 - a) ** 2 + 100 * (b - a * a) ** 2).sum()
+
+
+def test_lbfgs_steps_follow_native_lbfgs_where_the_unit_step_is_rejected():
+    """On Rosenbrock's valley the trial step t = 1 is often rejected by the line search; solve's one-iteration
+    steps must then backtrack like torch's own L-BFGS loop (before the fix they had no evaluation left for the line
+    search, took zero steps and stalled), and log the loss at each step's start, which never increases."""
+    x0 = torch.tensor([[-1.2, 1.0] * 4]).view(1, 1, 2, 4)
+    r = solve(Pixels(x0.clone()), rosenbrock, iters=40, lr=1.0, optimizer="lbfgs", progress=False)
+    native = x0.clone().requires_grad_(True)
+    opt = torch.optim.LBFGS([native], lr=1.0, max_iter=40, max_eval=1000, history_size=100,
+                            line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = rosenbrock(native)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    assert float(rosenbrock(r.output)) == pytest.approx(float(rosenbrock(native.detach())), rel=1e-4, abs=1e-8)
+    assert float(rosenbrock(r.output)) < 1e-6 * r.history["loss"][0]
+    assert all(b <= a + 1e-9 for a, b in zip(r.history["loss"], r.history["loss"][1:]))
+
+
 def test_ema_and_metrics_and_snapshots():
     target = torch.ones(1, 1, 4, 4)
     r = solve(Pixels(torch.zeros_like(target)), lambda x: ((x - target) ** 2).mean(), iters=30, lr=0.01, ema=0.9,

@@ -17,6 +17,14 @@ from .io import check_size, image_size, load_image
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 
 
+def size_pair(size: int | tuple[int, int]) -> tuple[int, int]:
+    """An image size given as one side or (H, W), as (H, W); a side below 1 is refused."""
+    h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    if h < 1 or w < 1:
+        raise InputError(f"output size must be positive, got {w}x{h}")
+    return h, w
+
+
 def crop_to_multiple(x: torch.Tensor, d: int = 32) -> torch.Tensor:
     """Centre-crop H and W down to multiples of ``d`` (the reference's ``crop_image``)."""
     h, w = x.shape[-2] - x.shape[-2] % d, x.shape[-1] - x.shape[-1] % d

@@ -46,6 +46,11 @@ _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N", "I"}
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS  # about 89 megapixels: no image above it is decoded, whatever --max-side says
 
 
+def tagged_path(path: str | Path | None, tag) -> Path | None:
+    """``ckpt.safetensors`` → ``ckpt-<tag>.safetensors``: one file per run or phase of a command that makes several."""
+    return None if path is None else Path(path).with_name(f"{Path(path).stem}-{tag}{Path(path).suffix}")
+
+
 def check_readable(path: Path, what: str = "file", missing: type[Exception] = InputError) -> None:
     """Refuse a path that is missing (``missing`` is the error raised), a folder, unreadable or empty, in one line
     that names ``what`` the file should be ("image file", "checkpoint", "pggan weights file", …)."""

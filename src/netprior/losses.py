@@ -114,22 +114,24 @@ def distribution_matching(
     return total
 
 
-def bn_statistics_prior(captured: Sequence[BNInput]) -> Tensor:
+def bn_statistics_prior(captured: Sequence[BNInput], first_weight: float = 1.0) -> Tensor:
     """BatchNorm-statistics prior of DeepInversion (Yin et al. 2020, R_feature; IMAGINE eq. 3).
 
     R_feat = Σ_l ||μ_l(x) − E[μ_l]||₂ + ||σ²_l(x) − E[σ²_l]||₂, where μ_l, σ²_l are the batch
     mean and (biased) variance over (N,H,W) of the input of BN layer l and E[·] its running
-    statistics. ``captured`` comes from ``Backbone.capture_bn_inputs()``. (IMAGINE writes the norms
-    squared; this is DeepInversion's form.)
+    statistics. ``captured`` comes from ``Backbone.capture_bn_inputs()``; the first layer's term is multiplied
+    by ``first_weight`` (DeepInversion's code: first_bn_multiplier = 10). (IMAGINE writes the norms squared; this
+    is DeepInversion's form.)
     """
     if not captured:
         raise ValueError("no BatchNorm input captured: run the backbone inside capture_bn_inputs()")
     total = 0.0
-    for item in captured:
+    for i, item in enumerate(captured):
         x = item.input.transpose(0, 1).flatten(1)
         mean = x.mean(dim=1)
         var = x.var(dim=1, unbiased=False)
-        total = total + (mean - item.bn.running_mean).norm() + (var - item.bn.running_var).norm()
+        term = (mean - item.bn.running_mean).norm() + (var - item.bn.running_var).norm()
+        total = total + (first_weight * term if i == 0 else term)
     return total
 
 

@@ -71,3 +71,19 @@ def config(method: str, *parts: object, task: str | None = None, settings: objec
             out.update(part.describe())
     out.update(extra)
     return out
+
+
+@dataclass
+class PreImageGrid:
+    """Pre-images of several layers under several priors (the layout of thesis Fig. 7.9): ``runs[prior][layer]``."""
+
+    original: torch.Tensor
+    layers: list[str]
+    priors: list[str]
+    runs: dict[str, dict[str, Run]] = field(default_factory=dict)
+
+    def table(self) -> list[dict]:
+        """One row per (prior, layer): relative feature error, PSNR, SSIM, TV, steps, seconds."""
+        return [{"prior": p, "layer": l, **self.runs[p][l].metrics, "steps": self.runs[p][l].result.steps,
+                 "seconds": round(self.runs[p][l].result.seconds, 2)}
+                for p in self.priors for l in self.layers]

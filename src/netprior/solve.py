@@ -35,6 +35,8 @@ from .stopping import StoppingRule
 Loss = Callable[[torch.Tensor], "torch.Tensor | tuple[torch.Tensor, dict[str, float]]"]
 Metric = Callable[[torch.Tensor], float]
 OPTIMIZERS = ("adam", "lbfgs", "sgd")
+#: Evaluations L-BFGS may spend per step (one iteration): its strong-Wolfe line search gets all but the first.
+LBFGS_MAX_EVALS = 25
 CHECKPOINT_KIND, CHECKPOINT_VERSION = "solver-checkpoint", 2  # version 1: the torch.save pickles of netprior 0.1
 
 
@@ -73,8 +75,10 @@ def peak_memory_mb(device: torch.device | str = "cpu") -> float:
 def _make_optimizer(name: str, params: list[torch.Tensor], lr: float) -> torch.optim.Optimizer:
     if name == "adam":
         return torch.optim.Adam(params, lr=lr)
-    if name == "lbfgs":
-        return torch.optim.LBFGS(params, lr=lr, max_iter=1, history_size=100, line_search_fn="strong_wolfe")
+    if name == "lbfgs":  # one iteration per step; torch's default max_eval for max_iter=1 is 1, which leaves the
+        # line search no evaluation: a rejected trial step becomes a zero step, which every later step repeats
+        return torch.optim.LBFGS(params, lr=lr, max_iter=1, max_eval=LBFGS_MAX_EVALS, history_size=100,
+                                 line_search_fn="strong_wolfe")
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=0.9)
     raise InputError(f"unknown optimizer {name!r}; use one of {OPTIMIZERS}")
@@ -178,7 +182,8 @@ def solve(param: nn.Module, objective: Objective | Loss, *, iters: int, lr: floa
             out = param()
             loss, terms = _split(objective(out, step) if takes_step else objective(out))
             loss.backward()
-            cache.update(out=out, loss=loss, terms=terms)
+            if not cache:  # x_t and L(x_t): the step's first evaluation (L-BFGS then evaluates trial points)
+                cache.update(out=out, loss=loss, terms=terms)
             return loss
 
         opt.step(closure)

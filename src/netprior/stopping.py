@@ -140,9 +140,10 @@ class RiskMinimum(_PatientMinimum):
     """Watch R_t = the loss when it estimates the error to the clean image (SURE): R̄_t = mean of R over the last
     ``window`` steps (one Monte-Carlo probe per step makes single values noisy); stop when R̄ has not reached a new
     minimum for ``patience`` steps and return the averaged output x̄ at the minimising step t*.  R̄ < 0 also stops:
-    an estimate of a mean squared error below zero means the estimator has failed — the network has memorised the
-    noisy image in its weights, which SURE's divergence (sensitivity to the input) cannot see (CSet5 baby: R̄ turns
-    negative at step ~115 while the image falls from 32 dB to 11 dB, benchmarks/results/sure_tuning.md)."""
+    an estimate of a mean squared error below zero means the estimator has failed — on noise clipped to [0, 1]
+    (SURE assumes Gaussian noise) the estimated divergence turns strongly negative while the output moves away
+    from y (CSet5 baby: R̄ turns negative at step ~115 while the image falls from 32 dB to 17 dB;
+    benchmarks/results/sure_trace.md)."""
 
     name = "risk-minimum"
 

@@ -131,15 +131,18 @@ class DistMatch(Term):
 
 class BNStats(Term):
     """DeepInversion's batch-norm statistics prior (:func:`netprior.losses.bn_statistics_prior`) of the encoder's
-    forward pass."""
+    forward pass, the first BN layer's term weighted by ``first_weight`` (its code's first_bn_multiplier, 10)."""
 
-    def __init__(self, encoder: Encoder):
+    def __init__(self, encoder: Encoder, first_weight: float = 1.0):
         super().__init__()
-        self.encoder = encoder
+        self.encoder, self.first_weight = encoder, float(first_weight)
         encoder.capture_bn = True
 
     def forward(self, x, cache):
-        return losses.bn_statistics_prior(self.encoder(x, cache)[1])
+        return losses.bn_statistics_prior(self.encoder(x, cache)[1], first_weight=self.first_weight)
+
+    def describe(self):
+        return {"term": "BNStats", "first_weight": self.first_weight}
 
 
 class ClassTarget(Term):

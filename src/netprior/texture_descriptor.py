@@ -13,11 +13,11 @@ covered in colour noise; block0 is the first tap that sees it.
 
 Descriptors: ``lite0`` (default) and ``vgg16-hed`` (VGG-16 convolutions with ImageNet weights fine-tuned for
 edges by HED; offline, see :mod:`netprior.backbones.vgg16_hed`) use the VGG-19 paper's layers above (VGG-16 has
-the same relu*_1 taps), with average pooling.  Known problem: with vgg16-hed, L-BFGS as :func:`netprior.solve.solve`
-runs it (one iteration per step, state kept) stalls after a few steps (loss ÷1.1–1.3 in 25–100 steps at 48–64 px,
-with or without the box projection), while ``torch.optim.LBFGS`` run natively on the same problem (25 iterations
-in one call) descends 1.12 → 0.36 in 30 evaluations; until that is fixed, use ``optimizer="adam"``
-(``--optimizer adam``) with vgg16-hed.
+the same relu*_1 taps), with average pooling.  Both work with L-BFGS: the stall once seen with vgg16-hed (loss
+÷1.1–1.3 in 25–100 steps while ``torch.optim.LBFGS`` run natively descended 1.12 → 0.33) was
+:func:`netprior.solve.solve` giving its one-iteration L-BFGS steps torch's default of one evaluation, i.e. no line
+search; fixed there (same problem, 48 px: 25 steps now reach 0.33, as the native loop does; brick at 256 px: loss
+÷58 in 80 steps, benchmarks/texture.py).
 
 Activation smoothing (``smoothing`` = T, off by default): the texture layers go through the softmax transform of
 Wang et al. (CVPR 2021, :func:`netprior.losses.softmax_smoothing`) before their Gram matrices, which the paper

@@ -71,6 +71,11 @@ def get_backbone(
     return backbone.to(device)
 
 
+def load_backbone(backbone: str | Backbone, device: str | torch.device = "cpu") -> Backbone:
+    """``backbone`` by name (pretrained, :func:`get_backbone`) or as given, on ``device``."""
+    return get_backbone(backbone, device=device) if isinstance(backbone, str) else backbone.to(device)
+
+
 @functools.lru_cache(maxsize=4)
 def cached_backbone(name: str, device: str = "cpu") -> Backbone:
     """The pretrained backbone ``name`` on ``device``, built once per process (frozen, so it can be shared by runs,

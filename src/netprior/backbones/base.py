@@ -137,6 +137,11 @@ class Backbone(nn.Module):
                 break
         return {layer: taps[self._canonical[layer]] for layer in layers}
 
+    @torch.no_grad()
+    def targets(self, x: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
+        """``{layer: activation}`` without gradients: the fixed targets Φ_l(x0) of a feature term."""
+        return {k: v.detach() for k, v in self(x, list(layers)).items()}
+
     def logits(self, x: Tensor) -> Tensor:
         """Class logits (B, num_classes) of ``x`` in [0, 1]."""
         return self.forward(x, ["logits"])["logits"]

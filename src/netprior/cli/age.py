@@ -15,8 +15,10 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import InputError
-from .common import (Checkpoint, Count, Device, Iters, Lr, MaxSide, Output, Quiet, Report, Seed, check_device,
+from .common import (Count, Device, Iters, Lr, MaxSide, Output, Report, Seed, check_device,
                      output_path)
+from .groups import options
+from .training import CollectionOptions, FidImages, TrainingOptions, notes, write_trained
 
 age_app = typer.Typer(no_args_is_help=True, help="Adversarial Generator-Encoder networks (thesis ch. 4): train, "
                                                  "sample, reconstruct, interpolate, colourise.")
@@ -56,9 +58,8 @@ def _write(image, out: Path, *, config: dict, inputs: dict, metrics: dict | None
 
 
 @age_app.command("train")
+@options(collection=CollectionOptions, run=TrainingOptions)
 def train_cmd(
-        data: Annotated[Optional[Path], typer.Option("--data", help="Folder of images (recursive; default: the "
-                                                     "default collection).")] = None,
         output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the result (the model: encoder "
                                                                "and generator, a .safetensors file).")] =
         Path("age.safetensors"),
@@ -79,60 +80,46 @@ def train_cmd(
         pixel_weight: Annotated[float, typer.Option("--pixel-weight", help="μ, weight of the pixel L1 "
                                                     "reconstruction loss L_X in the encoder's loss.")] = 10.0,
         g_steps: Annotated[int, typer.Option("--g-steps", help="G steps per iteration.")] = 2,
-        heldout: Annotated[float, typer.Option("--heldout", help="Fraction held out (split by file hash).")] = 0.1,
-        sample_every: Annotated[int, typer.Option("--sample-every", help="Sample grid every N iterations.")] = 0,
-        fid_images: Annotated[int, typer.Option("--fid-images", help="Samples for FID/KID against the held-out "
-                                                "split at the end (0 = skip).")] = 0,
-        seed: Seed = 0, device: Device = "auto", checkpoint: Checkpoint = None, report: Report = False,
-        quiet: Quiet = False):
+        warmup: Annotated[int, typer.Option("--warmup", help="Iterations of autoencoder warm-up before the game "
+                                            "(0: the thesis; about a third of a short CPU budget).")] = 0,
+        generator_pixel_weight: Annotated[float, typer.Option("--generator-pixel-weight", help="μ_G, weight of "
+                                                              "L_X in the generator's loss too (0: the thesis; 10 "
+                                                              "with a warm-up at a short budget).")] = 0.0,
+        fid_images: FidImages = 0, report: Report = False, *, collection: CollectionOptions,
+        run: TrainingOptions):
     """Train an AGE (encoder + generator, 2 generator updates per encoder update) on a folder of images."""
     from ..data import ImageFolder
     from ..evaluation import GeneratorFID
-    from ..io import save_image
     from ..recipes.age import AGEConfig, sample, save_model, train_age
-    from ..report import image_grid, write_sidecar, write_training_report
-    from .training import data_root as _data_root, notes as _notes
 
-    if output.suffix != ".safetensors":
-        raise InputError(f"{output}: the model is written as a .safetensors file; use that suffix")
-    dev = check_device(device)
-    root = _data_root(data)
-    for p in (output, checkpoint):
-        if p is not None and root.resolve() in p.resolve().parents:
-            raise InputError(f"{p}: outputs may not go inside the training folder {root}; choose another path")
+    dev = check_device(run.device)
+    root = collection.root
+    stem = run.check_outputs(output, root)
     mode = "colorize" if colorize else "unconditional"
     cfg = AGEConfig(mode=mode, size=size, nz=nz or (3 if colorize else 64), width=width, batch=batch, iters=iters,
-                    lr=lr, g_steps=g_steps, latent_weight=latent_weight, pixel_weight=pixel_weight, seed=seed)
-    kw = dict(size=size, split="train", heldout=heldout, seed=seed)
-    with _notes():
+                    lr=lr, g_steps=g_steps, latent_weight=latent_weight, pixel_weight=pixel_weight, seed=run.seed,
+                    warmup=warmup, generator_pixel_weight=generator_pixel_weight)
+    kw = dict(size=size, split="train", heldout=collection.heldout, resize=collection.resize, seed=run.seed)
+    with notes():
         train_set = ImageFolder(root, crop="random", flip=True, **kw)
     if train_set.channels != cfg.channels:
         raise InputError("AGE trains on colour images here")
     evaluate = None
     if fid_images and mode == "unconditional":
-        with _notes():
+        with notes():
             held = ImageFolder(root, crop="center", flip=False, **{**kw, "split": "heldout"})
         evaluate = GeneratorFID((held[i] for i in range(len(held))),
-                                lambda models, n: sample(models["G"], n, seed=seed + 1), fid_images, device=dev)
-    stem = output.with_suffix("")
-    run = train_age(train_set, cfg, device=dev, checkpoint=checkpoint, log=stem.with_suffix(".log.jsonl"),
-                    progress=not quiet, sample_every=sample_every, evaluate=evaluate, eval_every=0)
-    r = run.result
-    save_model(run.encoder, run.generator, cfg, output, training=run.config)
-    samples = stem.with_suffix(".samples.png")
-    save_image(image_grid(r.snapshots[-1][1]), samples)
-    written = [output.with_suffix(".json"), samples, stem.with_suffix(".log.jsonl")]
-    if report:
-        write_training_report(stem.with_suffix(".report.png"), r.history, r.snapshots,
-                              title=f"AGE ({mode}) {size}², M = {cfg.nz}, {r.iterations} iterations, batch {batch}")
-        written.insert(2, stem.with_suffix(".report.png"))
+                                lambda models, n: sample(models["G"], n, seed=run.seed + 1), fid_images, device=dev)
+    trained = train_age(train_set, cfg, device=dev, workers=run.loader_workers, checkpoint=run.checkpoint,
+                        log=stem.with_suffix(".log.jsonl"), progress=not run.quiet, sample_every=run.sample_every,
+                        evaluate=evaluate, eval_every=0)
+    r = trained.result
+    save_model(trained.encoder, trained.generator, cfg, output, training=trained.config)
     metrics = {k.removeprefix("eval/"): v[-1] for k, v in r.history.items() if k.startswith("eval/")}
-    write_sidecar(output, config=run.config, result=r, metrics=metrics)
     fid = f", FID {metrics['fid']:.1f}" if "fid" in metrics else ""
-    typer.echo(f"wrote {output}  ({r.iterations} iterations, {r.seconds:.1f} s, {r.images_per_second:.1f} "
-               f"images/s{fid})")
-    for p in written:
-        typer.echo(f"wrote {p}")
+    write_trained(output, r, trained.config, samples=r.snapshots[-1][1], report=report, metrics=metrics,
+                  title=f"AGE ({mode}) {size}², M = {cfg.nz}, {r.iterations} iterations, batch {batch}",
+                  summary=f"{r.iterations} iterations, {r.seconds:.1f} s, {r.images_per_second:.1f} images/s{fid}")
 
 
 @age_app.command("sample")

@@ -63,11 +63,6 @@ def check_device(name: str) -> str:
     return str(resolve_device(name))
 
 
-def tagged_path(path: Optional[Path], tag) -> Optional[Path]:
-    """``ckpt.safetensors`` → ``ckpt-<tag>.safetensors``: one file per run of a command that makes several runs."""
-    return None if path is None else path.with_name(f"{path.stem}-{tag}{path.suffix}")
-
-
 def output_path(output: Optional[Path], image: Path, task: str, inputs: list) -> Path:
     from ..io import check_output_path
 

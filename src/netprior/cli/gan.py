@@ -15,7 +15,7 @@ import typer
 
 from ..errors import InputError
 from .common import (Count, Device, Factor, Mask, MaxSide, Output, Reference, RunOptions, Seed, check_device,
-                     output_path, tagged_path)
+                     output_path)
 from .groups import options
 
 gan_app = typer.Typer(no_args_is_help=True, help="Invert a pretrained GAN: reconstruct, inpaint, colourise, "
@@ -299,7 +299,7 @@ def interpolate_cmd(image_a: Path, image_b: Path, output: Output = None,
     """Invert A and B (two-step) and write a strip (rows: latent-space path A→B, dense-layer path A→B, and for A
     and B the path from the latent to the dense reconstruction, G2(G1(z*) + α·δ*)) and a GIF of the two A→B
     paths side by side.  With --checkpoint, A and B each have their own file (<stem>-a, <stem>-b)."""
-    from ..io import save_gif, save_image
+    from ..io import save_gif, save_image, tagged_path
     from ..recipes.gan import invert
     from ..generators.paths import interpolation_config, interpolation_figures
     from ..report import write_sidecar

@@ -23,7 +23,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import InputError
-from .common import (Count, ImageNetClass, Iters, Lr, Output, RunOptions, check_device, output_path, tagged_path,
+from .common import (Count, ImageNetClass, Iters, Lr, Output, RunOptions, check_device, output_path,
                      write_result)
 from .groups import options
 
@@ -63,8 +63,12 @@ GammaOpt = Annotated[float | None, typer.Option("--gamma", help="Weight of the p
                                                                   "(default: the preset's, 10).")]
 Schedule = Annotated[str | None, typer.Option("--schedule", help="cosine (decay within each stage) or constant "
                                                                    "(default: the preset's, cosine).")]
-Jitter = Annotated[int, typer.Option("--jitter", help="DeepInversion's random roll (up to this many pixels) and flip "
-                                                      "of the classifier's input; 0 = off (the paper's).")]
+Jitter = Annotated[int | None, typer.Option("--jitter", help="DeepInversion's random roll (up to this many pixels) "
+                                                             "and flip of the classifier's input; 0 = off (default: "
+                                                             "the preset's).")]
+LowresFactor = Annotated[int | None, typer.Option("--lowres-factor", help="Multi-resolution start: optimise at "
+                                                                         "1/F of --size first, then upsample and "
+                                                                         "continue; 1 = off (default: the preset's).")]
 
 
 @dataclass(frozen=True)
@@ -82,24 +86,40 @@ class ClassifierInversionOptions:
     lr: Lr = None
     lam: LamOpt = None
     schedule: Schedule = None
+    jitter: Jitter = None
+    lowres_factor: LowresFactor = None
 
     def settings(self, max_side: int, stages: int, gamma: float | None = None, cam_layer: str | None = None,
-                 **extra):
-        """The preset's settings with the flags given; ``--iters`` is split evenly between the stages."""
+                 multires: bool = True, **extra):
+        """The preset's settings with the flags given.  ``--iters`` counts every step: the multi-resolution start
+        keeps the preset's share of them, the rest is split evenly between the stages.  ``multires=False``
+        (counterfactuals) turns the multi-resolution start off."""
         from ..config import get_preset
         from ..io import check_size
 
         base = get_preset("imagine", self.preset)
         size = self.size or base.size
         check_size(size, size, max_side, what=f"--size {size}")
-        iters = self.iters or base.total_iters
-        if iters < stages:
-            raise InputError(f"--iters {iters}: give at least one step per stage ({stages})")
-        steps = {"iters_warmup": iters} if stages == 1 else {"iters_warmup": iters // 2,
-                                                             "iters_adversarial": iters - iters // 2}
+        factor = self.lowres_factor or base.lowres_factor
+        if not multires:
+            if factor != 1 and self.lowres_factor is not None:
+                raise InputError("--lowres-factor: the multi-resolution start does not apply here")
+            factor = 1
+        lowres = 0 if factor == 1 else base.iters_lowres or base.total_iters
+        preset_total = base.total_iters + lowres
+        iters = self.iters or preset_total
+        lowres = min(round(iters * lowres / preset_total), iters - stages)
+        if iters < stages or (lowres < 1 and self.lowres_factor not in (None, 1)):
+            raise InputError(f"--iters {iters}: give at least one step per stage ({stages}"
+                             f"{' and the multi-resolution start' if factor > 1 else ''})")
+        if lowres < 1:  # too few steps for the preset's multi-resolution start
+            factor, lowres = 1, 0
+        steps = {"iters_warmup": iters - lowres} if stages == 1 else {
+            "iters_warmup": (iters - lowres) // 2, "iters_adversarial": iters - lowres - (iters - lowres) // 2}
         names = tuple(t.strip() for t in self.layers.split(",") if t.strip()) if self.layers is not None else None
         return base.override(size=size, stages=stages, **steps, lr=self.lr, lam_dm=self.lam, gamma_pc=gamma,
-                             schedule=self.schedule, layers=names, cam_layer=cam_layer, **extra)
+                             schedule=self.schedule, layers=names, cam_layer=cam_layer, jitter=self.jitter,
+                             lowres_factor=factor, iters_lowres=lowres, **extra)
 
 
 def _position(text: str | None) -> tuple[float, float] | None:
@@ -137,6 +157,8 @@ def _finish(r, out: Path, inputs: dict, report: bool, title: str, shown, num_cla
 
 def _runs(inv: ClassifierInversionOptions, run: RunOptions, backbone_device: str) -> list[dict]:
     """Keyword arguments of the ``count`` runs: seeds seed … seed + count − 1, one checkpoint file each."""
+    from ..io import tagged_path
+
     runs = []
     for i in range(inv.count):
         ckpt = run.checkpoint if inv.count == 1 else tagged_path(run.checkpoint, i)
@@ -157,18 +179,19 @@ def synth_cmd(target: Path, output: Output = None, stages: Stages = 2,
               style: Annotated[Path | None, typer.Option("--style", help="Style image: stylise TARGET, starting "
                                                                             "from it (eq. 12).")] = None,
               nu: Annotated[float, typer.Option("--nu", help="Weight of the position term.")] = 10.0,
-              cam_layer: CamLayerOpt = None, gamma: GammaOpt = None, jitter: Jitter = 0, *,
+              cam_layer: CamLayerOpt = None, gamma: GammaOpt = None, *,
               inv: ClassifierInversionOptions, run: RunOptions):
     """Synthesise N variations of TARGET (eq. 9), optionally with position, shape or style control."""
     from ..io import load_image
-    from ..recipes.imagine import imagine, load_backbone, stylize
+    from ..backbones import load_backbone
+    from ..recipes.imagine import imagine, stylize
     from ..inputs import fit_square
 
     if shape is not None and style is not None:
         raise InputError("--shape and --style both redefine the distribution-matching targets; use one of them")
     task = "stylized" if style else "imagine"
     outs = _outputs(output, target, task, inv.count, [target, shape, style])
-    s = inv.settings(run.max_side, stages, gamma, cam_layer, nu_position=nu, jitter=jitter)
+    s = inv.settings(run.max_side, stages, gamma, cam_layer, nu_position=nu)
     x0 = load_image(target)
     xs = load_image(style) if style is not None else None
     xc = load_image(shape) if shape is not None else None
@@ -197,11 +220,12 @@ def counterfactual_cmd(query: Path, other: Path,
                        gamma: GammaOpt = None, *, inv: ClassifierInversionOptions, run: RunOptions):
     """Counterfactual explanation (eq. 13): what the query's region would look like if it were of OTHER's class."""
     from ..io import load_image
-    from ..recipes.imagine import counterfactual, load_backbone
+    from ..backbones import load_backbone
+    from ..recipes.imagine import counterfactual
     from ..inputs import fit_square
 
     outs = _outputs(output, query, "counterfactual", inv.count, [query, other, query_mask, other_mask])
-    s = inv.settings(run.max_side, stages, gamma, anchor_weight=anchor)
+    s = inv.settings(run.max_side, stages, gamma, multires=False, anchor_weight=anchor)
     xq, xo = load_image(query), load_image(other)
     mq, mo = load_image(query_mask, mode="L"), load_image(other_mask, mode="L")
     device = check_device(run.device)
@@ -217,14 +241,15 @@ def counterfactual_cmd(query: Path, other: Path,
 def deepinversion_cmd(target: Path, output: Output = None,
                       bn_weight: Annotated[float, typer.Option("--bn-weight", help="Weight of the BN-statistics "
                                                                                    "prior (eq. 3).")] = 0.01,
-                      jitter: Jitter = 0, *, inv: ClassifierInversionOptions, run: RunOptions):
+                      *, inv: ClassifierInversionOptions, run: RunOptions):
     """Image-guided DeepInversion, the IMAGINE paper's baseline: CE + R_img + BN-statistics prior + lambda R_dm."""
     from ..io import load_image
-    from ..recipes.imagine import deepinversion, load_backbone
+    from ..backbones import load_backbone
+    from ..recipes.imagine import deepinversion
     from ..inputs import fit_square
 
     outs = _outputs(output, target, "deepinversion", inv.count, [target])
-    s = inv.settings(run.max_side, 1, bn_weight=bn_weight, jitter=jitter)
+    s = inv.settings(run.max_side, 1, bn_weight=bn_weight)
     x0 = load_image(target)
     device = check_device(run.device)
     bb = load_backbone(inv.backbone, device)

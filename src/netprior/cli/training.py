@@ -97,7 +97,7 @@ class TrainingOptions:
 
 
 def write_trained(output: Path, result, config: dict, *, samples, nrow: int | None = None, report: bool = False,
-                  title: str = "", metrics: dict | None = None, summary: str = "") -> None:
+                  title: str = "", metrics: dict | None = None, extra: dict | None = None, summary: str = "") -> None:
     """After the model file itself: its sidecar, the sample grid of ``samples`` (images in [0, 1]), the report
     when asked for, and one ``wrote`` line per file (``summary`` follows the model's)."""
     from ..io import save_image
@@ -106,7 +106,7 @@ def write_trained(output: Path, result, config: dict, *, samples, nrow: int | No
     stem = output.with_suffix("")
     sheet = stem.with_suffix(".samples.png")
     save_image(image_grid(samples, nrow=nrow), sheet)
-    write_sidecar(output, config=config, result=result, metrics=metrics or {})
+    write_sidecar(output, config=config, result=result, metrics=metrics or {}, extra=extra)
     written = [output.with_suffix(".json"), sheet, stem.with_suffix(".log.jsonl")]
     if report:
         written.append(write_training_report(stem.with_suffix(".report.png"), result.history, result.snapshots,

@@ -13,13 +13,16 @@ from typing import Annotated
 import typer
 
 from ..errors import InputError
-from .common import Checkpoint, Device, Iters, Lr, MaxSide, Output, Quiet, Report, Seed, check_device, output_path
+from .common import Device, Iters, Lr, MaxSide, Output, Report, check_device, output_path
+from .groups import options
+from .training import TrainingOptions, notes, write_trained
 
 translate_app = typer.Typer(no_args_is_help=True, help="Unpaired image translation A → B with perceptual "
                                                        "discriminators (thesis ch. 5).")
 
 
 @translate_app.command("train")
+@options(run=TrainingOptions)
 def train_cmd(
         dir_a: Annotated[Path, typer.Option("--a", help="Folder of domain-A images (the inputs).")],
         dir_b: Annotated[Path, typer.Option("--b", help="Folder of domain-B images (the targets, unpaired).")],
@@ -44,48 +47,29 @@ def train_cmd(
                                                     "loss.")] = 10.0,
         identity_weight: Annotated[float, typer.Option("--identity-weight", help="λ_id, weight of the identity "
                                                        "loss (eq. 5.7).")] = 5.0,
-        sample_every: Annotated[int, typer.Option("--sample-every", help="Sample grid every N iterations.")] = 0,
-        seed: Seed = 0, device: Device = "auto", checkpoint: Checkpoint = None, report: Report = False,
-        quiet: Quiet = False):
+        report: Report = False, *, run: TrainingOptions):
     """Train a translation A → B (and B → A) from two unpaired folders."""
     from ..data import ImageFolder
     from ..data.unpaired import Unpaired
-    from ..io import save_image
     from ..recipes.translate import TranslateConfig, save_model, train_translation
-    from ..report import image_grid, write_sidecar, write_training_report
-    from .training import notes as _notes
 
-    if output.suffix != ".safetensors":
-        raise InputError(f"{output}: the model is written as a .safetensors file; use that suffix")
-    dev = check_device(device)
-    for root in (dir_a, dir_b):
-        for p in (output, checkpoint):
-            if p is not None and root.resolve() in p.resolve().parents:
-                raise InputError(f"{p}: outputs may not go inside the training folder {root}; choose another path")
+    dev = check_device(run.device)
+    stem = run.check_outputs(output, dir_a, dir_b, what="generators")
     cfg = TranslateConfig(size=size, disc=disc, gan_loss=gan_loss, multiscale=not single_scale, cycle=not one_way,
                           cycle_weight=cycle_weight, identity_weight=identity_weight, pretrain_iters=pretrain_iters,
-                          batch=batch, iters=iters, lr=lr, seed=seed)
-    with _notes():
-        data = Unpaired(ImageFolder(dir_a, size, split="all", seed=seed),
-                        ImageFolder(dir_b, size, split="all", seed=seed + 1), seed=seed)
-    stem = output.with_suffix("")
-    run = train_translation(data, cfg, device=dev, checkpoint=checkpoint, log=stem.with_suffix(".log.jsonl"),
-                            progress=not quiet, sample_every=sample_every)
-    r = run.result
-    save_model(run.generators, cfg, output, training=run.config)
-    samples = stem.with_suffix(".samples.png")
-    save_image(image_grid(r.snapshots[-1][1], nrow=4), samples)
-    written = [output.with_suffix(".json"), samples, stem.with_suffix(".log.jsonl")]
-    if report:
-        write_training_report(stem.with_suffix(".report.png"), r.history, r.snapshots,
-                              title=f"translation A → B, discriminator {disc}, {r.iterations} iterations")
-        written.append(stem.with_suffix(".report.png"))
-    write_sidecar(output, config=run.config, result=r,
-                  extra={"pretrain": run.pretrain.summary() if run.pretrain else None})
-    typer.echo(f"wrote {output}  ({cfg.pretrain_iters} pre-training + {r.iterations} iterations, "
-               f"{r.seconds:.1f} s)")
-    for p in written:
-        typer.echo(f"wrote {p}")
+                          batch=batch, iters=iters, lr=lr, seed=run.seed)
+    with notes():
+        data = Unpaired(ImageFolder(dir_a, size, split="all", seed=run.seed),
+                        ImageFolder(dir_b, size, split="all", seed=run.seed + 1), seed=run.seed)
+    trained = train_translation(data, cfg, device=dev, workers=run.loader_workers, checkpoint=run.checkpoint,
+                                log=stem.with_suffix(".log.jsonl"), progress=not run.quiet,
+                                sample_every=run.sample_every)
+    r = trained.result
+    save_model(trained.generators, cfg, output, training=trained.config)
+    write_trained(output, r, trained.config, samples=r.snapshots[-1][1], nrow=4, report=report,
+                  title=f"translation A → B, discriminator {disc}, {r.iterations} iterations",
+                  extra={"pretrain": trained.pretrain.summary() if trained.pretrain else None},
+                  summary=f"{cfg.pretrain_iters} pre-training + {r.iterations} iterations, {r.seconds:.1f} s")
 
 
 @translate_app.command("apply")

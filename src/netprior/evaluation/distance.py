@@ -46,3 +46,10 @@ def evaluate(backbone: Backbone, x: Tensor, cls: int, *, reference: Tensor | Non
     if reference is not None:
         out["distance_to_target"] = float(feature_distance(backbone, x, reference)[0])
     return out
+
+
+def relative_feature_error(backbone: Backbone, x: torch.Tensor, targets: dict[str, torch.Tensor]) -> dict[str, float]:
+    """||Φ_l(x) − Φ_l(x0)|| / ||Φ_l(x0)|| per layer of ``targets``."""
+    with torch.no_grad():
+        feats = backbone(x, list(targets))
+    return {l: float((feats[l] - t).norm() / t.norm().clamp_min(1e-12)) for l, t in targets.items()}

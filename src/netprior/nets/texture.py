@@ -50,6 +50,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import InputError
+from ..inputs import size_pair
 from .layers import conv, norm
 
 
@@ -62,10 +63,6 @@ def _xavier(module: nn.Module) -> None:
             nn.init.xavier_uniform_(m.weight)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-
-
-def _pair(size: int | tuple[int, int]) -> tuple[int, int]:
-    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
 class Generator(nn.Module, abc.ABC):
@@ -127,7 +124,7 @@ class MultiScaleGenerator(Generator):
         return 2 ** (self.scales - 1)
 
     def check_size(self, size: int | tuple[int, int]) -> tuple[int, int]:
-        h, w = _pair(size)
+        h, w = size_pair(size)
         m = self.multiple
         for side in (h, w):
             if side < m or side % m:
@@ -217,7 +214,7 @@ class TextureNetV2(Generator):
         _xavier(self)
 
     def check_size(self, size: int | tuple[int, int]) -> tuple[int, int]:
-        h, w = _pair(size)
+        h, w = size_pair(size)
         if (h, w) != (self.size, self.size):
             raise InputError(f"size {h}x{w} is not reachable by TextureNetV2: its fully connected input layers fix "
                              f"the output at the training size {self.size}x{self.size}")
@@ -274,7 +271,7 @@ class StyleNet(Generator):
     multiple = 4  # output sides must be multiples of this (two stride-2 stages)
 
     def check_size(self, size: int | tuple[int, int]) -> tuple[int, int]:
-        h, w = _pair(size)
+        h, w = size_pair(size)
         for side in (h, w):
             if side < 8 or side % 4:
                 raise InputError(f"size {side} is not reachable by StyleNet: sides must be multiples of 4 and at "

@@ -24,24 +24,26 @@ The decisions behind the defaults and the measurements that chose them: ``docs/m
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .. import record
-from ..backbones import Backbone, get_backbone
+from ..backbones import Backbone, load_backbone
 from ..distributed import resolve_device
 from ..errors import InputError
 from ..evaluation.distance import evaluate
 from ..inputs import fit_square, gaussian_blob, region_mask
+from ..io import tagged_path
 from ..nets.discriminator import PatchDiscriminator
 from ..objective import Encoder, FillOutside, Jitter, Objective
 from ..parametrize import NormalizedPixels
 from ..record import Run
+from ..schedules import cosine_per_stage
 from ..seeding import initialising
 from ..settings.imagine import CAM_LAYERS, LAYERS, PRESETS, Settings
 from ..solve import solve
@@ -57,10 +59,6 @@ from ..terms import (
 )
 
 # ----------------------------------------------------------------------------------------------- inputs
-
-
-def load_backbone(backbone: str | Backbone, device: str | torch.device = "cpu") -> Backbone:
-    return get_backbone(backbone, device=device) if isinstance(backbone, str) else backbone.to(device)
 
 
 def resolve_layers(backbone: Backbone, settings: Settings, *, need_cam: bool = False) -> tuple[tuple[str, ...], str]:
@@ -107,7 +105,7 @@ def imagine_objective(bb: Backbone, cls: int, s: Settings, matches: list[tuple[s
         enc = main if region is None else Encoder(bb, transform=FillOutside(bb.mean, region), backbone=bb)
         terms[name] = (s.lam_dm, DistMatch(enc, targets))
     if bn:
-        terms["bn"] = (s.bn_weight, BNStats(main))
+        terms["bn"] = (s.bn_weight, BNStats(main, first_weight=s.first_bn_weight))
     if position is not None:
         terms["position"] = (s.nu_position, GradCamPosition(bb, cls, *position))
     if anchor is not None:
@@ -121,25 +119,48 @@ def imagine_objective(bb: Backbone, cls: int, s: Settings, matches: list[tuple[s
 # ----------------------------------------------------------------------------------------------- running
 
 
-def _cosine_per_stage(settings: Settings):
-    """lr factor after ``done`` steps: ½(1 + cos(π·t/T)) with t, T the step and length of the current stage."""
-    t1, t2 = settings.iters_warmup, settings.iters_adversarial
-
-    def factor(done: int) -> float:
-        t, length = (done, t1) if done < t1 else (done - t1, t2)
-        return 0.5 * (1 + math.cos(math.pi * t / length))
-
-    return factor
+def _optimise(param: NormalizedPixels, objective: Objective, s: Settings, lengths: list[int], **kw):
+    param.project_()
+    objective.to(param.p.device)
+    return solve(param, objective, iters=sum(lengths), lr=s.lr, optimizer="adam",
+                 lr_schedule=cosine_per_stage(lengths, s.lr_warmup, s.schedule == "cosine"), **kw)
 
 
-def _synthesize(method: str, bb: Backbone, objective: Objective, cls: int, start: Tensor, s: Settings, *, seed: int,
+def lowres_settings(s: Settings) -> Settings:
+    """The settings of the multi-resolution start: warm-up objective only, ``iters_lowres`` steps at ``start_size``
+    px, jitter scaled with the side (DeepInversion's jitter // 2 at half resolution)."""
+    return replace(s, size=s.start_size, stages=1, iters_warmup=s.iters_lowres, lowres_factor=1,
+                   jitter=round(s.jitter * s.start_size / s.size))
+
+
+def _resize(x: Tensor, size: int) -> Tensor:
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
+def _synthesize(method: str, bb: Backbone, build, cls: int, start: Tensor, s: Settings, *, seed: int,
                 checkpoint: str | None, progress: bool, snapshot_every: int, desc: str, reference: Tensor | None,
                 **config) -> Run:
-    """Optimise x̂ from ``start`` (normalised space) with :func:`netprior.solve.solve`, clipped after every step."""
-    param = NormalizedPixels(start, bb.mean, bb.std)
-    param.project_()
-    objective.to(start.device)
-    warm: dict = {"warmup": None, "warmup_seconds": None}
+    """Optimise x̂ from ``start`` (normalised space, any side) with :func:`netprior.solve.solve`, clipped to the
+    valid range after every step; ``build(settings)`` makes the objective for ``settings.size``.
+
+    With ``s.lowres_factor`` > 1 (the CPU-budget lever; DeepInversion's code runs its first 2000 of 3000 steps at half
+    resolution): ``s.iters_lowres`` steps of the warm-up objective at ``start_size`` px from ``start`` resized, then
+    x̂ is upsampled bilinearly to ``s.size`` and the stages continue from it."""
+    results, lowres = {}, None
+    if s.start_size is not None:
+        lo = lowres_settings(s)
+        with initialising(seed):
+            low_objective = build(lo)
+        param = NormalizedPixels(_resize(start, lo.size), bb.mean, bb.std)
+        results["lowres"] = _optimise(param, low_objective, lo, [lo.iters_warmup], seed=seed, progress=progress,
+                                      checkpoint=tagged_path(checkpoint, "lowres"),
+                                      desc=f"{desc} at {lo.size} px", snapshot_every=snapshot_every)
+        lowres = param().detach()
+        start = bb.normalize(_resize(lowres, s.size).clamp(0, 1))
+    with initialising(seed):
+        objective = build(s)
+    param = NormalizedPixels(start if start.shape[-1] == s.size else _resize(start, s.size), bb.mean, bb.std)
+    warm: dict = {"warmup": None, "warmup_seconds": None, "lowres": lowres}
     resumed = checkpoint is not None and Path(checkpoint).exists()
     t_start = time.perf_counter()
 
@@ -148,17 +169,18 @@ def _synthesize(method: str, bb: Backbone, objective: Objective, cls: int, start
             warm["warmup"] = param().detach().clone()
             warm["warmup_seconds"] = None if resumed else time.perf_counter() - t_start
 
-    result = solve(param, objective, iters=s.total_iters, lr=s.lr, optimizer="adam",
-                   lr_schedule=_cosine_per_stage(s) if s.schedule == "cosine" else None, seed=seed,
-                   checkpoint=checkpoint, progress=progress, desc=desc, snapshot_every=snapshot_every,
-                   callback=after_step)
+    lengths = [s.iters_warmup] + ([s.iters_adversarial] if s.stages == 2 else [])
+    results[method] = _optimise(param, objective, s, lengths, seed=seed, checkpoint=checkpoint, progress=progress,
+                                desc=desc, snapshot_every=snapshot_every, callback=after_step)
     image = param().detach()
     metrics = evaluate(bb, image, cls, reference=reference)
-    metrics["final"] = {k: v[-1] for k, v in result.history.items() if k not in ("step",) and v}
+    metrics["final"] = {k: v[-1] for k, v in results[method].history.items() if k not in ("step",) and v}
+    if "lowres" in results:
+        metrics["lowres"] = results["lowres"].summary()
     cfg = record.config(method, param, objective, settings=s, backbone=bb.name, backbone_weights=bb.weights,
                         layers=list(s.layers), cam_layer=s.cam_layer, seed=seed, target_class=cls,
                         device=str(bb.mean.device), **config)
-    return Run(image=image, config=cfg, metrics=metrics, results={method: result}, outputs=warm)
+    return Run(image=image, config=cfg, metrics=metrics, results=results, outputs=warm)
 
 
 def _setup(backbone: str | Backbone, settings: Settings | None, device: str, need_cam: bool = False):
@@ -167,11 +189,6 @@ def _setup(backbone: str | Backbone, settings: Settings | None, device: str, nee
     bb = load_backbone(backbone, dev)
     layers, cam_layer = resolve_layers(bb, s, need_cam=need_cam)
     return replace(s, layers=tuple(layers), cam_layer=cam_layer), dev, bb, layers, cam_layer
-
-
-@torch.no_grad()
-def _features(bb: Backbone, x: Tensor, layers) -> dict[str, Tensor]:
-    return {k: v.detach() for k, v in bb(x, list(layers)).items()}
 
 
 def imagine(target: Tensor, *, backbone: str | Backbone = "lite0", settings: Settings | None = None, seed: int = 0,
@@ -183,23 +200,34 @@ def imagine(target: Tensor, *, backbone: str | Backbone = "lite0", settings: Set
     ``position`` = (x, y) in output pixels adds the location term (eq. 10); ``shape``, a clipart/drawing, replaces
     the target on the deepest layer (eq. 11).  ``settings.stages = 1`` runs the warm-up stage only."""
     s, dev, bb, layers, cam_layer = _setup(backbone, settings, device, need_cam=position is not None)
-    x0 = fit_square(target, s.size).to(dev)
-    y = target_class(bb, x0, cls)
-    t0 = _features(bb, x0, layers)
-    if shape is None:
-        matches = [("dm", t0, None)]
-    else:
-        tc = _features(bb, fit_square(shape, s.size).to(dev), layers[-1:])
-        matches = [("dm", {k: t0[k] for k in layers[:-1]}, None), ("dm_shape", tc, None)]
-    blob = None if position is None else gaussian_blob(s.size, position, s.blob_sigma * s.size).to(dev)
+    y = target_class(bb, fit_square(target, s.size).to(dev), cls)
+
+    def build(st: Settings) -> Objective:
+        x0 = fit_square(target, st.size).to(dev)
+        t0 = bb.targets(x0, layers)
+        if shape is None:
+            matches = [("dm", t0, None)]
+        else:
+            tc = bb.targets(fit_square(shape, st.size).to(dev), layers[-1:])
+            matches = [("dm", {k: t0[k] for k in layers[:-1]}, None), ("dm_shape", tc, None)]
+        blob = _blob(position, st, s.size, dev)
+        return imagine_objective(bb, y, st, matches, real=x0, position=None if blob is None else (cam_layer, blob))
+
     with initialising(seed):
-        start = torch.randn(1, 3, s.size, s.size).to(dev)
-        objective = imagine_objective(bb, y, s, matches, real=x0, position=None if blob is None else (cam_layer, blob))
-    return _synthesize("imagine", bb, objective, y, start, s, seed=seed, checkpoint=checkpoint, progress=progress,
-                       snapshot_every=snapshot_every, desc=f"imagine/seed {seed}", reference=x0,
-                       control="shape" if shape is not None else "none",
+        start = s.init_std * torch.randn(1, 3, s.start_size or s.size, s.start_size or s.size).to(dev)
+    return _synthesize("imagine", bb, build, y, start, s, seed=seed, checkpoint=checkpoint, progress=progress,
+                       snapshot_every=snapshot_every, desc=f"imagine/seed {seed}",
+                       reference=fit_square(target, s.size).to(dev), control="shape" if shape is not None else "none",
                        position=list(position) if position else None,
                        blob_sigma_px=s.blob_sigma * s.size if position else None)
+
+
+def _blob(position: tuple[float, float] | None, st: Settings, size: int, dev) -> Tensor | None:
+    """a0 of eq. 10 at ``st.size`` for ``position`` given in pixels of the ``size`` output (None without one)."""
+    if position is None:
+        return None
+    factor = st.size / size
+    return gaussian_blob(st.size, (position[0] * factor, position[1] * factor), st.blob_sigma * st.size).to(dev)
 
 
 def stylize(content: Tensor, style: Tensor, *, backbone: str | Backbone = "lite0", settings: Settings | None = None,
@@ -209,13 +237,15 @@ def stylize(content: Tensor, style: Tensor, *, backbone: str | Backbone = "lite0
     critic fed the style image; y* is the content's class."""
     s, dev, bb, layers, cam_layer = _setup(backbone, settings, device, need_cam=position is not None)
     xc = fit_square(content, s.size).to(dev)
-    xs = fit_square(style, s.size).to(dev)
     y = target_class(bb, xc, cls)
-    blob = None if position is None else gaussian_blob(s.size, position, s.blob_sigma * s.size).to(dev)
-    with initialising(seed):
-        objective = imagine_objective(bb, y, s, [("dm", _features(bb, xs, layers[:-1]), None)], real=xs,
-                                      position=None if blob is None else (cam_layer, blob))
-    return _synthesize("imagine", bb, objective, y, bb.normalize(xc), s, seed=seed, checkpoint=checkpoint,
+
+    def build(st: Settings) -> Objective:
+        xs = fit_square(style, st.size).to(dev)
+        blob = _blob(position, st, s.size, dev)
+        return imagine_objective(bb, y, st, [("dm", bb.targets(xs, layers[:-1]), None)], real=xs,
+                                 position=None if blob is None else (cam_layer, blob))
+
+    return _synthesize("imagine", bb, build, y, bb.normalize(xc), s, seed=seed, checkpoint=checkpoint,
                        progress=progress, snapshot_every=snapshot_every, desc=f"imagine-style/seed {seed}",
                        reference=xc, control="style", position=list(position) if position else None)
 
@@ -235,10 +265,12 @@ def counterfactual(query: Tensor, other: Tensor, query_mask: Tensor, other_mask:
     xo = fit_square(other, s.size).to(dev)
     y = target_class(bb, xo, cls)
     query_class = target_class(bb, xq, None)
-    targets = _features(bb, FillOutside(bb.mean, ro)(xo), layers)
-    with initialising(seed):
-        objective = imagine_objective(bb, y, s, [("dm_region", targets, rq)], real=xo, anchor=(xq, 1 - rq))
-    r = _synthesize("imagine", bb, objective, y, bb.normalize(xq), s, seed=seed, checkpoint=checkpoint,
+    targets = bb.targets(FillOutside(bb.mean, ro)(xo), layers)
+    if s.start_size is not None:
+        raise InputError("the multi-resolution start (lowres_factor) is not offered for counterfactuals, which edit "
+                         "the query in place")
+    r = _synthesize("imagine", bb, lambda st: imagine_objective(bb, y, st, [("dm_region", targets, rq)], real=xo,
+                                                                anchor=(xq, 1 - rq)), y, bb.normalize(xq), s, seed=seed, checkpoint=checkpoint,
                     progress=progress, snapshot_every=snapshot_every, desc=f"counterfactual/seed {seed}",
                     reference=xq, control="counterfactual", query_class=query_class,
                     region_share={"query": float(rq.mean()), "other": float(ro.mean())})
@@ -258,9 +290,13 @@ def deepinversion(target: Tensor, *, backbone: str | Backbone = "lite0", setting
     s = replace(s, stages=1, iters_warmup=s.total_iters)
     x0 = fit_square(target, s.size).to(dev)
     y = target_class(bb, x0, cls)
+
+    def build(st: Settings) -> Objective:
+        x = fit_square(target, st.size).to(dev)
+        return imagine_objective(bb, y, st, [("dm", bb.targets(x, layers), None)], bn=True)
+
     with initialising(seed):
-        start = torch.randn(1, 3, s.size, s.size).to(dev)
-    objective = imagine_objective(bb, y, s, [("dm", _features(bb, x0, layers), None)], bn=True)
-    return _synthesize("deepinversion", bb, objective, y, start, s, seed=seed, checkpoint=checkpoint,
+        start = s.init_std * torch.randn(1, 3, s.start_size or s.size, s.start_size or s.size).to(dev)
+    return _synthesize("deepinversion", bb, build, y, start, s, seed=seed, checkpoint=checkpoint,
                        progress=progress, snapshot_every=snapshot_every, desc=f"deepinversion/seed {seed}",
                        reference=x0)

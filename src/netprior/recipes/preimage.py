@@ -13,7 +13,7 @@ The decisions behind the defaults and the measurements that chose them: ``docs/m
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import torch
 
@@ -21,12 +21,13 @@ from .. import nets, record
 from ..backbones import Backbone
 from ..backbones.strides import check_image_size
 from ..distributed import resolve_device
+from ..evaluation.distance import relative_feature_error
 from ..errors import InputError
 from ..losses import total_variation
 from ..metrics import psnr, ssim
 from ..objective import Encoder, Objective
 from ..parametrize import CroppedDeepPrior, Pixels, make_input
-from ..record import Run
+from ..record import PreImageGrid, Run
 from ..seeding import generator, initialising
 from ..settings.preimage import (DIP_INPUT_DEPTH, DIP_NETS, INIT_NOISE_STD, NEIGHBOUR_DIFF_V, PIXEL_NORM_BOUND, PRESETS,
                                 PRIORS, Regularisers)
@@ -34,35 +35,11 @@ from ..solve import solve
 from ..terms import TV, FeatureMatch, PixelRange
 
 
-@dataclass
-class PreImageGrid:
-    """Pre-images of several layers under several priors (the layout of thesis Fig. 7.9): ``runs[prior][layer]``."""
-
-    original: torch.Tensor
-    layers: list[str]
-    priors: list[str]
-    runs: dict[str, dict[str, Run]] = field(default_factory=dict)
-
-    def table(self) -> list[dict]:
-        """One row per (prior, layer): relative feature error, PSNR, SSIM, TV, steps, seconds."""
-        return [{"prior": p, "layer": l, **self.runs[p][l].metrics, "steps": self.runs[p][l].result.steps,
-                 "seconds": round(self.runs[p][l].result.seconds, 2)}
-                for p in self.priors for l in self.layers]
-
-
 def feature_targets(backbone: Backbone, x0: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
     """Φ_l(x0) for every layer in one forward pass; unknown or repeated layer names raise with the valid list."""
-    with torch.no_grad():
-        targets = backbone(x0, layers)
+    targets = backbone.targets(x0, layers)
     check_image_size(backbone, x0, layers)
-    return {l: t.detach() for l, t in targets.items()}
-
-
-def relative_feature_error(backbone: Backbone, x: torch.Tensor, targets: dict[str, torch.Tensor]) -> dict[str, float]:
-    """||Φ_l(x) − Φ_l(x0)|| / ||Φ_l(x0)|| per layer of ``targets``."""
-    with torch.no_grad():
-        feats = backbone(x, list(targets))
-    return {l: float((feats[l] - t).norm() / t.norm().clamp_min(1e-12)) for l, t in targets.items()}
+    return targets
 
 
 def preimage_objective(backbone: Backbone, layer: str, target: torch.Tensor, reg: Regularisers | None) -> Objective:

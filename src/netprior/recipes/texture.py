@@ -32,6 +32,7 @@ from .. import record
 from ..distributed import resolve_device
 from ..errors import InputError
 from ..feedforward import TrainConfig, train_model
+from ..inputs import size_pair
 from ..objective import Encoder, Objective
 from ..parametrize import Pixels
 from ..record import Run
@@ -72,7 +73,7 @@ def synthesize(exemplar: Tensor, size: tuple[int, int] | int | None = None, *, d
     dev = resolve_device(device)
     descriptor = descriptor or Descriptor(device=dev)
     descriptor.check_exemplar(exemplar)
-    h, w = _size(size or tuple(exemplar.shape[-2:]))
+    h, w = size_pair(size or tuple(exemplar.shape[-2:]))
     targets = descriptor.grams(exemplar.to(dev))
     param = Pixels(initial_image(exemplar, (h, w), init, generator(seed)), box=True).to(dev)
     objective = Objective({"texture": (1.0, GramMatch(Encoder(descriptor.features), descriptor, targets))})
@@ -88,13 +89,6 @@ def synthesize(exemplar: Tensor, size: tuple[int, int] | int | None = None, *, d
                            exemplar_shape=list(exemplar.shape), descriptor=descriptor.describe())
     metrics = {"texture_loss_initial": initial, "texture_loss": final, "loss_reduction": initial / max(final, 1e-30)}
     return Run(image=image, config=config, metrics=metrics, results={"texture": result})
-
-
-def _size(size: int | tuple[int, int]) -> tuple[int, int]:
-    h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
-    if h < 1 or w < 1:
-        raise InputError(f"output size must be positive, got {w}x{h}")
-    return h, w
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -34,41 +34,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import InputError
-from ..nets.perceptual import TRUNKS, PerceptualDiscriminator
+from ..nets.perceptual import PerceptualDiscriminator
 from ..nets.translation import TranslationGenerator
 from ..statefile import load_state, save_state
+from ..settings.translate import TranslateConfig
 from ..train import Player, Step, TrainResult, train
 
 MODEL_KIND, MODEL_VERSION = "translation-model", 1
-GAN_LOSSES = ("lsgan", "nonsaturating")
-
-
-@dataclass
-class TranslateConfig:
-    size: int = 64
-    disc: str = "lite0"            # discriminator trunk: lite0, vgg16-hed, vgg* or patch (plain, learned)
-    multiscale: bool = True
-    gan_loss: str = "lsgan"
-    d_width: int = 32
-    g_width: int = 16
-    g_blocks: int = 4
-    cycle: bool = True
-    cycle_weight: float = 10.0     # λ_cyc (CycleGAN)
-    identity_weight: float = 5.0   # λ_id (eq. 5.7; CycleGAN's 0.5 λ_cyc)
-    pretrain_iters: int = 100
-    batch: int = 8
-    iters: int = 1000
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.disc not in TRUNKS:
-            raise InputError(f"--disc must be one of {', '.join(TRUNKS)}, got {self.disc!r}")
-        if self.gan_loss not in GAN_LOSSES:
-            raise InputError(f"--gan-loss must be one of {', '.join(GAN_LOSSES)}, got {self.gan_loss!r}")
-        if self.size % 16:
-            raise InputError(f"the image side must be a multiple of 16, got {self.size}")
 
 
 @dataclass
@@ -149,7 +121,7 @@ def _phase_path(checkpoint: str | Path | None, phase: str) -> Path | None:
     return p.with_name(f"{p.stem}.{phase}{p.suffix}")
 
 
-def train_translation(data, cfg: TranslateConfig | None = None, *, device: str = "auto",
+def train_translation(data, cfg: TranslateConfig | None = None, *, device: str = "auto", workers: int = 0,
                       checkpoint: str | Path | None = None, log: str | Path | None = None, progress: bool = True,
                       sample_every: int = 0, preview: Tensor | None = None,
                       evaluate: Callable[[int, dict], dict[str, float]] | None = None,
@@ -170,10 +142,10 @@ def train_translation(data, cfg: TranslateConfig | None = None, *, device: str =
 
     pre_result = None
     if cfg.pretrain_iters > 0:
-        pre_result = train(pre, data, iters=cfg.pretrain_iters, batch=cfg.batch, seed=cfg.seed, device=device,
+        pre_result = train(pre, data, iters=cfg.pretrain_iters, batch=cfg.batch, seed=cfg.seed, device=device, workers=workers,
                            checkpoint=_phase_path(checkpoint, "pretrain"), progress=progress,
                            desc="translate: pre-train G as autoencoder", log=_phase_path(log, "pretrain"))
-    result = train(adv, data, iters=cfg.iters, batch=cfg.batch, seed=cfg.seed + 1, device=device,
+    result = train(adv, data, iters=cfg.iters, batch=cfg.batch, seed=cfg.seed + 1, device=device, workers=workers,
                    sample=snapshot, sample_every=sample_every, evaluate=evaluate, eval_every=eval_every,
                    checkpoint=checkpoint, log=log, progress=progress, desc=f"translate ({cfg.disc})")
     config = {"method": "translate", **asdict(cfg), "data": data.describe() if hasattr(data, "describe") else None}

@@ -36,7 +36,12 @@ class Settings(Config):
     blob_sigma: float = 0.125
     bn_weight: float = 0.01
     anchor_weight: float = 1.0
+    first_bn_weight: float = 1.0
+    init_std: float = 1.0
     jitter: int = 0
+    lr_warmup: int = 0
+    lowres_factor: int = 1
+    iters_lowres: int = 0
     layers: tuple[str, ...] | None = None
     cam_layer: str | None = None
     source: str = ""
@@ -50,10 +55,21 @@ class Settings(Config):
             raise InputError("every stage needs at least one step")
         if self.schedule not in ("cosine", "constant"):
             raise InputError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
-        if self.jitter < 0:
-            raise InputError(f"jitter must be >= 0 pixels, got {self.jitter}")
+        if self.jitter < 0 or self.lr_warmup < 0 or self.init_std < 0:
+            raise InputError(f"jitter, lr_warmup and init_std must be >= 0, got {self.jitter}, {self.lr_warmup} and "
+                             f"{self.init_std}")
+        if self.lowres_factor < 1 or (self.lowres_factor > 1 and (self.size // self.lowres_factor < MIN_SIZE
+                                                                   or self.iters_lowres < 1)):
+            raise InputError(f"the multi-resolution start needs lowres_factor >= 1, size / lowres_factor >= "
+                             f"{MIN_SIZE} px and iters_lowres >= 1; got factor {self.lowres_factor} at {self.size} "
+                             f"px, iters_lowres {self.iters_lowres}")
         if self.layers is not None and len(self.layers) < 2:
             raise InputError("give at least two distribution-matching layers (shallow ones, then the deep one)")
+
+    @property
+    def start_size(self) -> int | None:
+        """Side of the multi-resolution start (None without one)."""
+        return self.size // self.lowres_factor if self.lowres_factor > 1 else None
 
     @property
     def total_iters(self) -> int:
@@ -61,8 +77,13 @@ class Settings(Config):
 
 
 PRESETS: dict[str, Settings] = register("imagine", {
-    "paper": Settings(source="Wang et al., CVPR 2021, §4 (224 px, 2000 + 2000 Adam steps, lr 0.2, λ = 5, γ = 10); "
-                             "weights α, β from DeepInversion's code"),
-    "cpu": Settings(size=128, iters_warmup=200, iters_adversarial=200,
-                    source="the paper's settings at a small CPU's budget: 128 px, 200 + 200 steps (the CLI default)"),
+    "paper": Settings(jitter=30, lr_warmup=100,
+                      source="Wang et al., CVPR 2021, §4 (224 px, 2000 + 2000 Adam steps, lr 0.2, λ = 5, γ = 10); "
+                             "weights α, β, jitter 30 px + flips and the 100-step lr warm-up from DeepInversion's "
+                             "code, on which the paper builds"),
+    "cpu": Settings(size=128, lowres_factor=2, iters_lowres=300, iters_warmup=60, iters_adversarial=60, jitter=17,
+                    lr=0.1, lr_warmup=20, alpha_tv=1.0,
+                    source="a small CPU's budget (the CLI default): 300 steps at 64 px, then 60 + 60 at 128 px; "
+                           "jitter 30 px scaled to 128; α = 1 and lr 0.1 measured with Lite0 (α = 1e-4 … 0.05 "
+                           "left a pixel-grid pattern; docs/methods/imagine.md)"),
 })

@@ -31,7 +31,7 @@ class PixelOptimisation(Config):
 OPTIMISERS: dict[str, PixelOptimisation] = register("texture", {
     "lbfgs": PixelOptimisation("lbfgs", 300, 1.0, "Gatys et al. 2015 (L-BFGS); 300 steps measured enough on Lite0 "
                                                   "at 128 px (benchmarks/texture.py)"),
-    "adam": PixelOptimisation("adam", 1000, 0.05, "our choice for descriptors where L-BFGS stalls (vgg16-hed)"),
+    "adam": PixelOptimisation("adam", 1000, 0.05, "our choice; the alternative to L-BFGS with a cheaper step"),
 })
 
 

@@ -1,0 +1,46 @@
+"""AGE settings (thesis ch. 4): mode (unconditional or colourisation), image size, latent dimension M, widths,
+batch, Adam, the 1:2 update schedule, the weights λ (L_Z) and μ (L_X), the warm-up and μ_G of a short budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import Config
+from ..errors import InputError
+
+MODES = ("unconditional", "colorize")
+
+
+@dataclass(frozen=True)
+class AGEConfig(Config):
+    """An AGE training run (thesis §4.4: Adam 2e-4, λ = 1000, μ = 10, two g steps per e step)."""
+
+    mode: str = "unconditional"
+    size: int = 64
+    nz: int = 64               # M (the thesis: 64 for CelebA/SVHN, 128 for CIFAR/Tiny ImageNet, 3 for colourisation)
+    width: int = 32            # channels of g's last / e's first layer (colorize: the ResNet's base width)
+    channels: int = 3
+    blocks: int = 4            # residual blocks of the colourisation generator
+    batch: int = 64
+    iters: int = 2000
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    e_steps: int = 1
+    g_steps: int = 2
+    latent_weight: float = 1000.0   # λ
+    pixel_weight: float = 10.0      # μ
+    warmup: int = 0                 # iterations of autoencoder warm-up before the game
+    generator_pixel_weight: float = 0.0  # μ_G: L_X also in G's loss (the authors' code's option; thesis: 0)
+    ema: float | None = None        # decay of an averaged copy of g used for sampling (as the DCGAN reference)
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise InputError(f"AGE mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.nz < 2:
+            raise InputError(f"the latent dimension must be >= 2 (a sphere), got {self.nz}")
+        if self.warmup < 0 or self.generator_pixel_weight < 0:
+            raise InputError("the warm-up and the generator's pixel weight must be >= 0")
+        if self.mode == "colorize" and self.channels != 3:
+            raise InputError("colourisation trains on colour images (three channels)")
+
