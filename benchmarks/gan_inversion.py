@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/gan_inversion.py [--parts generated,candidates,real,inpaint,sweep] [--generated 6] ...
 
 1. generated: n images x = G(z), z ~ N(0, I) (true code known), inverted by latent search, two-step (dense layer)
-   and mGANprior (half its codes around the latent solution of the same search); mean L_mse-feat and pixel MSE at each level
-   and the share recovered to near-zero error (PSNR ≥ 30 dB and ≥ 40 dB) — the comparison of Pividori et al.
+   and mGANprior (half its codes around the latent solution of the same search); mean L_mse-feat and pixel MSE at
+   each level and the share recovered to near-zero error (PSNR ≥ 30 dB and ≥ 40 dB) — the comparison of Pividori et al.
    Fig. 5; the true-code recovery ‖z* − z‖/‖z‖, ‖z*‖/‖z‖ and where the code error lies relative to the Jacobian
    ∂G/∂z at z (its weak directions: the generator's many-to-one regions).
 2. candidates: issue 20 — mGANprior's initialisations and learning rates on generated images AND on the real
@@ -254,8 +254,8 @@ def markdown(res: dict, cmd: str) -> str:
          f"Budget: latent {a['iters']} Adam steps × {a['restarts']} restarts, two-step offset {a['offset_iters']} "
          f"steps, mGANprior {a['mgan_iters']} steps with N = {a['codes']} codes at `{res['composition_layer']}`, "
          f"half of them placed around the latent solution of the same latent search (its CPU time includes that "
-         f"search; same loss), half Gaussian; issue-20 candidates {a['candidate_iters']} mGANprior steps on {a['candidate_images']} generated "
-         f"images" + ("" if res.get("inpaint_note") else
+         f"search; same loss), half Gaussian; issue-20 candidates {a['candidate_iters']} mGANprior steps on "
+         f"{a['candidate_images']} generated images" + ("" if res.get("inpaint_note") else
                       f"; inpainting {a['inpaint_init_iters']} latent steps × {a['inpaint_restarts']} restart(s) "
                       f"then {a['inpaint_iters']} mGANprior steps, N = {a['inpaint_codes']}")
          + ("" if res.get("sweep_note") else f"; sweep {a['sweep_iters']} mGANprior steps after the same latent "

@@ -7,8 +7,8 @@ computation mixes samples (the generator runs in eval mode), so one batched run 
 * :class:`LayerOffset` – x = G2(G1(z*) + δ), δ optimised from 0 with z* fixed (Pividori's second step; h* =
   G1(z*) + δ*).
 * :class:`MultiCode` – x = G2(A(Σ_n G1(z_n) ⊙ α_n)) with N codes z_n and channel-importance vectors α_n ∈ R^C
-  (init 1/N or given per code), optionally an attention module A optimised jointly (mGANprior, Gu et al. 2020, thesis eq. 4.3; the
-  thesis' attention variant, §5.3).  For conditional generators G2's context is built from the mean code.
+  (init 1/N or given per code), optionally an attention module A optimised jointly (mGANprior, Gu et al. 2020,
+  thesis eq. 4.3; the thesis' attention variant, §5.3).  For conditional generators G2's context is built from the mean code.
 """
 
 from __future__ import annotations
