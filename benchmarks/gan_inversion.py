@@ -47,7 +47,8 @@ from PIL import Image
 from netprior.generators import get_generator
 from netprior.io import from_numpy, save_image
 from netprior.metrics import batch_quality
-from netprior.recipes.gan import inpaint, invert, make_config, missing_blocks_mask
+from netprior.inputs import missing_blocks_mask
+from netprior.recipes.gan import inpaint, invert, make_config
 from netprior.generators.paths import interpolate, offset_path
 from netprior.solve import peak_memory_mb
 

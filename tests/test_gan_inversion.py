@@ -18,12 +18,12 @@ from netprior.generators.paths import interpolate, offset_path
 from netprior.inputs import fit_image
 from netprior.io import from_numpy
 from netprior.parametrize import MultiCode
+from netprior.inputs import missing_blocks_mask
 from netprior.recipes.gan import (
     colorize,
     inpaint,
     invert,
     make_config,
-    missing_blocks_mask,
     segment,
     super_resolve,
 )

@@ -13,6 +13,8 @@ from torch import Tensor
 
 from .errors import InputError
 from .io import check_size, image_size, load_image
+from .operators import Mask
+from .seeding import generator
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp")
 
@@ -161,3 +163,9 @@ def load_content_pool(folder: str | os.PathLike, n: int = 16, size: int = 256) -
         raise InputError(f"content directory {folder}: contains no images ({', '.join(IMAGE_SUFFIXES)})")
     names = names[:n]
     return torch.cat([square(load_image(p), size) for p in names]), names
+
+
+def missing_blocks_mask(size: tuple[int, int], missing: float, seed: int = 0) -> Tensor:
+    """Random square holes (side min(H, W)/8) covering at least ``missing`` of the pixels — the thesis'
+    "randomly cropping 12% / 25% / 40% pixels" — via :meth:`~netprior.operators.Mask.blocks`."""
+    return Mask.blocks(size, missing, generator=generator(seed)).mask

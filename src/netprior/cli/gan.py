@@ -222,7 +222,8 @@ def inpaint_cmd(image: Path, output: Output = None, mask: Mask = None,
     """Fill missing pixels with the loss L(x ∘ m, y ∘ m) (thesis eq. 4.7).  Exactly one of --mask, --missing;
     with --missing the input is the clean image and PSNR/SSIM are measured against it."""
     from ..io import load_image, load_mask, save_image
-    from ..recipes.gan import inpaint, missing_blocks_mask
+    from ..inputs import missing_blocks_mask
+    from ..recipes.gan import inpaint
     from ..inputs import fit_image
 
     if (mask is None) == (missing is None):

@@ -143,10 +143,8 @@ def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_si
         # static shapes: a second image size recompiles for that size instead of tracing a slower dynamic graph
 
     objective = _objective(preset, op, y, param, sigma)
-    if isinstance(stopping, str):
-        rule = by_name(preset.stopping if stopping == "auto" else stopping, sigma)
-    else:
-        rule = stopping
+    rule = (by_name(preset.stopping if stopping == "auto" else stopping, sigma) if isinstance(stopping, str)
+            else stopping)
     if preset.loss == "sure" and isinstance(rule, Discrepancy):
         raise InputError("the discrepancy rule watches the data term, which the SURE loss does not drive to σ²; "
                          "use --stopping auto, risk, wmv or none")

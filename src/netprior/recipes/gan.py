@@ -43,6 +43,7 @@ from .. import record, seeding
 from ..backbones import cached_backbone
 from ..errors import InputError
 from ..generators.base import SplitGenerator
+from ..io import tagged_path
 from ..metrics import batch_quality
 from ..objective import Encoder, Objective
 from ..operators import Downsample, Grayscale, Identity, Mask, Operator, TargetMasks
@@ -66,8 +67,7 @@ def reconstruction(y: Tensor, operator: Operator, feature: FeatureLoss, device) 
     terms = {"data": (1.0, DataTerm(op, y, per_sample=True))}
     if feature.weight > 0:
         bb = cached_backbone(feature.backbone, str(device))
-        with torch.no_grad():
-            targets = bb(_rgb(y), list(feature.layers))
+        targets = bb.targets(_rgb(y), feature.layers)
         encoder = Encoder(bb, transform=_Degraded(op), backbone=bb)
         terms["feat"] = (feature.weight, FeatureMatch(encoder, targets, distance=DISTANCES[feature.distance],
                                                       per_sample=True))
@@ -85,12 +85,8 @@ class _Degraded(torch.nn.Module):
         return _rgb(self.op(x))
 
 
-def _phase_checkpoint(checkpoint: str | None, phase: str) -> str | None:
-    return f"{checkpoint}.{phase}" if checkpoint else None
-
-
 def _solve_kw(progress: bool, checkpoint: str | None, phase: str, seed: int, callback=None) -> dict:
-    return {"progress": progress, "checkpoint": _phase_checkpoint(checkpoint, phase), "seed": seed,
+    return {"progress": progress, "checkpoint": tagged_path(checkpoint, phase), "seed": seed,
             "desc": f"gan/{phase}", "callback": callback}
 
 
@@ -247,12 +243,6 @@ def super_resolve(y: Tensor, factor: int, generator: SplitGenerator, config: Inv
         raise InputError(f"a x{factor} input for this generator must be {tw // factor}x{th // factor}, got "
                          f"{y.shape[-1]}x{y.shape[-2]}")
     return restore(y, Downsample(factor, kernel), generator, config, task="super-resolve", **kw)
-
-
-def missing_blocks_mask(size: tuple[int, int], missing: float, seed: int = 0) -> Tensor:
-    """Random square holes (side min(H, W)/8) covering at least ``missing`` of the pixels — the thesis'
-    "randomly cropping 12% / 25% / 40% pixels" — via :meth:`Mask.blocks`."""
-    return Mask.blocks(size, missing, generator=seeding.generator(seed)).mask
 
 
 def segment(x: Tensor, generator: SplitGenerator, k: int, config: InversionConfig | None = None, **kw) -> Run:
