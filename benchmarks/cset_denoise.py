@@ -102,6 +102,10 @@ def write_md(rows: list[dict]) -> None:
     L += [f"- `{c}` — {a['date']} → {b['date']}, {a['threads']} thread(s), load {a['load_before']} → "
           f"{b['load_after']}" for c, (a, b) in runs.items()]
     L += [""] + table(rows)
+    names = {r["image"] for r in rows}
+    done = {p: sum(r["preset"] == p for r in rows) for p in dict.fromkeys(r["preset"] for r in rows) if p != "noisy"}
+    L += ["", "Crops per column: " + ", ".join(f"{p} {k} of {len(names)}" for p, k in done.items())
+          + " (the mean row averages the crops every column has; a missing cell was not run)."]
     (OUT / "cset_denoise.md").write_text("\n".join(L) + "\n")
 
 
