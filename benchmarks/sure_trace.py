@@ -35,7 +35,7 @@ def trace(image: str, steps: int, sigma255: float | None) -> dict:
     h = r.result.history
     s2 = (r.config["noise_sigma255"] / 255) ** 2
     rule = RiskMinimum()
-    for t, (risk, out) in enumerate(zip(h["sure"], h["psnr"]), 1):
+    for t, risk in enumerate(h["sure"], 1):
         if rule.update(t, torch.zeros(1), torch.zeros(1), risk):
             break
     return {"image": image, "sigma": "given" if sigma255 else "estimated", "sigma255": r.config["noise_sigma255"],

@@ -140,7 +140,7 @@ class Backbone(nn.Module):
     @torch.no_grad()
     def targets(self, x: Tensor, layers: Sequence[str]) -> dict[str, Tensor]:
         """``{layer: activation}`` without gradients: the fixed targets Φ_l(x0) of a feature term."""
-        return {k: v.detach() for k, v in self(x, list(layers)).items()}
+        return self(x, list(layers))
 
     def logits(self, x: Tensor) -> Tensor:
         """Class logits (B, num_classes) of ``x`` in [0, 1]."""
