@@ -28,7 +28,7 @@ import torch
 from dip import DATA, Observe, centre, merge_rows
 
 from netprior.io import load_image
-from netprior.metrics import estimate_noise_sigma, psnr
+from netprior.metrics import psnr
 from netprior.operators import GaussianNoise
 from netprior import stopping
 from netprior.recipes import dip
@@ -53,7 +53,7 @@ def curve(name: str, preset: str, cap: int, crop: int, cmd: str) -> dict:
     stopping rule (at the estimated σ, as ``restore denoise`` runs it) stops and what it returns there."""
     x, y = noisy_crop(name, crop)
     load = os.getloadavg()[0]
-    sigma = estimate_noise_sigma(y)
+    sigma = dip.estimated_sigma(y, preset)
     rule = stopping.by_name(dip.get_preset(preset).stopping, sigma)
     r = dip.restore(y, GaussianNoise(SIGMA255), preset, iters=cap, sigma=sigma, reference=x, progress=False,
                     stopping=Observe(auto=rule), metrics_every=10)
@@ -75,7 +75,7 @@ def seconds_per_step(name: str, preset: str, steps: int, threads: int, crop: int
     torch.set_num_threads(threads)
     load = os.getloadavg()[0]
     stamps = []
-    dip.restore(y, GaussianNoise(SIGMA255), preset, iters=steps + 1, sigma=estimate_noise_sigma(y), progress=False,
+    dip.restore(y, GaussianNoise(SIGMA255), preset, iters=steps + 1, sigma=dip.estimated_sigma(y, preset), progress=False,
                 stopping="auto", callback=lambda step, _: stamps.append(time.perf_counter()))
     torch.set_num_threads(before)
     return {"image": name, "preset": preset, "threads": threads, "sec_per_step": float(np.median(np.diff(stamps))),

@@ -35,8 +35,8 @@ def trace(image: str, steps: int, sigma255: float | None) -> dict:
     h = r.result.history
     s2 = (r.config["noise_sigma255"] / 255) ** 2
     rule = RiskMinimum()
-    for t, risk in enumerate(h["sure"], 1):
-        if rule.update(t, torch.zeros(1), torch.zeros(1), risk):
+    for t, (risk, div) in enumerate(zip(h["sure"], h["divergence"]), 1):
+        if rule.update(t, torch.zeros(1), torch.zeros(1), risk, {"divergence": div}):
             break
     return {"image": image, "sigma": "given" if sigma255 else "estimated", "sigma255": r.config["noise_sigma255"],
             "clipped": round(float(((y <= 0) | (y >= 1)).float().mean()), 3),

@@ -54,6 +54,30 @@ def test_ema_and_metrics_and_snapshots():
     assert r.image is r.averaged
 
 
+def test_ema_warmup_forgets_the_first_outputs():
+    """A parametrization that outputs 0 at the first step and 1 from then on: the plain average (λ = 0.97) still
+    carries 0.97^29 ≈ 0.41 of the start after 30 steps; with the warm-up decay min(λ, (1 + t)/(10 + t)) the start's
+    weight is the product of the early decays, under 1 %."""
+
+    class Jump(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+            self.calls = 0
+
+        def forward(self):
+            self.calls += 1
+            return self.w * 0 + (0.0 if self.calls == 1 else 1.0)
+
+    def loss(x):
+        return (x - 1) ** 2
+
+    plain = solve(Jump(), loss, iters=30, ema=0.97, progress=False)
+    warm = solve(Jump(), loss, iters=30, ema=0.97, ema_warmup=10, progress=False)
+    assert float(plain.averaged) == pytest.approx(1 - 0.97 ** 29, abs=1e-4)
+    assert float(warm.averaged) > 0.99
+
+
 def _dip_problem():
     y = torch.rand(1, 3, 16, 16)
     net = skip(4, 3, channels_down=(8, 8), channels_skip=2)

@@ -11,7 +11,7 @@ from netprior.metrics import psnr
 from netprior.operators import GaussianNoise
 from netprior.recipes.dip import denoise, get_preset, restore
 from netprior.stopping import RiskMinimum
-from netprior.sure import mc_divergence, sure
+from netprior.sure import mc_divergence, sure, uncensored
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -69,8 +69,8 @@ def test_sure_dip_on_the_noisy_input_does_not_collapse_onto_it_as_plain_mse_does
 
 def test_default_denoising_minimises_sure_and_beats_the_reference_recipe_at_equal_steps(photo64):
     """At the same small step budget (150 steps, the noise level estimated from the image) the default SURE preset
-    is ahead of the reference recipe, which needs ~700 steps to peak.  After 150 steps both averaged outputs
-    still carry the first, blurry steps (weight 0.99^150 ≈ 0.2); the network's output itself is already clean."""
+    is ahead of the reference recipe, which needs ~700 steps to peak and whose average still carries the first,
+    blurry steps after 150 (weight 0.99^150 ≈ 0.2; the default's average forgets them, see solve's ema_warmup)."""
     y = GaussianNoise(25).simulate(photo64, torch.Generator().manual_seed(0))
     kw = {"reference": photo64, "iters": 150, "progress": False}
     new = denoise(y, **kw)
@@ -94,13 +94,42 @@ def test_risk_minimum_stops_after_patience_and_returns_the_average_at_the_minimu
     assert float(rule.selected()[1]) == -6.0  # the averaged image at the minimum, not x_t
 
 
-def test_risk_minimum_stops_when_the_risk_estimate_turns_negative():
-    """An estimate of a mean squared error below zero means SURE has failed (the network memorised the noisy
-    image): the rule stops there and returns the best step before, instead of the ever lower "risk" after it."""
+def test_risk_minimum_stops_when_the_divergence_turns_negative_not_when_the_risk_does():
+    """A negative divergence means the network games the divergence term: the rule stops there and returns the
+    best step before.  A slightly negative risk estimate alone (truncated noise near the bounds) does not stop."""
     rule = RiskMinimum(window=2, patience=100)
     x = torch.zeros(1, 1, 2, 2)
-    losses = [0.05, 0.03, 0.02, 0.01, 0.005, -0.01, -0.05, -0.2]
-    fired = next(t for t, v in enumerate(losses, start=1) if rule.update(t, x + t, None, v))
-    assert fired == rule.stopped_at == 6                              # the first negative mean: (0.005 − 0.01) / 2
+    losses = [0.05, 0.03, 0.02, 0.01, -0.005, -0.01, -0.02, -0.2]
+    divs = [0.05, 0.05, 0.04, 0.04, 0.03, 0.01, -0.05, -0.3]
+    fired = next(t for t, (v, d) in enumerate(zip(losses, divs), start=1)
+                 if rule.update(t, x + t, None, v, {"divergence": d}))
+    assert fired == rule.stopped_at == 7                              # the first negative mean: (0.01 − 0.05) / 2
     step, image = rule.selected()
-    assert step == 5 and float(image.mean()) == 5.0                   # the last positive minimum
+    assert step == 6 and float(image.mean()) == 6.0                   # the minimum so far, negative risk included
+
+
+def test_sure_over_uncensored_values_gives_no_reward_for_a_negative_slope_at_clipped_values():
+    """On a clipped region y is constant, so a network can give its output any slope there without changing the
+    fit.  Plain SURE rewards a negative slope without bound; SURE over the uncensored values does not see it."""
+    g = torch.Generator().manual_seed(3)
+    y = (torch.rand(1, 3, 16, 16, generator=g) * 1.4 - 0.2).clamp(0, 1)  # ~30 % of the values at 0 or 1
+    clipped = 1 - uncensored(y)
+    assert 0.2 < float(clipped.mean()) < 0.4
+
+    def h(slope):  # h(y) = y, with slope −slope in the input at the clipped values
+        return lambda z: y + (z - y) * (1 - clipped) - slope * (z - y) * clipped
+
+    def estimates(mask):
+        out = {}
+        for slope in (0.0, 50.0):
+            probe = torch.Generator().manual_seed(4)
+            vals = [sure(y, h(slope)(y), 0.1, mc_divergence(h(slope), y, y, 1e-3, probe, mask), mask)
+                    for _ in range(64)]
+            out[slope] = float(torch.stack(vals).mean())
+        return out
+
+    plain, censored = estimates(None), estimates(uncensored(y))
+    assert plain[50.0] < plain[0.0] - 0.1                              # the exploit lowers plain SURE
+    assert censored[50.0] == pytest.approx(censored[0.0], abs=1e-9)    # and is invisible to SURE over U
+    # h = identity on U: fit 0 and div_U = |U|, so SURE_U = (−|U|σ² + 2σ²|U|)/N = σ²|U|/N
+    assert censored[0.0] == pytest.approx(0.1 ** 2 * float(uncensored(y).mean()), rel=0.05)

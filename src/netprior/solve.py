@@ -97,7 +97,7 @@ def _fingerprint(param: nn.Module, optimizer: str) -> str:
 
 
 def solve(param: nn.Module, objective: Objective | Loss, *, iters: int, lr: float = 0.01, optimizer: str = "adam",
-          ema: float | None = None, stopping: StoppingRule | None = None,
+          ema: float | None = None, ema_warmup: int = 0, stopping: StoppingRule | None = None,
           metrics: dict[str, Metric] | None = None, metrics_every: int = 1, snapshot_every: int = 0,
           checkpoint: str | Path | None = None, checkpoint_every: int = 100, seed: int | None = None,
           progress: bool = True, desc: str = "optimising", extra_params: Iterable[torch.Tensor] = (),
@@ -110,7 +110,9 @@ def solve(param: nn.Module, objective: Objective | Loss, *, iters: int, lr: floa
     plain function of x returning the loss or (loss, {term name: value}); a term named ``"data"`` is what stopping
     rules watch (else the total loss).  ``metrics`` are evaluated on x_t (key ``name``) and on x̄_t
     (``name_avg``) every ``metrics_every`` steps — e.g. PSNR to a reference.  ``lr_schedule(step)`` multiplies the
-    learning rate.  ``checkpoint`` is a file: saved every ``checkpoint_every`` steps and at the end, and resumed from
+    learning rate.  ``ema_warmup`` = k > 0 lets the average forget the first outputs: its decay at step t is
+    min(λ, (1 + t)/(k + t)) (the ``num_updates`` warm-up of TensorFlow's ExponentialMovingAverage), so x̄_t does not
+    carry the random start of the network for ~1/(1 − λ) steps.  ``checkpoint`` is a file: saved every ``checkpoint_every`` steps and at the end, and resumed from
     when it exists.  ``seed`` seeds the run's generator (see the module docstring); without it the parts draw
     from the global RNG.
     """
@@ -194,7 +196,8 @@ def solve(param: nn.Module, objective: Objective | Loss, *, iters: int, lr: floa
         x = cache["out"].detach()
         loss_value = float(cache["loss"].detach())
         if ema is not None:
-            avg = x.clone() if avg is None else avg.mul_(ema).add_(x, alpha=1 - ema)
+            decay = min(ema, (1 + step) / (ema_warmup + step)) if ema_warmup else ema
+            avg = x.clone() if avg is None else avg.mul_(decay).add_(x, alpha=1 - decay)
         history["step"].append(step)
         history["loss"].append(loss_value)
         for k, v in cache["terms"].items():
@@ -210,7 +213,7 @@ def solve(param: nn.Module, objective: Objective | Loss, *, iters: int, lr: floa
         if callback is not None:
             callback(step, x)
         if stopping is not None:
-            stopped = stopping.update(step, x, avg, cache["terms"].get("data", loss_value))
+            stopped = stopping.update(step, x, avg, cache["terms"].get("data", loss_value), cache["terms"])
         if progress and step % 10 == 0:
             post = {"loss": f"{loss_value:.4g}"}
             for name in metrics:

@@ -1,7 +1,7 @@
 """Stopping rules that need no clean reference image.
 
-A rule sees every step's raw output x_t, the exponential average x̄_t and the data-term value, says when to stop,
-and selects the image to return.  DIP fits the noise if run too long (thesis §7.2.1), so restoration commands stop
+A rule sees every step's raw output x_t, the exponential average x̄_t, the data-term value and the values the
+objective's terms logged, says when to stop, and selects the image to return.  DIP fits the noise if run too long (thesis §7.2.1), so restoration commands stop
 by one of these rules, with the iteration budget as a cap.
 
 * :class:`WindowedVariance` – ES-WMV of Wang, Li, Zhuang, Chen, Liang, Sun, "Early Stopping for Deep Image Prior"
@@ -10,8 +10,8 @@ by one of these rules, with the iteration budget as a cap.
 * :class:`Discrepancy` – Morozov's discrepancy principle: stop at the first step where the (smoothed) data-term
   MSE ||A(x_t) − y||²/n falls to τ·σ² (σ on the [0, 1] scale, given or estimated from the image).
 * :class:`RiskMinimum` – for a loss that is itself an estimate of the error to the clean image (SURE, see
-  :mod:`netprior.sure`): stop once its moving average has not reached a new minimum for ``patience`` steps and
-  return the averaged image at the minimising step.
+  :mod:`netprior.sure`): stop once its moving average has not reached a new minimum for ``patience`` steps, or
+  once the estimated divergence turns negative, and return the averaged image at the minimising step.
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ class StoppingRule(ABC):
         self.stopped_at: int | None = None
 
     @abstractmethod
-    def update(self, step: int, x: torch.Tensor, x_avg: torch.Tensor | None, data_loss: float) -> bool:
-        """Record step ``step``; return True when the run should stop."""
+    def update(self, step: int, x: torch.Tensor, x_avg: torch.Tensor | None, data_loss: float,
+               terms: dict[str, float] | None = None) -> bool:
+        """Record step ``step`` (``terms``: what the objective's terms logged); return True when the run should
+        stop."""
 
     def selected(self) -> tuple[int, torch.Tensor] | None:
         return None if self.best_image is None else (self.best_step, self.best_image)
@@ -86,7 +88,7 @@ class WindowedVariance(_PatientMinimum):
         self._s2 = 0.0
         self.variance: list[tuple[int, float]] = []
 
-    def update(self, step, x, x_avg, data_loss):
+    def update(self, step, x, x_avg, data_loss, terms=None):
         v = x.detach().reshape(-1).to(torch.float64)
         if self._s1 is None:
             self._s1 = torch.zeros_like(v)
@@ -121,7 +123,7 @@ class Discrepancy(StoppingRule):
         self.sigma, self.tau, self.smoothing, self.min_steps = float(sigma), float(tau), float(smoothing), min_steps
         self._smooth: float | None = None
 
-    def update(self, step, x, x_avg, data_loss):
+    def update(self, step, x, x_avg, data_loss, terms=None):
         if self.stopped_at is not None:
             return True
         s = self.smoothing
@@ -139,27 +141,29 @@ class Discrepancy(StoppingRule):
 class RiskMinimum(_PatientMinimum):
     """Watch R_t = the loss when it estimates the error to the clean image (SURE): R̄_t = mean of R over the last
     ``window`` steps (one Monte-Carlo probe per step makes single values noisy); stop when R̄ has not reached a new
-    minimum for ``patience`` steps and return the averaged output x̄ at the minimising step t*.  R̄ < 0 also stops:
-    an estimate of a mean squared error below zero means the estimator has failed — on noise clipped to [0, 1]
-    (SURE assumes Gaussian noise) the estimated divergence turns strongly negative while the output moves away
-    from y (CSet5 baby: R̄ turns negative at step ~115 while the image falls from 32 dB to 17 dB;
-    benchmarks/results/sure_trace.md)."""
+    minimum for ``patience`` steps and return the averaged output x̄ at the minimising step t*.
+
+    Also stop when the mean over the window of the estimated divergence (the term's logged ``divergence``) falls
+    below zero.  A denoiser's divergence, its degrees of freedom, is positive: it follows its input; a negative
+    estimate means the network has started to game the divergence term, and the image degrades from there (CSet5
+    baby at the true σ = 25: from step ~230 on; docs/methods/dip.md).  R̄ itself may dip slightly below zero
+    without harm: near the bounds of [0, 1] the noise that survives clipping is smaller than σ."""
 
     name = "risk-minimum"
 
     def __init__(self, window: int = 20, patience: int = 100, min_steps: int = 0):
         super().__init__(patience, min_steps)
         self.window = int(window)
-        self._values: deque[float] = deque()  # no maxlen: a checkpoint restores a plain deque
+        self._values: deque[tuple[float, float]] = deque()  # no maxlen: a checkpoint restores a plain deque
 
-    def update(self, step, x, x_avg, data_loss):
-        self._values.append(float(data_loss))
+    def update(self, step, x, x_avg, data_loss, terms=None):
+        self._values.append((float(data_loss), float((terms or {}).get("divergence", 0.0))))
         if len(self._values) > self.window:
             self._values.popleft()
         if len(self._values) < self.window:
             return False
-        risk = sum(self._values) / self.window
-        if risk < 0 and self.best_step is not None:
+        risk = sum(v[0] for v in self._values) / self.window
+        if sum(v[1] for v in self._values) < 0 and self.best_step is not None:
             self.stopped_at = step
             return True
         return self._observe(step, risk, lambda: x_avg if x_avg is not None else x)

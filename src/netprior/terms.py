@@ -39,7 +39,8 @@ class DataTerm(Term):
 
 class Sure(Term):
     """Stein's unbiased risk estimate of the error to the clean image (:mod:`netprior.sure`) for a
-    :class:`~netprior.parametrize.DeepPrior` whose network maps y to x; the divergence probe is drawn from ``rng``.
+    :class:`~netprior.parametrize.DeepPrior` whose network maps y to x, over the uncensored values of y (those
+    strictly inside (0, 1); :mod:`netprior.sure`); the divergence probe is drawn from ``rng``.
     Logs the fit ||x − y||²/n and the divergence per value beside it."""
 
     def __init__(self, prior: nn.Module, y: Tensor, sigma: float, eps: float = 1e-3):
@@ -50,11 +51,12 @@ class Sure(Term):
         self.rng: torch.Generator | None = None
 
     def forward(self, x, cache):
-        from .sure import mc_divergence, sure
+        from .sure import mc_divergence, sure, uncensored
 
-        div = mc_divergence(self.prior.net, self.prior.last_input, x, self.eps, generator=self.rng)
-        return sure(self.y, x, self.sigma, div), {"fit": torch.mean((x - self.y) ** 2),
-                                                  "divergence": div / self.y.numel()}
+        u = uncensored(self.y)
+        div = mc_divergence(self.prior.net, self.prior.last_input, x, self.eps, generator=self.rng, mask=u)
+        return sure(self.y, x, self.sigma, div, u), {"fit": torch.mean((x - self.y) ** 2),
+                                                     "divergence": div / self.y.numel()}
 
     def describe(self):
         return {"term": "Sure", "sigma255": round(self.sigma * 255, 3), "eps": self.eps}

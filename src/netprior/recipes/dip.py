@@ -22,7 +22,7 @@ from torch import nn
 from .. import nets, record
 from ..distributed import resolve_device
 from ..errors import InputError
-from ..metrics import estimate_noise_sigma, psnr, ssim
+from ..metrics import estimate_noise_sigma, estimate_noise_sigma_before_clipping, psnr, ssim
 from ..objective import Objective
 from ..operators import Downsample, GaussianNoise, Identity, Mask, Operator
 from ..parametrize import DeepPrior, make_input
@@ -154,8 +154,8 @@ def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_si
         if tuple(ref.shape[-2:]) != tuple(size):
             raise InputError(f"reference is {ref.shape[-1]}x{ref.shape[-2]} but the output is {size[1]}x{size[0]}")
         metrics["psnr"] = lambda x: psnr(x, ref)
-    result = solve(param, objective, iters=preset.iters, lr=preset.lr, ema=preset.ema, stopping=rule,
-                   metrics=metrics, metrics_every=metrics_every, snapshot_every=snapshot_every,
+    result = solve(param, objective, iters=preset.iters, lr=preset.lr, ema=preset.ema, ema_warmup=preset.ema_warmup,
+                   stopping=rule, metrics=metrics, metrics_every=metrics_every, snapshot_every=snapshot_every,
                    checkpoint=checkpoint, seed=seed, progress=progress, desc=f"dip/{preset.name}",
                    callback=callback)
     final = {}
@@ -174,13 +174,22 @@ def restore(y: torch.Tensor, operator: Operator, preset: Preset | str, *, out_si
     return Run(image=result.image, config=config, metrics=final, results={"dip": result})
 
 
-def denoise(y: torch.Tensor, *, sigma255: float | None = None, preset: str | None = None, **kw) -> Run:
+def estimated_sigma(y: torch.Tensor, preset: Preset | str) -> float:
+    """The noise level (on [0, 1]) that ``denoise`` uses for ``preset`` when none is given: the σ of the Gaussian
+    before clipping for the SURE presets, the spread of the noise as the image shows it for the others."""
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    return (estimate_noise_sigma_before_clipping if preset.loss == "sure" else estimate_noise_sigma)(y)
+
+
+def denoise(y: torch.Tensor, *, sigma255: float | None = None, preset: Preset | str | None = None, **kw) -> Run:
     """Blind denoising.  The default preset ``denoise-sure`` minimises SURE at the noise level σ (given as
-    ``sigma255``, else estimated from the image by wavelet MAD) and stops at the minimum of that risk estimate; the
-    reference presets (``denoise``, ``denoise-sigma50``) fit ||x − y||² (eq. 7.4) and stop by the discrepancy rule
-    at σ."""
-    sigma = sigma255 / 255 if sigma255 is not None else estimate_noise_sigma(y)
-    preset = preset or DEFAULT_DENOISE
+    ``sigma255``, else estimated from the image: the σ of the Gaussian before clipping,
+    :func:`~netprior.metrics.estimate_noise_sigma_before_clipping`) and stops at the minimum of that risk
+    estimate; the reference presets (``denoise``, ``denoise-sigma50``) fit ||x − y||² (eq. 7.4) and stop by the
+    discrepancy rule when the fit reaches the spread of the noise as the image shows it (wavelet MAD,
+    :func:`~netprior.metrics.estimate_noise_sigma`)."""
+    preset = get_preset(preset or DEFAULT_DENOISE) if not isinstance(preset, Preset) else preset
+    sigma = sigma255 / 255 if sigma255 is not None else estimated_sigma(y, preset)
     return restore(y, GaussianNoise(sigma * 255), preset, sigma=sigma, task="denoise",
                    notes={"sigma_source": "given" if sigma255 is not None else "estimated"}, **kw)
 

@@ -28,6 +28,7 @@ class Preset(Config):
     iters: int = 3000
     reg_noise_std: float = 1.0 / 30
     ema: float = 0.99
+    ema_warmup: int = 0  # k > 0: the average's decay at step t is min(ema, (1 + t)/(k + t)) (solve.solve)
 
     def validate(self) -> None:
         if self.input not in (*INPUT_KINDS, "guide", "observation"):
@@ -45,8 +46,10 @@ PRESETS: dict[str, Preset] = register("dip", {p.name: p for p in [
     Preset("denoise", "denoising.ipynb (F16, sigma=25); thesis 7.3.1", net=_SKIP128),
     Preset("denoise-sigma50", "denoising.ipynb (sigma=50)", net=_SKIP128, reg_noise_std=1.0 / 20),
     Preset("denoise-sure", "Jo, Chun, Choi, ICCV 2021 (SURE loss, the noisy image as input); EMA 0.97 and the "
-           "300-step cap from benchmarks/results/sure_tuning.md (issue 17)",
+           "300-step cap from benchmarks/results/sure_tuning.md; SURE over the unclipped values and the EMA "
+           "warm-up from benchmarks/results/sure_clipping.md (issue 17)",
            input="observation", input_depth=3, loss="sure", stopping="risk", iters=300, reg_noise_std=0.0, ema=0.97,
+           ema_warmup=10,
            net={**_SKIP128, "channels_down": (32,) * 5}),
     Preset("jpeg", "denoising.ipynb (snail.jpg); thesis Fig. 7.3", input_depth=3, iters=2400,
            net={"channels_down": (8, 16, 32, 64, 128), "channels_skip": (0, 0, 0, 4, 4), "upsample": "bilinear",
