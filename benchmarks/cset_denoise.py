@@ -87,6 +87,17 @@ def table(rows: list[dict]) -> list[str]:
     if complete:
         means = [np.mean([cell[(p, n)]["psnr"] for n in complete]) for p in presets]
         L.append(f"| **mean of {len(complete)}** | | " + " | ".join(f"**{m:.2f}**" for m in means) + " |")
+    default = dip.DEFAULT_DENOISE
+    L += ["", f"Each column against the default (`{default}`) on the crops both have:", ""]
+    for p in presets:
+        shared = [n for n in names if (p, n) in cell and (default, n) in cell]
+        if p == default or not shared:
+            continue
+        a = np.array([cell[(p, n)]["psnr"] for n in shared])
+        b = np.array([cell[(default, n)]["psnr"] for n in shared])
+        L.append(f"- {p}: {len(shared)} crops, mean {a.mean():.2f} dB against the default's {b.mean():.2f} dB "
+                 f"(default ahead on {int((b > a).sum())}, behind on {int((b < a).sum())}; largest gaps "
+                 f"{(b - a).max():+.2f} / {(b - a).min():+.2f} dB)")
     return L
 
 

@@ -16,6 +16,7 @@ one fix, on 128² crops with σ = 25 (noise seed 0, the draw of benchmarks/dip.p
 and a table of the noise estimates on every CSet crop.  Writes results/sure_clipping.json and .md.
 
     python benchmarks/sure_clipping.py [--images CSet5/baby.png CSet5/bird.png dip/F16_GT.png] [--parts sigma,runs]
+    python benchmarks/sure_clipping.py --parts figure --images CSet5/baby.png CSet5/bird.png
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ VARIANTS = {"A": "before", "B": "+ SURE over unclipped values", "C": "+ clipping
             "D": "+ EMA warm-up (default)", "E": "default, true σ given"}
 
 
-def run(name: str, variant: str) -> dict:
+def run(name: str, variant: str, images: dict | None = None) -> dict:
     x, y = noisy_crop(name, 128)
     preset = dip.get_preset(dip.DEFAULT_DENOISE)
     if variant in "ABC":
@@ -55,11 +56,26 @@ def run(name: str, variant: str) -> dict:
     finally:
         sure_module.uncensored = original
     h, stop = r.result.history, r.result.stop
+    if images is not None:
+        images[(name, variant)] = (x, y, r.image)
     return {"image": name, "variant": variant, "sigma255": round(r.config["noise_sigma255"], 2),
             "psnr": round(r.metrics["psnr"], 2), "selected_step": stop["selected_step"],
             "stopped_at": stop["stopped_at"], "steps": r.result.steps,
             "raw_peak": round(max(h["psnr"]), 2), "raw_peak_step": int(np.argmax(h["psnr"])) + 1,
             "min_divergence": round(min(h["divergence"]), 3)}
+
+
+def figure(names: list[str]) -> None:
+    """noisy | variant A (before) | variant D (the default) | clean, one row per crop."""
+    from netprior.io import save_image
+
+    images: dict = {}
+    for name in names:
+        for v in "AD":
+            run(name, v, images)
+    rows = [torch.cat([images[(n, "A")][1], images[(n, "A")][2], images[(n, "D")][2], images[(n, "A")][0]], -1)
+            for n in names]
+    save_image(torch.cat(rows, -2), OUT / "sure_clipping.png")
 
 
 def write(data: dict) -> None:
@@ -85,6 +101,9 @@ def write(data: dict) -> None:
                              f"{r['sigma255']:.1f}; raw peak {r['raw_peak']:.2f}@{r['raw_peak_step']}; min div "
                              f"{r['min_divergence']:.2f})")
             L.append(f"| {n} | " + " | ".join(cells) + " |")
+    if data.get("figure"):
+        L += ["", f"![noisy, A, D, clean](sure_clipping.png) — columns: noisy | A (before) | D (default) | clean; "
+              f"`{data['figure']}`"]
     if data.get("sigma"):
         s = data["sigma"]
         L += ["", "### Noise estimates on every CSet crop (true σ = 25)", "",
@@ -116,6 +135,10 @@ def main() -> None:
                          "skimage": round(estimate_noise_sigma(y) * 255, 2),
                          "netprior": round(estimate_noise_sigma_before_clipping(y) * 255, 2), "command": cmd})
         data["sigma"] = rows
+        write(data)
+    if "figure" in args.parts:
+        figure(args.images)
+        data["figure"] = cmd
         write(data)
     if "runs" in args.parts:
         for name in args.images:
