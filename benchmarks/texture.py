@@ -35,7 +35,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path("/work/shared/data")
@@ -263,7 +262,7 @@ def part_norm(args, descriptor) -> dict:
         tr = train_style_net(style, pool, cfg, descriptor=descriptor, progress=args.progress)
         tail = max(1, args.style_iters // 10)
         hist = tr.result.history
-        evals = {}
+        evals, shown = {}, {}
         for name, images in (("train_pool", pool[:4]), ("held_out", test)):
             y = torch.cat([apply_style(tr.model, images[i:i + 1], seed=0) for i in range(len(images))])
             with torch.no_grad():
@@ -275,24 +274,36 @@ def part_norm(args, descriptor) -> dict:
                 con = float(feature_mse({k: feats[k] for k in descriptor.content_layers}, c_targets,
                                         descriptor.content_weights(c_targets)))
             evals[name] = {"texture": tex, "content": con, "total": tex + args.alpha * con}
-            if name == "held_out":
-                held = y
+            shown[name] = y
         label = f"StyleNet {'IN' if norm_kind == 'instance' else 'BN'}"
         out[label] = {"final_train_objective": sum(hist["loss"][-tail:]) / tail, "eval": evals,
                       "curve": hist["loss"][:: max(1, args.style_iters // 50)], "train_seconds": tr.result.seconds}
-        rows.append((f"{label}: held-out loss {evals['held_out']['total']:.3g}", torch.cat([test, held])))
-    save_sheet(rows + [("style", style)], RESULTS / "texture_in_vs_bn.png")
+        rows.append((f"{label}: held-out content | output, two pool contents | outputs (held-out loss "
+                     f"{evals['held_out']['total']:.3g})",
+                     torch.cat([test, shown["held_out"], pool[:1], shown["train_pool"][:1], pool[1:2],
+                                shown["train_pool"][1:2]])))
+        architecture = f"StyleNet options: {tr.model.net.config}."
+    save_sheet(rows + [("style", style)], RESULTS / "texture_in_vs_bn.png", scale=1.5)
     return {"style": "CSet14/flowers.png", "pool": [p.name for p in names[:args.pool]], "held_out": "CSet5/butterfly",
-            "size": args.style_size, "iters": args.style_iters, "alpha": args.alpha, "runs": out}
+            "size": args.style_size, "iters": args.style_iters, "alpha": args.alpha, "runs": out,
+            "architecture": architecture}
 
 
 QUALITY_SCORERS = ("lite0", "vgg16-hed")  # Gram statistics under each, without smoothing
-QUALITY_CONFIGS = {  # label: (backbone, smoothing, Gatys init, Gatys optimiser, TextureNet v2 upsampling)
+QUALITY_CONFIGS = {  # label: (backbone, smoothing, Gatys init, Gatys optimiser, TextureNet v2 upsampling[, budget])
     "before: Lite0, noise init, v2 transposed": ("lite0", None, "noise", "lbfgs", "transposed"),
     "after: Lite0, shuffle init, v2 resize": ("lite0", None, "shuffle", "lbfgs", "resize"),
     "Lite0 + smoothing T=16": ("lite0", 16.0, "shuffle", "lbfgs", "resize"),
     "vgg16-hed, Adam": ("vgg16-hed", None, "shuffle", "adam", "resize"),
     "vgg16-hed": ("vgg16-hed", None, "shuffle", "lbfgs", "resize"),  # L-BFGS works since solve()'s line-search fix
+    # The networks' budget before and after issue #16's third session (docs/methods/texture.md): trained at 64 px,
+    # below the receptive field of the deep descriptor layers, and sampled in eval mode with stale BatchNorm
+    # statistics; then at 128 px, with the statistics re-estimated after training.  The budget entries override
+    # the command line's --quality-net-size, --quality-train-iters, --batch.
+    "nets before: Lite0, 64 px, 80 steps, stale BN": ("lite0", None, "shuffle", "lbfgs", "resize",
+                                                       {"net_size": 64, "train_iters": 80, "batch": 2,
+                                                        "recalibrate": 0}),
+    "nets after: Lite0, 128 px, BN re-estimated": ("lite0", None, "shuffle", "lbfgs", "resize", {"net_size": 128}),
 }
 
 
@@ -313,6 +324,17 @@ def score_images(images: torch.Tensor, x0: torch.Tensor, scorers: dict) -> dict:
     return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
 
 
+def mosaic(model, side: int) -> torch.Tensor:
+    """Fixed-size samples (TextureNet v2) tiled into a ``side`` × ``side`` image at their true scale (seams between
+    independent samples are visible): the texture's scale is then comparable with the exemplar's."""
+    from netprior.recipes.texture import sample
+
+    n = side // model.training["size"]
+    x = sample(model, n * n, seed=1)
+    rows = [torch.cat(list(x[r * n:(r + 1) * n]), -1) for r in range(n)]
+    return torch.cat(rows, -2)[None]
+
+
 def worker_quality(a: dict) -> dict:
     """One configuration of the quality part: Gatys, then the texture networks; images saved under WORK."""
     from netprior.io import save_image
@@ -324,7 +346,8 @@ def worker_quality(a: dict) -> dict:
     for name in QUALITY_SCORERS:
         d = Descriptor(name, smoothing=None)
         scorers[name] = (d, d.grams(x0))
-    backbone, smoothing, init, optimizer, upsample = QUALITY_CONFIGS[a["config"]]
+    backbone, smoothing, init, optimizer, upsample, *budget = QUALITY_CONFIGS[a["config"]]
+    a = {**a, "recalibrate": 8, **(budget[0] if budget else {})}
     d = Descriptor(backbone, smoothing=smoothing)
     runs, images = {}, []
     t0 = time.perf_counter()
@@ -342,11 +365,14 @@ def worker_quality(a: dict) -> dict:
         net = {"noise_dim": 256, "hidden": 256, "width": a["v2_width"], "min_width": 16,
                "upsample": upsample} if arch == "texture_net_v2" else {}
         cfg = TrainConfig(arch=arch, net=net, size=a["net_size"], batch=a["batch"], iters=a["train_iters"],
-                          lr=ARCH_LR[arch], diversity=lam, seed=a["seed"], **lr_schedule(a["train_iters"]))
+                          lr=ARCH_LR[arch], diversity=lam, recalibrate=a["recalibrate"], seed=a["seed"],
+                          **lr_schedule(a["train_iters"]))
         tr = train_texture_net(x0, cfg, descriptor=d, progress=False)
         x = sample(tr.model, a["samples"], a["size"] if arch == "texture_net" else None, seed=1)  # v1: any size
-        runs[net_label] = {"seconds": tr.result.seconds, "side": x.shape[-1], **score_images(x, x0, scorers)}
-        images.append(F.interpolate(x[:1], size=a["size"], mode="nearest"))
+        runs[net_label] = {"seconds": tr.result.seconds, "side": x.shape[-1], "net_size": a["net_size"],
+                           "train_iters": a["train_iters"], "batch": a["batch"], "recalibrate": a["recalibrate"],
+                           **score_images(x, x0, scorers)}
+        images.append(x[:1] if x.shape[-1] == a["size"] else mosaic(tr.model, a["size"]))
     for j, im in enumerate(images):
         save_image(im, WORK / f"quality-{a['exemplar']}-{a['index']}-{j}.png")
     return {"runs": runs, "images": len(images)}
@@ -415,9 +441,11 @@ def quality_markdown(q: dict, meta: dict) -> list[str]:
              f" (each method's own seconds are in the table). Gatys: {q['gatys_iters']} "
              f"L-BFGS steps ({q['adam_factor']}× as many for Adam) from noise (init: noise = U(0,1) per channel, "
              "shuffle = the exemplar's pixels in random order). "
-             f"Texture networks: trained at {q['net_size']} px, {q['train_iters']} Adam steps, batch {q['batch']}, "
-             f"λ = {q['lambda']} for the diversity run; TextureNet v1 (fully convolutional) sampled at {q['size']} "
-             f"px, v2 (fixed size) at {q['net_size']} px and shown enlarged (nearest neighbour); scores are means "
+             f"Texture networks: trained at {q['net_size']} px, {q['train_iters']} Adam steps, batch {q['batch']} "
+             "unless the method column says otherwise, BatchNorm statistics re-estimated on 8 batches after "
+             f"training unless it says 'stale BN', λ = {q['lambda']} for the diversity run; TextureNet v1 (fully "
+             f"convolutional) sampled at {q['size']} px, v2 (fixed size) at its training size and shown as a mosaic "
+             "of independent samples at their true scale (the seams are between samples); scores are means "
              f"over {q['samples']} samples. "
              "Colour-noise pixels: share of pixels whose channels differ by more than 0.15 (the grey exemplar: 0). "
              "Colour-histogram distance: total variation between joint 8×8×8 RGB histograms. Patch SW₂: sliced "
@@ -435,6 +463,9 @@ def quality_markdown(q: dict, meta: dict) -> list[str]:
                   " | — | " + " | ".join(f"{e['exemplar_scores'][c]:.3g}" for c in cols) + " |"]
         for label, runs in e["runs"].items():
             for method, r in runs.items():
+                if "net_size" in r:
+                    method += (f" ({r['net_size']} px, {r['train_iters']} steps, batch {r['batch']}"
+                               f"{', stale BN' if not r['recalibrate'] else ''})")
                 lines.append(f"| {label} | {method} | {r['seconds']:.0f} | "
                              + " | ".join(f"{r[c]:.3g}" for c in cols) + " |")
         gatys = {label: next(r for m, r in runs.items() if m.startswith("Gatys")) for label, runs in e["runs"].items()}
@@ -505,9 +536,13 @@ def markdown(res: dict, command: str) -> str:
                   "![diversity](texture_diversity.png)", ""]
     if "norm" in res:
         m = res["norm"]
+        run = res.get("part_runs", {}).get("norm", {})
         lines += [f"### Instance vs batch normalisation (Figs. 3.3/3.4): StyleNet, style `{m['style']}`, pool of "
-                  f"{len(m['pool'])}, {m['size']} px, {m['iters']} steps, α = {m['alpha']}", "",
-                  "| method | final training objective | test-time loss (pool) | test-time loss (held-out "
+                  f"{len(m['pool'])}, {m['size']} px, {m['iters']} steps, α = {m['alpha']}", ""]
+        if run and run["command"] != command:
+            lines += [f"Command: `{run['command']}`; CPU, {run['threads']} thread, load average at start "
+                      f"{run['load_average']}, {run['seconds']:.0f} s. {m.get('architecture', '')}", ""]
+        lines += ["| method | final training objective | test-time loss (pool) | test-time loss (held-out "
                   f"{m['held_out']}) | train seconds |", "|---|---|---|---|---|"]
         for label, r in m["runs"].items():
             lines.append(f"| {label} | {r['final_train_objective']:.3g} | {r['eval']['train_pool']['total']:.3g} | "
@@ -582,22 +617,24 @@ def main() -> None:
     load = [round(v, 1) for v in os.getloadavg()]
     budget = {k: v for k, v in vars(args).items() if not k.startswith("worker")}
     descriptor = Descriptor()
-    res: dict = {}
-    if any(p != "quality" for p in parts):
-        res = {"threads": args.threads, "load_average": load, "budget": budget,
-               "texture_layers": list(descriptor.texture_layers), "smoothing": descriptor.smoothing}
-    elif (RESULTS / "texture.json").exists():  # only the quality part: keep the other parts' results
-        res = json.loads((RESULTS / "texture.json").read_text())
-    res.setdefault("part_runs", {})
+    header = {"threads": args.threads, "load_average": load, "budget": budget,
+              "texture_layers": list(descriptor.texture_layers), "smoothing": descriptor.smoothing}
+    full = {"speed", "diversity", "norm"} <= set(parts)  # a full run sets the shared header
+    new: dict = {"part_runs": {}}
     for part in parts:
         t_part = time.perf_counter()
-        res[part] = {"speed": part_speed, "diversity": part_diversity, "norm": part_norm,
+        new[part] = {"speed": part_speed, "diversity": part_diversity, "norm": part_norm,
                      "quality": part_quality}[part](args, descriptor)
-        res["part_runs"][part] = {"command": command, "threads": args.threads, "load_average": load,
+        new["part_runs"][part] = {"command": command, "threads": args.threads, "load_average": load,
                                   "seconds": time.perf_counter() - t_part, "budget": budget}
+        (WORK / f"part-{part}.json").write_text(json.dumps({part: new[part], "run": new["part_runs"][part]}))
         print(f"{part}: done after {time.perf_counter() - t0:.0f} s", flush=True)
-    if any(p != "quality" for p in parts):
-        res["seconds"] = time.perf_counter() - t0
+    # Re-read the results just before writing: part runs started side by side keep each other's results.
+    res = json.loads((RESULTS / "texture.json").read_text()) if (RESULTS / "texture.json").exists() else {}
+    if full or "threads" not in res:
+        res.update(header, seconds=time.perf_counter() - t0)
+    res.update({k: v for k, v in new.items() if k != "part_runs"})
+    res["part_runs"] = {**res.get("part_runs", {}), **new["part_runs"]}
     command = res["part_runs"].get("speed", {}).get("command", "python benchmarks/texture.py")
     (RESULTS / "texture.json").write_text(json.dumps(res, indent=1))
     (RESULTS / "texture.md").write_text(markdown(res, command))
