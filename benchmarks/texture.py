@@ -428,11 +428,13 @@ def part_quality(args, _descriptor) -> dict:
     return {**{k: v for k, v in common.items() if k != "v2_width"}, "exemplars": out}
 
 
-def quality_markdown(q: dict, meta: dict) -> list[str]:
+def quality_markdown(q: dict, meta: dict, sheet: str = "texture_quality") -> list[str]:
     cols = ["colour_noise_fraction", "colour_histogram_distance", "patch_swd", "colour_mean_shift", "grid_strength",
             *[f"gram_{n}" for n in QUALITY_SCORERS]]
     head = ["colour-noise pixels", "colour-histogram distance", "patch SW₂", "mean-colour shift", "grid strength",
             *[f"Gram loss under {n}" for n in QUALITY_SCORERS]]
+    recorded = any("recalibrate" in r for e in q["exemplars"].values() for runs in e["runs"].values()
+                   for r in runs.values())  # runs since issue #16's third session record the networks' budget
     lines = [f"### Quality measures no method optimised: exemplars {', '.join(f'`{n}`' for n in q['exemplars'])} "
              f"({q['exemplar_size']} px crops), Gatys images {q['size']} px", "",
              f"Command: `{meta['command']}`; CPU, {meta['threads']} thread, load average at start "
@@ -442,11 +444,14 @@ def quality_markdown(q: dict, meta: dict) -> list[str]:
              f"L-BFGS steps ({q['adam_factor']}× as many for Adam) from noise (init: noise = U(0,1) per channel, "
              "shuffle = the exemplar's pixels in random order). "
              f"Texture networks: trained at {q['net_size']} px, {q['train_iters']} Adam steps, batch {q['batch']} "
-             "unless the method column says otherwise, BatchNorm statistics re-estimated on 8 batches after "
-             f"training unless it says 'stale BN', λ = {q['lambda']} for the diversity run; TextureNet v1 (fully "
-             f"convolutional) sampled at {q['size']} px, v2 (fixed size) at its training size and shown as a mosaic "
-             "of independent samples at their true scale (the seams are between samples); scores are means "
-             f"over {q['samples']} samples. "
+             + ("unless the method column says otherwise, BatchNorm statistics re-estimated on 8 batches after "
+                "training unless it says 'stale BN', " if recorded else "BatchNorm statistics as training left "
+                "them, ") +
+             f"λ = {q['lambda']} for the diversity run; TextureNet v1 (fully convolutional) sampled at {q['size']} "
+             "px, v2 (fixed size) at its training size and shown "
+             + ("as a mosaic of independent samples at their true scale (the seams are between samples)"
+                if recorded else "enlarged (nearest neighbour)") +
+             f"; scores are means over {q['samples']} samples. "
              "Colour-noise pixels: share of pixels whose channels differ by more than 0.15 (the grey exemplar: 0). "
              "Colour-histogram distance: total variation between joint 8×8×8 RGB histograms. Patch SW₂: sliced "
              "Wasserstein distance between 7×7 patch distributions (64 directions). Mean-colour shift: distance "
@@ -475,16 +480,15 @@ def quality_markdown(q: dict, meta: dict) -> list[str]:
                       f"{after['colour_noise_fraction']:.0%}, patch SW₂ {before['patch_swd']:.3g} → "
                       f"{after['patch_swd']:.3g}, Gram loss under vgg16-hed {before['gram_vgg16-hed']:.3g} → "
                       f"{after['gram_vgg16-hed']:.3g} (before → after)."]
-        nets = {label: runs for label, runs in e["runs"].items() if "TextureNet v2" in runs}
+        nets = {label: runs for label, runs in e["runs"].items() if "TextureNet v1" in runs}
         if len(nets) >= 2:
             (lb, rb), (la, ra) = list(nets.items())[:2]
-            lines += ["", f"TextureNet v2 on `{name}`: grid strength {rb['TextureNet v2']['grid_strength']:.3g} → "
-                      f"{ra['TextureNet v2']['grid_strength']:.3g}, colour-noise pixels "
-                      f"{rb['TextureNet v2']['colour_noise_fraction']:.0%} → "
-                      f"{ra['TextureNet v2']['colour_noise_fraction']:.0%}, "
-                      f"mean-colour shift {rb['TextureNet v2']['colour_mean_shift']:.3g} → "
-                      f"{ra['TextureNet v2']['colour_mean_shift']:.3g} ({lb} → {la})."]
-        lines += ["", f"![quality {name}](results/texture_quality_{name}.png)", ""]
+            lines += ["", f"Texture networks on `{name}`, {lb} → {la}: " + "; ".join(
+                f"{net}: patch SW₂ {rb[net]['patch_swd']:.3g} → {ra[net]['patch_swd']:.3g}, colour-histogram "
+                f"distance {rb[net]['colour_histogram_distance']:.3g} → {ra[net]['colour_histogram_distance']:.3g}, "
+                f"Gram loss under vgg16-hed {rb[net]['gram_vgg16-hed']:.3g} → {ra[net]['gram_vgg16-hed']:.3g}"
+                for net in rb if net in ra and not net.startswith("Gatys")) + "."]
+        lines += ["", f"![quality {name}](results/{sheet}_{name}.png)", ""]
     return lines + ["Paper: the thesis' and Gatys et al.'s textures (VGG-19, 256 px, GPU) have the exemplar's colours "
                     "and no pixel noise; the sheets show how far the CPU budget gets.", ""]
 
@@ -551,6 +555,11 @@ def markdown(res: dict, command: str) -> str:
                   "![IN vs BN](texture_in_vs_bn.png)", ""]
     if "quality" in res:
         lines += quality_markdown(res["quality"], res["part_runs"]["quality"])
+    if "quality_descriptors" in res:  # an earlier quality run kept for its Gatys/descriptor rows
+        lines += ["Earlier quality run, kept for its Gatys rows (start, descriptors; its networks were trained at "
+                  "the old budget, 64 px, 80 steps, stale BatchNorm statistics):", ""]
+        lines += quality_markdown(res["quality_descriptors"], res["part_runs"]["quality_descriptors"],
+                                  "texture_quality_descriptors")
     return "\n".join(lines) + "\n"
 
 
