@@ -488,7 +488,7 @@ def quality_markdown(q: dict, meta: dict, sheet: str = "texture_quality") -> lis
                 f"distance {rb[net]['colour_histogram_distance']:.3g} → {ra[net]['colour_histogram_distance']:.3g}, "
                 f"Gram loss under vgg16-hed {rb[net]['gram_vgg16-hed']:.3g} → {ra[net]['gram_vgg16-hed']:.3g}"
                 for net in rb if net in ra and not net.startswith("Gatys")) + "."]
-        lines += ["", f"![quality {name}](results/{sheet}_{name}.png)", ""]
+        lines += ["", f"![quality {name}]({sheet}_{name}.png)", ""]
     return lines + ["Paper: the thesis' and Gatys et al.'s textures (VGG-19, 256 px, GPU) have the exemplar's colours "
                     "and no pixel noise; the sheets show how far the CPU budget gets.", ""]
 
