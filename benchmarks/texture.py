@@ -247,7 +247,10 @@ def part_norm(args, descriptor) -> dict:
     from netprior.recipes.style import apply_style, train_style_net
     from netprior.inputs import square
     from netprior.feedforward import ARCH_LR, TrainConfig
+    from netprior.recipes.texture import Descriptor
 
+    if args.norm_descriptor != descriptor.net.name:
+        descriptor = Descriptor(args.norm_descriptor)
     style = load_image(DATA / "CSet14" / "flowers.png")
     names = sorted(p for p in (DATA / "CSet14").glob("*.png") if p.stem != "flowers")
     pool = torch.cat([square(load_image(p), args.style_size) for p in names[:args.pool]])
@@ -286,7 +289,7 @@ def part_norm(args, descriptor) -> dict:
     save_sheet(rows + [("style", style)], RESULTS / "texture_in_vs_bn.png", scale=1.5)
     return {"style": "CSet14/flowers.png", "pool": [p.name for p in names[:args.pool]], "held_out": "CSet5/butterfly",
             "size": args.style_size, "iters": args.style_iters, "alpha": args.alpha, "runs": out,
-            "architecture": architecture}
+            "architecture": architecture, "descriptor": descriptor.net.name}
 
 
 QUALITY_SCORERS = ("lite0", "vgg16-hed")  # Gram statistics under each, without smoothing
@@ -542,7 +545,8 @@ def markdown(res: dict, command: str) -> str:
         m = res["norm"]
         run = res.get("part_runs", {}).get("norm", {})
         lines += [f"### Instance vs batch normalisation (Figs. 3.3/3.4): StyleNet, style `{m['style']}`, pool of "
-                  f"{len(m['pool'])}, {m['size']} px, {m['iters']} steps, α = {m['alpha']}", ""]
+                  f"{len(m['pool'])}, {m['size']} px, {m['iters']} steps, α = {m['alpha']}, descriptor "
+                  f"{m.get('descriptor', 'lite0')}", ""]
         if run and run["command"] != command:
             lines += [f"Command: `{run['command']}`; CPU, {run['threads']} thread, load average at start "
                       f"{run['load_average']}, {run['seconds']:.0f} s. {m.get('architecture', '')}", ""]
@@ -587,6 +591,7 @@ def main() -> None:
     p.add_argument("--style-width", type=int, default=16)
     p.add_argument("--pool", type=int, default=8)
     p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument("--norm-descriptor", default="lite0", help="descriptor of the norm part (lite0, vgg16-hed)")
     p.add_argument("--quality-size", type=int, default=128, help="image side of the quality part")
     p.add_argument("--quality-exemplars", default="brick,gravel", help="skimage.data textures of the quality part")
     p.add_argument("--quality-reuse", action="store_true",
