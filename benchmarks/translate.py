@@ -44,7 +44,9 @@ RESULTS = ROOT / "benchmarks" / "results"
 WORK = Path(os.environ.get("TRANSLATE_WORK", ROOT / "benchmarks" / "out" / "translate"))
 DATA = Path(os.environ.get("NETPRIOR_DATA", "/work/shared/data"))
 SCALE = float(os.environ.get("TRANSLATE_SCALE", "1"))
-DISCS = ("lite0", "patch")
+DISCS = ("lite0", "lite0-raw", "patch")
+LABELS = {"lite0": "perceptual (Lite0, taps scaled)", "lite0-raw": "perceptual (Lite0, raw taps as the thesis)",
+          "patch": "plain patch"}
 
 
 def iters(n: int) -> int:
@@ -115,7 +117,7 @@ def train_part(args, disc: str) -> None:
 
     data = Unpaired(ImageFolder(WORK / "A", 64, split="all", seed=args.seed),
                     ImageFolder(WORK / "B", 64, split="all", seed=args.seed + 1), seed=args.seed)
-    cfg = TranslateConfig(disc=disc, cycle=False, pretrain_iters=iters(args.pretrain_iters),
+    cfg = TranslateConfig(disc=disc.removesuffix("-raw"), tap_scale=not disc.endswith("-raw"), cycle=False, pretrain_iters=iters(args.pretrain_iters),
                           iters=iters(args.iters), batch=args.batch, seed=args.seed)
     cpu0 = time.process_time()
     run = train_translation(data, cfg, device=args.device, progress=args.progress, log=WORK / f"{disc}.log.jsonl",
@@ -194,13 +196,12 @@ def evaluate(args) -> dict:
         feats("A_test", a), feats("truth", truth)
         return {}
     rows = []
-    for name, images in (("no translation: the input a", a), ("true stylisation s(a): the floor", truth),
-                         *((f"G(a), {'perceptual (Lite0)' if d == 'lite0' else 'plain patch'} discriminator", o)
-                           for d, o in outs.items())):
-        key = "A_test" if name.startswith("no") else "truth" if name.startswith("true") else name.split()[1]
+    for name, key, images in (("no translation: the input a", "A_test", a),
+                              ("true stylisation s(a): the floor", "truth", truth),
+                              *((f"G(a), {LABELS[d]} discriminator", d, o) for d, o in outs.items())):
         f = feats(key, images)
         r = fid_kid(fb, f, kid_subset_size=min(50, len(f)))
-        rows.append({"what": name, "l1": float((images - truth).abs().mean()),
+        rows.append({"what": name, "disc": key, "l1": float((images - truth).abs().mean()),
                      "psnr": float(sum(psnr(x[None], t[None]) for x, t in zip(images, truth)) / len(truth)),
                      "fid": r["fid"], "kid": r["kid"], "kid_std": r["kid_std"],
                      "c2st": c2st(fb, f, seed=args.seed)})
