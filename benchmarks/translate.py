@@ -171,8 +171,16 @@ def _variant(disc: str) -> dict:
     return {"disc": disc.removesuffix("-raw"), "tap_scale": not disc.endswith("-raw")}
 
 
+def _adversarial_gradient(d, x: torch.Tensor, gan_loss: str) -> float:
+    from netprior.recipes.translate import adversarial_losses
+
+    x = x.clone().requires_grad_(True)
+    adversarial_losses(gan_loss, None, d(x)).backward()
+    return float(x.grad.norm())
+
+
 def discriminator_gradients(a: torch.Tensor, b: torch.Tensor, *, steps: int, seed: int) -> dict:
-    """Norm of the generator's adversarial gradient at its output, ‖∂ adv_G(D(x)) / ∂x‖ over 16 A photos x (LSGAN),
+    """Norm of the generator's adversarial gradient at its output, ‖∂ adv_G(D(x)) / ∂x‖ over 16 A photos x,
     for each discriminator as built for training (calibrated on B), at initialisation and after ``steps`` D steps
     (Adam 2e-4, batch 8) on real B against the untranslated A photos; beside it the identity loss' gradient
     λ_id ∂ mean|y − b| / ∂y, of norm λ_id / √n for 16 images."""
@@ -188,18 +196,13 @@ def discriminator_gradients(a: torch.Tensor, b: torch.Tensor, *, steps: int, see
         opt = torch.optim.Adam(d.parameters(), cfg.lr, betas=cfg.betas)
         g = torch.Generator().manual_seed(seed)
 
-        def grad_norm() -> float:
-            x = a[:16].clone().requires_grad_(True)
-            adversarial_losses(cfg.gan_loss, None, d(x)).backward()
-            return float(x.grad.norm())
-
-        row = {"init": grad_norm()}
+        row = {"init": _adversarial_gradient(d, a[:16], cfg.gan_loss)}
         for _ in range(steps):
             i, j = torch.randint(0, len(b), (8,), generator=g), torch.randint(0, len(a), (8,), generator=g)
             opt.zero_grad()
             adversarial_losses(cfg.gan_loss, d(b[i]), d(a[j])).backward()
             opt.step()
-        row[f"after {steps} D steps"] = grad_norm()
+        row[f"after {steps} D steps"] = _adversarial_gradient(d, a[:16], cfg.gan_loss)
         out[disc] = row
     out["identity loss"] = TranslateConfig().identity_weight / a[:16].numel() ** 0.5
     return out

@@ -1,6 +1,7 @@
 """Perceptual discriminators and unpaired translation (thesis ch. 5): a frozen trunk that passes gradients but does
-not train, its tap scale (calibrated per domain, fixed state, a gentler gradient), the losses of eq. 5.6, a translation that learns its target domain's colour, exact resume, the unpaired
-data stream, and `netprior translate` (bad input: one line, exit 2)."""
+not train, its tap scale (calibrated per domain, fixed state, a gentler gradient), the losses of eq. 5.6, a
+translation that learns its target domain's colour, exact resume, the unpaired data stream, and `netprior
+translate` (bad input: one line, exit 2)."""
 
 import numpy as np
 import pytest

@@ -23,10 +23,11 @@ Trunks (what produces the f_i):
   it the raw taps of Lite0 have std 8–11 on photos against 0.02–0.19 for the learned trunk at initialisation, and
   the discriminator's gradient to the generator's output is ~1200× the plain one's and ~370× that of the identity
   loss (eq. 5.7); scaled, 6× smaller at initialisation and 2× after 40 discriminator steps, and the translation
-  benchmark improves on every measure (benchmarks/results/translate.md, docs/methods/translate.md).  The gradient
-  stays far above the plain discriminator's: pretrained features are simply more sensitive to the input.
-  σ_i = 1 (the raw features) until calibrated.  ``vgg_star`` makes the thesis' VGG* from VGG-16: max-pooling → average pooling, ReLU → LeakyReLU(0.2)
-  (§5.3.3.1; the thesis also fine-tuned VGG* on ImageNet for two days, which is not done here).
+  benchmark improves on every measure (one seed; benchmarks/results/translate.md, docs/methods/translate.md).  The
+  gradient stays far above the plain discriminator's: pretrained features are more sensitive to the input.
+  σ_i = 1 (the raw features) until calibrated.  ``vgg_star`` makes the thesis' VGG* from VGG-16: max-pooling →
+  average pooling, ReLU → LeakyReLU(0.2) (§5.3.3.1; the thesis also fine-tuned VGG* on ImageNet for two days,
+  which is not done here).
 * :class:`LearnedTaps` — the same channel counts and resolutions from learnable stride-2 convolutions + LeakyReLU:
   the "plain" multi-scale patch discriminator with a trunk shared across scales (the MS-CycleGAN baseline of
   Fig. 5.4d), trained from scratch.
