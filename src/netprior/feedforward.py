@@ -27,7 +27,8 @@ from .texture_model import GeneratorModel
 @dataclass(frozen=True)
 class TrainConfig(Config):
     """Training hyper-parameters (defaults: §2.4.1 for the texture networks; presets per architecture in
-    :mod:`netprior.recipes.texture` and :mod:`netprior.recipes.style`)."""
+    :mod:`netprior.recipes.texture` and :mod:`netprior.recipes.style`).  ``recalibrate``: fresh batches over which
+    the BatchNorm statistics are re-estimated after training (:func:`recalibrate_batch_norm`; 0 = off)."""
 
     arch: str = "texture_net"
     net: dict = field(default_factory=dict)
