@@ -35,7 +35,6 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path("/work/shared/data")
@@ -248,7 +247,10 @@ def part_norm(args, descriptor) -> dict:
     from netprior.recipes.style import apply_style, train_style_net
     from netprior.inputs import square
     from netprior.feedforward import ARCH_LR, TrainConfig
+    from netprior.recipes.texture import Descriptor
 
+    if args.norm_descriptor != descriptor.net.name:
+        descriptor = Descriptor(args.norm_descriptor)
     style = load_image(DATA / "CSet14" / "flowers.png")
     names = sorted(p for p in (DATA / "CSet14").glob("*.png") if p.stem != "flowers")
     pool = torch.cat([square(load_image(p), args.style_size) for p in names[:args.pool]])
@@ -263,7 +265,7 @@ def part_norm(args, descriptor) -> dict:
         tr = train_style_net(style, pool, cfg, descriptor=descriptor, progress=args.progress)
         tail = max(1, args.style_iters // 10)
         hist = tr.result.history
-        evals = {}
+        evals, shown = {}, {}
         for name, images in (("train_pool", pool[:4]), ("held_out", test)):
             y = torch.cat([apply_style(tr.model, images[i:i + 1], seed=0) for i in range(len(images))])
             with torch.no_grad():
@@ -275,24 +277,36 @@ def part_norm(args, descriptor) -> dict:
                 con = float(feature_mse({k: feats[k] for k in descriptor.content_layers}, c_targets,
                                         descriptor.content_weights(c_targets)))
             evals[name] = {"texture": tex, "content": con, "total": tex + args.alpha * con}
-            if name == "held_out":
-                held = y
+            shown[name] = y
         label = f"StyleNet {'IN' if norm_kind == 'instance' else 'BN'}"
         out[label] = {"final_train_objective": sum(hist["loss"][-tail:]) / tail, "eval": evals,
                       "curve": hist["loss"][:: max(1, args.style_iters // 50)], "train_seconds": tr.result.seconds}
-        rows.append((f"{label}: held-out loss {evals['held_out']['total']:.3g}", torch.cat([test, held])))
-    save_sheet(rows + [("style", style)], RESULTS / "texture_in_vs_bn.png")
+        rows.append((f"{label}: held-out content | output, two pool contents | outputs (held-out loss "
+                     f"{evals['held_out']['total']:.3g})",
+                     torch.cat([test, shown["held_out"], pool[:1], shown["train_pool"][:1], pool[1:2],
+                                shown["train_pool"][1:2]])))
+        architecture = f"StyleNet options: {tr.model.net.config}."
+    save_sheet(rows + [("style", style)], RESULTS / "texture_in_vs_bn.png", scale=1.5)
     return {"style": "CSet14/flowers.png", "pool": [p.name for p in names[:args.pool]], "held_out": "CSet5/butterfly",
-            "size": args.style_size, "iters": args.style_iters, "alpha": args.alpha, "runs": out}
+            "size": args.style_size, "iters": args.style_iters, "alpha": args.alpha, "runs": out,
+            "architecture": architecture, "descriptor": descriptor.net.name}
 
 
 QUALITY_SCORERS = ("lite0", "vgg16-hed")  # Gram statistics under each, without smoothing
-QUALITY_CONFIGS = {  # label: (backbone, smoothing, Gatys init, Gatys optimiser, TextureNet v2 upsampling)
+QUALITY_CONFIGS = {  # label: (backbone, smoothing, Gatys init, Gatys optimiser, TextureNet v2 upsampling[, budget])
     "before: Lite0, noise init, v2 transposed": ("lite0", None, "noise", "lbfgs", "transposed"),
     "after: Lite0, shuffle init, v2 resize": ("lite0", None, "shuffle", "lbfgs", "resize"),
     "Lite0 + smoothing T=16": ("lite0", 16.0, "shuffle", "lbfgs", "resize"),
     "vgg16-hed, Adam": ("vgg16-hed", None, "shuffle", "adam", "resize"),
     "vgg16-hed": ("vgg16-hed", None, "shuffle", "lbfgs", "resize"),  # L-BFGS works since solve()'s line-search fix
+    # The networks' budget before and after issue #16's third session (docs/methods/texture.md): trained at 64 px,
+    # below the receptive field of the deep descriptor layers, and sampled in eval mode with stale BatchNorm
+    # statistics; then at 128 px, with the statistics re-estimated after training.  The budget entries override
+    # the command line's --quality-net-size, --quality-train-iters, --batch.
+    "nets before: Lite0, 64 px, 80 steps, stale BN": ("lite0", None, "shuffle", "lbfgs", "resize",
+                                                       {"net_size": 64, "train_iters": 80, "batch": 2,
+                                                        "recalibrate": 0}),
+    "nets after: Lite0, 128 px, BN re-estimated": ("lite0", None, "shuffle", "lbfgs", "resize", {"net_size": 128}),
 }
 
 
@@ -313,6 +327,17 @@ def score_images(images: torch.Tensor, x0: torch.Tensor, scorers: dict) -> dict:
     return {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
 
 
+def mosaic(model, side: int) -> torch.Tensor:
+    """Fixed-size samples (TextureNet v2) tiled into a ``side`` × ``side`` image at their true scale (seams between
+    independent samples are visible): the texture's scale is then comparable with the exemplar's."""
+    from netprior.recipes.texture import sample
+
+    n = side // model.training["size"]
+    x = sample(model, n * n, seed=1)
+    rows = [torch.cat(list(x[r * n:(r + 1) * n]), -1) for r in range(n)]
+    return torch.cat(rows, -2)[None]
+
+
 def worker_quality(a: dict) -> dict:
     """One configuration of the quality part: Gatys, then the texture networks; images saved under WORK."""
     from netprior.io import save_image
@@ -324,7 +349,8 @@ def worker_quality(a: dict) -> dict:
     for name in QUALITY_SCORERS:
         d = Descriptor(name, smoothing=None)
         scorers[name] = (d, d.grams(x0))
-    backbone, smoothing, init, optimizer, upsample = QUALITY_CONFIGS[a["config"]]
+    backbone, smoothing, init, optimizer, upsample, *budget = QUALITY_CONFIGS[a["config"]]
+    a = {**a, "recalibrate": 8, **(budget[0] if budget else {})}
     d = Descriptor(backbone, smoothing=smoothing)
     runs, images = {}, []
     t0 = time.perf_counter()
@@ -342,11 +368,14 @@ def worker_quality(a: dict) -> dict:
         net = {"noise_dim": 256, "hidden": 256, "width": a["v2_width"], "min_width": 16,
                "upsample": upsample} if arch == "texture_net_v2" else {}
         cfg = TrainConfig(arch=arch, net=net, size=a["net_size"], batch=a["batch"], iters=a["train_iters"],
-                          lr=ARCH_LR[arch], diversity=lam, seed=a["seed"], **lr_schedule(a["train_iters"]))
+                          lr=ARCH_LR[arch], diversity=lam, recalibrate=a["recalibrate"], seed=a["seed"],
+                          **lr_schedule(a["train_iters"]))
         tr = train_texture_net(x0, cfg, descriptor=d, progress=False)
         x = sample(tr.model, a["samples"], a["size"] if arch == "texture_net" else None, seed=1)  # v1: any size
-        runs[net_label] = {"seconds": tr.result.seconds, "side": x.shape[-1], **score_images(x, x0, scorers)}
-        images.append(F.interpolate(x[:1], size=a["size"], mode="nearest"))
+        runs[net_label] = {"seconds": tr.result.seconds, "side": x.shape[-1], "net_size": a["net_size"],
+                           "train_iters": a["train_iters"], "batch": a["batch"], "recalibrate": a["recalibrate"],
+                           **score_images(x, x0, scorers)}
+        images.append(x[:1] if x.shape[-1] == a["size"] else mosaic(tr.model, a["size"]))
     for j, im in enumerate(images):
         save_image(im, WORK / f"quality-{a['exemplar']}-{a['index']}-{j}.png")
     return {"runs": runs, "images": len(images)}
@@ -402,11 +431,13 @@ def part_quality(args, _descriptor) -> dict:
     return {**{k: v for k, v in common.items() if k != "v2_width"}, "exemplars": out}
 
 
-def quality_markdown(q: dict, meta: dict) -> list[str]:
+def quality_markdown(q: dict, meta: dict, sheet: str = "texture_quality") -> list[str]:
     cols = ["colour_noise_fraction", "colour_histogram_distance", "patch_swd", "colour_mean_shift", "grid_strength",
             *[f"gram_{n}" for n in QUALITY_SCORERS]]
     head = ["colour-noise pixels", "colour-histogram distance", "patch SW₂", "mean-colour shift", "grid strength",
             *[f"Gram loss under {n}" for n in QUALITY_SCORERS]]
+    recorded = any("recalibrate" in r for e in q["exemplars"].values() for runs in e["runs"].values()
+                   for r in runs.values())  # runs since issue #16's third session record the networks' budget
     lines = [f"### Quality measures no method optimised: exemplars {', '.join(f'`{n}`' for n in q['exemplars'])} "
              f"({q['exemplar_size']} px crops), Gatys images {q['size']} px", "",
              f"Command: `{meta['command']}`; CPU, {meta['threads']} thread, load average at start "
@@ -415,10 +446,15 @@ def quality_markdown(q: dict, meta: dict) -> list[str]:
              f" (each method's own seconds are in the table). Gatys: {q['gatys_iters']} "
              f"L-BFGS steps ({q['adam_factor']}× as many for Adam) from noise (init: noise = U(0,1) per channel, "
              "shuffle = the exemplar's pixels in random order). "
-             f"Texture networks: trained at {q['net_size']} px, {q['train_iters']} Adam steps, batch {q['batch']}, "
+             f"Texture networks: trained at {q['net_size']} px, {q['train_iters']} Adam steps, batch {q['batch']} "
+             + ("unless the method column says otherwise, BatchNorm statistics re-estimated on 8 batches after "
+                "training unless it says 'stale BN', " if recorded else "BatchNorm statistics as training left "
+                "them, ") +
              f"λ = {q['lambda']} for the diversity run; TextureNet v1 (fully convolutional) sampled at {q['size']} "
-             f"px, v2 (fixed size) at {q['net_size']} px and shown enlarged (nearest neighbour); scores are means "
-             f"over {q['samples']} samples. "
+             "px, v2 (fixed size) at its training size and shown "
+             + ("as a mosaic of independent samples at their true scale (the seams are between samples)"
+                if recorded else "enlarged (nearest neighbour)") +
+             f"; scores are means over {q['samples']} samples. "
              "Colour-noise pixels: share of pixels whose channels differ by more than 0.15 (the grey exemplar: 0). "
              "Colour-histogram distance: total variation between joint 8×8×8 RGB histograms. Patch SW₂: sliced "
              "Wasserstein distance between 7×7 patch distributions (64 directions). Mean-colour shift: distance "
@@ -435,6 +471,9 @@ def quality_markdown(q: dict, meta: dict) -> list[str]:
                   " | — | " + " | ".join(f"{e['exemplar_scores'][c]:.3g}" for c in cols) + " |"]
         for label, runs in e["runs"].items():
             for method, r in runs.items():
+                if "net_size" in r:
+                    method += (f" ({r['net_size']} px, {r['train_iters']} steps, batch {r['batch']}"
+                               f"{', stale BN' if not r['recalibrate'] else ''})")
                 lines.append(f"| {label} | {method} | {r['seconds']:.0f} | "
                              + " | ".join(f"{r[c]:.3g}" for c in cols) + " |")
         gatys = {label: next(r for m, r in runs.items() if m.startswith("Gatys")) for label, runs in e["runs"].items()}
@@ -444,16 +483,15 @@ def quality_markdown(q: dict, meta: dict) -> list[str]:
                       f"{after['colour_noise_fraction']:.0%}, patch SW₂ {before['patch_swd']:.3g} → "
                       f"{after['patch_swd']:.3g}, Gram loss under vgg16-hed {before['gram_vgg16-hed']:.3g} → "
                       f"{after['gram_vgg16-hed']:.3g} (before → after)."]
-        nets = {label: runs for label, runs in e["runs"].items() if "TextureNet v2" in runs}
+        nets = {label: runs for label, runs in e["runs"].items() if "TextureNet v1" in runs}
         if len(nets) >= 2:
             (lb, rb), (la, ra) = list(nets.items())[:2]
-            lines += ["", f"TextureNet v2 on `{name}`: grid strength {rb['TextureNet v2']['grid_strength']:.3g} → "
-                      f"{ra['TextureNet v2']['grid_strength']:.3g}, colour-noise pixels "
-                      f"{rb['TextureNet v2']['colour_noise_fraction']:.0%} → "
-                      f"{ra['TextureNet v2']['colour_noise_fraction']:.0%}, "
-                      f"mean-colour shift {rb['TextureNet v2']['colour_mean_shift']:.3g} → "
-                      f"{ra['TextureNet v2']['colour_mean_shift']:.3g} ({lb} → {la})."]
-        lines += ["", f"![quality {name}](results/texture_quality_{name}.png)", ""]
+            lines += ["", f"Texture networks on `{name}`, {lb} → {la}: " + "; ".join(
+                f"{net}: patch SW₂ {rb[net]['patch_swd']:.3g} → {ra[net]['patch_swd']:.3g}, colour-histogram "
+                f"distance {rb[net]['colour_histogram_distance']:.3g} → {ra[net]['colour_histogram_distance']:.3g}, "
+                f"Gram loss under vgg16-hed {rb[net]['gram_vgg16-hed']:.3g} → {ra[net]['gram_vgg16-hed']:.3g}"
+                for net in rb if net in ra and not net.startswith("Gatys")) + "."]
+        lines += ["", f"![quality {name}]({sheet}_{name}.png)", ""]
     return lines + ["Paper: the thesis' and Gatys et al.'s textures (VGG-19, 256 px, GPU) have the exemplar's colours "
                     "and no pixel noise; the sheets show how far the CPU budget gets.", ""]
 
@@ -505,9 +543,14 @@ def markdown(res: dict, command: str) -> str:
                   "![diversity](texture_diversity.png)", ""]
     if "norm" in res:
         m = res["norm"]
+        run = res.get("part_runs", {}).get("norm", {})
         lines += [f"### Instance vs batch normalisation (Figs. 3.3/3.4): StyleNet, style `{m['style']}`, pool of "
-                  f"{len(m['pool'])}, {m['size']} px, {m['iters']} steps, α = {m['alpha']}", "",
-                  "| method | final training objective | test-time loss (pool) | test-time loss (held-out "
+                  f"{len(m['pool'])}, {m['size']} px, {m['iters']} steps, α = {m['alpha']}, descriptor "
+                  f"{m.get('descriptor', 'lite0')}", ""]
+        if run and run["command"] != command:
+            lines += [f"Command: `{run['command']}`; CPU, {run['threads']} thread, load average at start "
+                      f"{run['load_average']}, {run['seconds']:.0f} s. {m.get('architecture', '')}", ""]
+        lines += ["| method | final training objective | test-time loss (pool) | test-time loss (held-out "
                   f"{m['held_out']}) | train seconds |", "|---|---|---|---|---|"]
         for label, r in m["runs"].items():
             lines.append(f"| {label} | {r['final_train_objective']:.3g} | {r['eval']['train_pool']['total']:.3g} | "
@@ -516,6 +559,11 @@ def markdown(res: dict, command: str) -> str:
                   "![IN vs BN](texture_in_vs_bn.png)", ""]
     if "quality" in res:
         lines += quality_markdown(res["quality"], res["part_runs"]["quality"])
+    if "quality_descriptors" in res:  # an earlier quality run kept for its Gatys/descriptor rows
+        lines += ["Earlier quality run, kept for its Gatys rows (start, descriptors; its networks were trained at "
+                  "the old budget, 64 px, 80 steps, stale BatchNorm statistics):", ""]
+        lines += quality_markdown(res["quality_descriptors"], res["part_runs"]["quality_descriptors"],
+                                  "texture_quality_descriptors")
     return "\n".join(lines) + "\n"
 
 
@@ -543,6 +591,7 @@ def main() -> None:
     p.add_argument("--style-width", type=int, default=16)
     p.add_argument("--pool", type=int, default=8)
     p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument("--norm-descriptor", default="lite0", help="descriptor of the norm part (lite0, vgg16-hed)")
     p.add_argument("--quality-size", type=int, default=128, help="image side of the quality part")
     p.add_argument("--quality-exemplars", default="brick,gravel", help="skimage.data textures of the quality part")
     p.add_argument("--quality-reuse", action="store_true",
@@ -582,22 +631,24 @@ def main() -> None:
     load = [round(v, 1) for v in os.getloadavg()]
     budget = {k: v for k, v in vars(args).items() if not k.startswith("worker")}
     descriptor = Descriptor()
-    res: dict = {}
-    if any(p != "quality" for p in parts):
-        res = {"threads": args.threads, "load_average": load, "budget": budget,
-               "texture_layers": list(descriptor.texture_layers), "smoothing": descriptor.smoothing}
-    elif (RESULTS / "texture.json").exists():  # only the quality part: keep the other parts' results
-        res = json.loads((RESULTS / "texture.json").read_text())
-    res.setdefault("part_runs", {})
+    header = {"threads": args.threads, "load_average": load, "budget": budget,
+              "texture_layers": list(descriptor.texture_layers), "smoothing": descriptor.smoothing}
+    full = {"speed", "diversity", "norm"} <= set(parts)  # a full run sets the shared header
+    new: dict = {"part_runs": {}}
     for part in parts:
         t_part = time.perf_counter()
-        res[part] = {"speed": part_speed, "diversity": part_diversity, "norm": part_norm,
+        new[part] = {"speed": part_speed, "diversity": part_diversity, "norm": part_norm,
                      "quality": part_quality}[part](args, descriptor)
-        res["part_runs"][part] = {"command": command, "threads": args.threads, "load_average": load,
+        new["part_runs"][part] = {"command": command, "threads": args.threads, "load_average": load,
                                   "seconds": time.perf_counter() - t_part, "budget": budget}
+        (WORK / f"part-{part}.json").write_text(json.dumps({part: new[part], "run": new["part_runs"][part]}))
         print(f"{part}: done after {time.perf_counter() - t0:.0f} s", flush=True)
-    if any(p != "quality" for p in parts):
-        res["seconds"] = time.perf_counter() - t0
+    # Re-read the results just before writing: part runs started side by side keep each other's results.
+    res = json.loads((RESULTS / "texture.json").read_text()) if (RESULTS / "texture.json").exists() else {}
+    if full or "threads" not in res:
+        res.update(header, seconds=time.perf_counter() - t0)
+    res.update({k: v for k, v in new.items() if k != "part_runs"})
+    res["part_runs"] = {**res.get("part_runs", {}), **new["part_runs"]}
     command = res["part_runs"].get("speed", {}).get("command", "python benchmarks/texture.py")
     (RESULTS / "texture.json").write_text(json.dumps(res, indent=1))
     (RESULTS / "texture.md").write_text(markdown(res, command))

@@ -5,9 +5,10 @@ Task.  Photos: the 64² crops of the scikit-image photographs of the default col
 make-default --textures 0 --faces 0``), split by file hash into disjoint sets A (inputs), A_test (held out) and
 B_src.  A style network (``netprior style`` StyleNet, instance norm, style ``CSet14/flowers.png``, content pool of
 8 B_src crops, 64²) is trained once; domain B = the stylised B_src photos.  A translation A → B is then trained
-*unpaired* (no A photo has its stylised version in B) with the same generator, data, budget and seed, once with
-the perceptual discriminator (frozen Lite0 trunk) and once with the plain multi-scale patch discriminator (the same
-heads on a learned trunk); both one-way (G_ab, D_b, identity loss eq. 5.7, generator pre-trained as an
+*unpaired* (no A photo has its stylised version in B) with the same generator, data, budget and seed, with the
+perceptual discriminator (frozen Lite0 trunk; ``lite0``: its taps divided by their std on real B images, the
+default; ``lite0-raw``: the raw taps, as the thesis) and with the plain multi-scale patch discriminator (``patch``:
+the same heads on a learned trunk); all one-way (G_ab, D_b, identity loss eq. 5.7, generator pre-trained as an
 autoencoder), LSGAN.  On A_test the true stylisation s(a) is known:
 
 * error to the truth: L1 (per pixel, [0, 1]) and PSNR of G(a) against s(a);
@@ -19,6 +20,7 @@ autoencoder), LSGAN.  On A_test the true stylisation s(a) is known:
 
     nice -n 10 python benchmarks/translate.py --parts data,style      (then, in parallel)
     nice -n 10 python benchmarks/translate.py --parts train --disc lite0 &
+    nice -n 10 python benchmarks/translate.py --parts train --disc lite0-raw &
     nice -n 10 python benchmarks/translate.py --parts train --disc patch
     nice -n 10 python benchmarks/translate.py --parts eval,report
 
@@ -44,7 +46,9 @@ RESULTS = ROOT / "benchmarks" / "results"
 WORK = Path(os.environ.get("TRANSLATE_WORK", ROOT / "benchmarks" / "out" / "translate"))
 DATA = Path(os.environ.get("NETPRIOR_DATA", "/work/shared/data"))
 SCALE = float(os.environ.get("TRANSLATE_SCALE", "1"))
-DISCS = ("lite0", "patch")
+DISCS = ("lite0", "lite0-raw", "patch")
+LABELS = {"lite0": "perceptual (Lite0, taps scaled)", "lite0-raw": "perceptual (Lite0, raw taps as the thesis)",
+          "patch": "plain patch"}
 
 
 def iters(n: int) -> int:
@@ -115,7 +119,7 @@ def train_part(args, disc: str) -> None:
 
     data = Unpaired(ImageFolder(WORK / "A", 64, split="all", seed=args.seed),
                     ImageFolder(WORK / "B", 64, split="all", seed=args.seed + 1), seed=args.seed)
-    cfg = TranslateConfig(disc=disc, cycle=False, pretrain_iters=iters(args.pretrain_iters),
+    cfg = TranslateConfig(**_variant(disc), cycle=False, pretrain_iters=iters(args.pretrain_iters),
                           iters=iters(args.iters), batch=args.batch, seed=args.seed)
     cpu0 = time.process_time()
     run = train_translation(data, cfg, device=args.device, progress=args.progress, log=WORK / f"{disc}.log.jsonl",
@@ -162,6 +166,48 @@ def c2st(real: torch.Tensor, fake: torch.Tensor, *, splits: int = 10, weight_dec
     return {"accuracy": sum(accs) / splits, "log_loss": sum(losses) / splits, "per_class": n}
 
 
+def _variant(disc: str) -> dict:
+    """TranslateConfig fields of a benchmark variant (``lite0-raw``: Lite0 without the tap scale)."""
+    return {"disc": disc.removesuffix("-raw"), "tap_scale": not disc.endswith("-raw")}
+
+
+def _adversarial_gradient(d, x: torch.Tensor, gan_loss: str) -> float:
+    from netprior.recipes.translate import adversarial_losses
+
+    x = x.clone().requires_grad_(True)
+    adversarial_losses(gan_loss, None, d(x)).backward()
+    return float(x.grad.norm())
+
+
+def discriminator_gradients(a: torch.Tensor, b: torch.Tensor, *, steps: int, seed: int) -> dict:
+    """Norm of the generator's adversarial gradient at its output, ‖∂ adv_G(D(x)) / ∂x‖ over 16 A photos x,
+    for each discriminator as built for training (calibrated on B), at initialisation and after ``steps`` D steps
+    (Adam 2e-4, batch 8) on real B against the untranslated A photos; beside it the identity loss' gradient
+    λ_id ∂ mean|y − b| / ∂y, of norm λ_id / √n for 16 images."""
+    from netprior.recipes.translate import TranslateConfig, adversarial_losses, build_networks
+
+    out = {}
+    for disc in DISCS:
+        cfg = TranslateConfig(**_variant(disc), cycle=False, seed=seed)
+        torch.manual_seed(seed)
+        d = build_networks(cfg)[1]["b"]
+        if cfg.tap_scale:
+            d.calibrate(b[:64])
+        opt = torch.optim.Adam(d.parameters(), cfg.lr, betas=cfg.betas)
+        g = torch.Generator().manual_seed(seed)
+
+        row = {"init": _adversarial_gradient(d, a[:16], cfg.gan_loss)}
+        for _ in range(steps):
+            i, j = torch.randint(0, len(b), (8,), generator=g), torch.randint(0, len(a), (8,), generator=g)
+            opt.zero_grad()
+            adversarial_losses(cfg.gan_loss, d(b[i]), d(a[j])).backward()
+            opt.step()
+        row[f"after {steps} D steps"] = _adversarial_gradient(d, a[:16], cfg.gan_loss)
+        out[disc] = row
+    out["identity loss"] = TranslateConfig().identity_weight / a[:16].numel() ** 0.5
+    return out
+
+
 def evaluate(args) -> dict:
     from safetensors.torch import load_file, save_file
 
@@ -194,13 +240,12 @@ def evaluate(args) -> dict:
         feats("A_test", a), feats("truth", truth)
         return {}
     rows = []
-    for name, images in (("no translation: the input a", a), ("true stylisation s(a): the floor", truth),
-                         *((f"G(a), {'perceptual (Lite0)' if d == 'lite0' else 'plain patch'} discriminator", o)
-                           for d, o in outs.items())):
-        key = "A_test" if name.startswith("no") else "truth" if name.startswith("true") else name.split()[1]
+    for name, key, images in (("no translation: the input a", "A_test", a),
+                              ("true stylisation s(a): the floor", "truth", truth),
+                              *((f"G(a), {LABELS[d]} discriminator", d, o) for d, o in outs.items())):
         f = feats(key, images)
         r = fid_kid(fb, f, kid_subset_size=min(50, len(f)))
-        rows.append({"what": name, "l1": float((images - truth).abs().mean()),
+        rows.append({"what": name, "disc": key, "l1": float((images - truth).abs().mean()),
                      "psnr": float(sum(psnr(x[None], t[None]) for x, t in zip(images, truth)) / len(truth)),
                      "fid": r["fid"], "kid": r["kid"], "kid_std": r["kid_std"],
                      "c2st": c2st(fb, f, seed=args.seed)})
@@ -209,7 +254,7 @@ def evaluate(args) -> dict:
                           nrow=2 + len(outs)), RESULTS / "translate_test.png")
     save_image(image_grid(b[:32], nrow=8), RESULTS / "translate_domain_b.png")
     res = {"rows": rows, "test_images": len(a), "b_images": len(list(WORK.joinpath("B").glob("*.png"))),
-           "b_fid_images": len(b)}
+           "b_fid_images": len(b), "gradients": discriminator_gradients(a, b, steps=args.probe_steps, seed=args.seed)}
     (WORK / "eval.json").write_text(json.dumps(res, indent=2))
     return res
 
@@ -236,13 +281,22 @@ def markdown(res: dict) -> str:
     for r in e["rows"]:
         lines.append(f"| {r['what']} | {r['l1']:.4f} | {r['psnr']:.2f} | {r['fid']:.1f} | {r['kid']:.4f} ± "
                      f"{r['kid_std']:.4f} | {r['c2st']['accuracy']:.3f} | {r['c2st']['log_loss']:.3f} |")
+    grads = e.get("gradients")
+    if grads:
+        cols = list(next(iter(v for v in grads.values() if isinstance(v, dict))))
+        lines += ["", "The generator's adversarial gradient at its output (norm over 16 A photos; see "
+                  "`discriminator_gradients`), beside the identity loss' "
+                  f"{grads['identity loss']:.4f}:", "", "| discriminator | " + " | ".join(cols) + " |",
+                  "|---" * (len(cols) + 1) + "|"]
+        lines += [f"| {LABELS[d]} | " + " | ".join(f"{v:.4f}" for v in r.values()) + " |"
+                  for d, r in grads.items() if isinstance(r, dict)]
     lines += ["", "C2ST: logistic regression on Inception pool features (standardised, L2 1e-2), trained on half of "
               f"each set ({e['rows'][0]['c2st']['per_class']} images per class in all), scored on the other half, "
               "10 random halvings. FID from ~60 test images is strongly biased upward; compare rows. Thesis "
               "reference: Table 5.1 (C2ST on CelebA attributes), Fig. 5.5 (photo ↔ Monet: \"inconclusive\" for "
               "style transfer).", "", res.get("verdict", ""), "",
-              "Each row: input a, G(a) with the perceptual discriminator, G(a) with the plain patch discriminator, the "
-              "true stylisation s(a); then a sample of domain B:", "",
+              "Each row: input a, then G(a) with each discriminator (" + ", ".join(LABELS[d] for d in runs) +
+              "), then the true stylisation s(a); then a sample of domain B:", "",
               "![test](translate_test.png) ![domain B](translate_domain_b.png)", ""]
     return "\n".join(lines)
 
@@ -250,12 +304,13 @@ def markdown(res: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--parts", default="data,style,train,eval,report")
-    ap.add_argument("--disc", default="lite0,patch", help="discriminators for the train part")
+    ap.add_argument("--disc", default=",".join(DISCS), help="discriminators for the train part")
     ap.add_argument("--photos", type=int, default=600)
     ap.add_argument("--style-iters", type=int, default=200)
     ap.add_argument("--pretrain-iters", type=int, default=40)
     ap.add_argument("--iters", type=int, default=80)
     ap.add_argument("--fid-b", type=int, default=128, help="B images (spread over the set) for FID and C2ST")
+    ap.add_argument("--probe-steps", type=int, default=40, help="D steps before the second gradient probe")
     ap.add_argument("--real-only", action="store_true", help="eval part: only the real sets' features")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)

@@ -26,7 +26,7 @@ from netprior.recipes.texture import (
     train_texture_net,
 )
 from netprior.statefile import load_state, save_state
-from netprior.texture_metrics import pairwise_distance
+from netprior.texture_metrics import pairwise_distance, texture_loss_of
 from netprior.texture_model import (
     MODEL_FORMAT,
     MODEL_FORMAT_VERSION,
@@ -189,6 +189,16 @@ def test_instance_norm_output_does_not_depend_on_the_batch(normalization, indepe
 def _tiny_texture_training(exemplar, descriptor, iters, checkpoint=None):
     cfg = TrainConfig(arch="texture_net", net={"scales": 2, "channels": 4}, size=16, batch=2, iters=iters, seed=3)
     return train_texture_net(exemplar, cfg, descriptor=descriptor, checkpoint=checkpoint, progress=False)
+
+
+def test_eval_mode_samples_score_like_the_training_batches(descriptor, brick64):
+    # After 10 steps at lr 0.1 the BatchNorm running averages lag the weights: without re-estimating them
+    # (recalibrate=0) eval-mode samples scored L_T ≈ 13 against ≈ 0.8 for the last training batch.
+    cfg = TrainConfig(arch="texture_net", net={"scales": 3}, size=32, batch=4, iters=10, lr=0.1, seed=0)
+    tr = train_texture_net(brick64, cfg, descriptor=descriptor, progress=False)
+    trained = tr.result.history["texture"][-1]
+    sampled = float(texture_loss_of(tr.model, sample(tr.model, 4, seed=3), descriptor).mean())
+    assert sampled < 1.5 * trained, (sampled, trained)
 
 
 def test_saved_model_reloads_and_samples_identically(tmp_path, descriptor, brick64):

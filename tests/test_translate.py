@@ -1,6 +1,7 @@
 """Perceptual discriminators and unpaired translation (thesis ch. 5): a frozen trunk that passes gradients but does
-not train, the losses of eq. 5.6, a translation that learns its target domain's colour, exact resume, the unpaired
-data stream, and `netprior translate` (bad input: one line, exit 2)."""
+not train, its tap scale (calibrated per domain, fixed state, a gentler gradient), the losses of eq. 5.6, a
+translation that learns its target domain's colour, exact resume, the unpaired data stream, and `netprior
+translate` (bad input: one line, exit 2)."""
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from helpers import run
 from netprior.data import ImageFolder
 from netprior.data.unpaired import Unpaired
 from netprior.nets.perceptual import PerceptualDiscriminator
-from netprior.recipes.translate import TranslateConfig, adversarial_losses, train_translation, translate
+from netprior.recipes.translate import TranslateConfig, adversarial_losses, players, train_translation, translate
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TINY = dict(size=16, g_width=4, g_blocks=1, d_width=4, batch=4, seed=0)
@@ -50,6 +51,48 @@ def test_frozen_trunk_passes_gradients_but_is_not_trained(lite0):
     opt.step()
     assert x.grad is not None and x.grad.abs().sum() > 0                 # the generator gets a gradient
     assert all(torch.equal(before[k], v) for k, v in backbone.state_dict().items())   # the trunk did not move
+
+
+def test_training_calibrates_each_discriminator_on_its_own_domain(domains, lite0):
+    pairs = torch.stack([unpaired(domains)[(0, i)] for i in range(12)])
+    for tap_scale in (True, False):
+        _, adv = players(TranslateConfig(**TINY, disc="lite0", tap_scale=tap_scale), pairs)
+        discs = adv[1].net
+        scale = {dom: discs[dom].trunk.scale for dom in ("a", "b")}
+        if tap_scale:
+            assert torch.allclose(scale["b"], torch.stack([f.std() for f in discs["b"].trunk._raw(pairs[:, 1])]))
+            assert not torch.allclose(scale["a"], scale["b"])
+        else:
+            assert all(torch.equal(s, torch.ones(4)) for s in scale.values())
+
+
+def test_tap_scale_tames_the_frozen_trunk(lite0):
+    """Calibrated taps have unit std on the real images; the raw Lite0 taps (std ~10) give the generator a gradient
+    ≥ 10× larger than the calibrated ones; the scale is fixed state (saved, not trained) and the learned trunk has
+    none."""
+    torch.manual_seed(0)
+    real = torch.rand(8, 3, 32, 32) * 0.5 + torch.linspace(0, 0.5, 32)        # smooth-ish images with structure
+    grads = {}
+    for calibrated in (False, True):
+        torch.manual_seed(0)
+        d = PerceptualDiscriminator("lite0", width=4)
+        if calibrated:
+            d.calibrate(real)
+            assert [round(float(f.std()), 4) for f in d.trunk(real)] == [1.0] * 4
+        else:
+            assert min(float(f.std()) for f in d.trunk(real)) > 3
+        x = real.clone().requires_grad_(True)
+        adversarial_losses("lsgan", None, d(x)).backward()
+        grads[calibrated] = float(x.grad.norm())
+    assert grads[False] > 10 * grads[True]
+    assert "trunk.scale" in d.state_dict() and "trunk.scale" not in dict(d.named_parameters())
+    fresh = PerceptualDiscriminator("lite0", width=4)
+    fresh.load_state_dict(d.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(fresh(real), d(real)))
+    patch = PerceptualDiscriminator("patch", width=4)
+    before = patch(real)
+    patch.calibrate(real)
+    assert all(torch.equal(a, b) for a, b in zip(before, patch(real)))
 
 
 def test_adversarial_losses():

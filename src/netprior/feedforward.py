@@ -17,7 +17,7 @@ from .nets.texture import Generator, build_generator
 from .objective import Encoder, Objective
 from .parametrize import GeneratorBatch
 from .record import Run
-from .seeding import initialising
+from .seeding import generator, initialising
 from .solve import SolveResult, solve
 from .terms import Diversity, FeatureMatch, GramMatch
 from .texture_descriptor import Descriptor
@@ -27,7 +27,8 @@ from .texture_model import GeneratorModel
 @dataclass(frozen=True)
 class TrainConfig(Config):
     """Training hyper-parameters (defaults: §2.4.1 for the texture networks; presets per architecture in
-    :mod:`netprior.recipes.texture` and :mod:`netprior.recipes.style`)."""
+    :mod:`netprior.recipes.texture` and :mod:`netprior.recipes.style`).  ``recalibrate``: fresh batches over which
+    the BatchNorm statistics are re-estimated after training (:func:`recalibrate_batch_norm`; 0 = off)."""
 
     arch: str = "texture_net"
     net: dict = field(default_factory=dict)
@@ -41,6 +42,7 @@ class TrainConfig(Config):
     temperature: float = 1.0
     diversity: float = 0.0
     alpha: float = 0.0
+    recalibrate: int = 8
     seed: int = 0
     source: str = ""
 
@@ -59,6 +61,8 @@ class TrainConfig(Config):
             raise InputError("the diversity term compares samples within a batch: use --batch 2 or more")
         if self.iters < 1 or self.lr <= 0:
             raise InputError("iters must be >= 1 and lr > 0")
+        if self.recalibrate < 0:
+            raise InputError(f"the number of recalibration batches must be >= 0, got {self.recalibrate}")
 
 
 # Default Adam learning rates: 0.1 for the ch. 2 networks (§2.4.1).  The thesis gives none for the ch. 3 networks;
@@ -91,6 +95,34 @@ def train_generator(net: Generator, cfg: TrainConfig, descriptor: Descriptor, ta
                  snapshot_every=snapshot_every)
 
 
+@torch.no_grad()
+def recalibrate_batch_norm(param: GeneratorBatch, batches: int, seed: int) -> int:
+    """Re-estimate the running statistics of every BatchNorm layer of ``param.net`` as the plain average of the
+    batch statistics of ``batches`` fresh training batches (noise and content drawn from ``seed``), the weights
+    fixed; returns the number of layers re-estimated.
+
+    In eval mode a BatchNorm layer normalises with its running statistics, an exponential average (momentum 0.1)
+    of the batch statistics seen while the weights were still moving, so after a short training at a high learning
+    rate a sample drawn in eval mode is not what the loss was computed on (measured: TextureNet on brick at 64 px,
+    Adam lr 0.1, batch 4, 25 steps: L_T of training-mode samples 0.88, of eval-mode samples 8.8; docs/methods/
+    texture.md).  Instance normalisation keeps no running statistics and is left alone."""
+    layers = [m for m in param.net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not layers or batches < 1:
+        return 0
+    momenta = [m.momentum for m in layers]
+    for m in layers:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    rng, param.rng = param.rng, generator(seed, next(param.net.parameters()).device)
+    param.net.train()
+    for _ in range(batches):
+        param()
+    param.rng = rng
+    for m, momentum in zip(layers, momenta):
+        m.momentum = momentum
+    return len(layers)
+
+
 def train_model(kind: str, exemplar: Tensor, cfg: TrainConfig, descriptor: Descriptor, *, pool: Tensor | None = None,
                 net_options: dict | None = None, source: dict, device: str = "cpu", **kw) -> Run:
     """Build ``cfg.arch`` (weights drawn after seeding with ``cfg.seed``), train it on ``exemplar``'s Gram matrices
@@ -101,6 +133,8 @@ def train_model(kind: str, exemplar: Tensor, cfg: TrainConfig, descriptor: Descr
     net.check_size(cfg.size)
     targets = descriptor.grams(exemplar.to(dev))
     result = train_generator(net, cfg, descriptor, targets, pool=pool, device=dev, desc=f"train/{cfg.arch}", **kw)
+    recalibrate_batch_norm(GeneratorBatch(net, cfg.batch, (cfg.size, cfg.size), pool).to(dev), cfg.recalibrate,
+                           cfg.seed + 1)
     net.eval()
     model = GeneratorModel(net=net, kind=kind, arch=cfg.arch, descriptor=descriptor.describe(),
                            training=asdict(cfg), target_grams={k: v.cpu() for k, v in targets.items()}, source=source)

@@ -31,6 +31,9 @@ def train_cmd(
         disc: Annotated[str, typer.Option("--disc", help="Discriminator trunk: lite0, vgg16-hed or vgg* (frozen "
                                                          "pretrained features), patch (plain, learned).")] = "lite0",
         gan_loss: Annotated[str, typer.Option("--gan-loss", help="lsgan or nonsaturating.")] = "lsgan",
+        raw_taps: Annotated[bool, typer.Option("--raw-taps", help="Feed the frozen taps to the discriminator "
+                                                                  "unscaled, as the thesis (default: each divided by "
+                                                                  "its std on real images of the domain).")] = False,
         single_scale: Annotated[bool, typer.Option("--single-scale", help="Only the main output of the "
                                                                           "discriminator (no patch outputs).")] = False,
         one_way: Annotated[bool, typer.Option("--one-way", help="Train G_ab and D_b only (identity loss, no cycle "
@@ -55,7 +58,8 @@ def train_cmd(
 
     dev = check_device(run.device)
     stem = run.check_outputs(output, dir_a, dir_b, what="generators")
-    cfg = TranslateConfig(size=size, disc=disc, gan_loss=gan_loss, multiscale=not single_scale, cycle=not one_way,
+    cfg = TranslateConfig(size=size, disc=disc, gan_loss=gan_loss, tap_scale=not raw_taps,
+                          multiscale=not single_scale, cycle=not one_way,
                           cycle_weight=cycle_weight, identity_weight=identity_weight, pretrain_iters=pretrain_iters,
                           batch=batch, iters=iters, lr=lr, seed=run.seed)
     with notes():

@@ -15,8 +15,19 @@ Trunks (what produces the f_i):
 
 * :class:`FrozenTaps` — a pretrained backbone, frozen: gradients flow through it to the generator, but its weights
   are neither trained nor part of the discriminator's parameters or state dict (it is kept outside the module
-  tree).  ``vgg_star`` makes the thesis' VGG* from VGG-16: max-pooling → average pooling, ReLU → LeakyReLU(0.2)
-  (§5.3.3.1; the thesis also fine-tuned VGG* on ImageNet for two days, which is not done here).
+  tree).  Tap scale (not in the thesis; :meth:`FrozenTaps.calibrate`): each tap is divided by a fixed number,
+
+      f_i ← f_i / σ_i,   σ_i = std of f_i over a batch of real images of the discriminator's domain,
+
+  measured once before training and then fixed (a buffer: saved with the discriminator, never trained).  Without
+  it the raw taps of Lite0 have std 8–11 on photos against 0.02–0.19 for the learned trunk at initialisation, and
+  the discriminator's gradient to the generator's output is ~1200× the plain one's and ~370× that of the identity
+  loss (eq. 5.7); scaled, 6× smaller at initialisation and 2× after 40 discriminator steps, and the translation
+  benchmark improves on every measure (one seed; benchmarks/results/translate.md, docs/methods/translate.md).  The
+  gradient stays far above the plain discriminator's: pretrained features are more sensitive to the input.
+  σ_i = 1 (the raw features) until calibrated.  ``vgg_star`` makes the thesis' VGG* from VGG-16: max-pooling →
+  average pooling, ReLU → LeakyReLU(0.2) (§5.3.3.1; the thesis also fine-tuned VGG* on ImageNet for two days,
+  which is not done here).
 * :class:`LearnedTaps` — the same channel counts and resolutions from learnable stride-2 convolutions + LeakyReLU:
   the "plain" multi-scale patch discriminator with a trunk shared across scales (the MS-CycleGAN baseline of
   Fig. 5.4d), trained from scratch.
@@ -50,13 +61,23 @@ class FrozenTaps(nn.Module):
                     backbone.steps[step] = nn.LeakyReLU(0.2)
         self._backbone = [backbone.requires_grad_(False)]
         self.taps, self.channels = TAPS[name], CHANNELS[name]
+        self.register_buffer("scale", torch.ones(len(self.taps)))
 
-    def forward(self, x: Tensor) -> list[Tensor]:
+    def _raw(self, x: Tensor) -> list[Tensor]:
         bb = self._backbone[0]
         if bb.mean.device != x.device:
             bb.to(x.device)
         feats = bb(x, self.taps)
         return [feats[t] for t in self.taps]
+
+    @torch.no_grad()
+    def calibrate(self, real: Tensor) -> None:
+        """Fix σ_i = std of the raw tap f_i over the images ``real`` (N, 3, H, W in [0, 1]), so that the taps
+        have unit std on them from now on."""
+        self.scale.copy_(torch.stack([f.std() for f in self._raw(real)]).clamp_min(1e-6))
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        return [f / s for f, s in zip(self._raw(x), self.scale)]
 
 
 class LearnedTaps(nn.Module):
@@ -71,6 +92,9 @@ class LearnedTaps(nn.Module):
             blocks.append(nn.Sequential(nn.Conv2d(c, cout, 4, 2, 1), nn.LeakyReLU(0.2, True)))
             c = cout
         self.blocks = nn.ModuleList(blocks)
+
+    def calibrate(self, real: Tensor) -> None:
+        """Nothing to fix: a learned trunk sets its own scale."""
 
     def forward(self, x: Tensor) -> list[Tensor]:
         out, h = [], 2 * x - 1
@@ -110,6 +134,11 @@ class PerceptualDiscriminator(nn.Module):
                                   nn.Linear(8 * width, 1))
         self.patches = nn.ModuleList(nn.Sequential(_lrelu_conv(hc, width), nn.Conv2d(width, 1, 1))
                                      for hc in h_channels[:-1]) if multiscale else nn.ModuleList()
+
+    def calibrate(self, real: Tensor) -> None:
+        """Fix the trunk's tap scale on ``real`` images of this discriminator's domain (see
+        :meth:`FrozenTaps.calibrate`; nothing for the learned trunk)."""
+        self.trunk.calibrate(real)
 
     def forward(self, x: Tensor) -> list[Tensor]:
         feats = self.trunk(x)

@@ -29,7 +29,13 @@ constructor arguments, so ``GENERATORS[arch](**config)`` rebuilds it.
 * :class:`StyleNet` — the residual transformer of Johnson et al. (2016) used in §3.5: 9×9 conv, two stride-2 3×3
   convs, R residual blocks, two fractionally strided 3×3 convs, 9×9 conv to RGB, reflection padding, with
   instance (StyleNet IN) or batch normalisation (StyleNet BN); its input is the content image concatenated with
-  N(0, I) noise channels (the Julesz stylisation generator g(x0, z) of §3.3).
+  N(0, I) noise channels (the Julesz stylisation generator g(x0, z) of §3.3).  Its fractionally strided 3×3
+  convolutions (stride 2) print a period-2 checkerboard that Lite0 hardly sees (measured: docs/methods/texture.md);
+  ``upsample="resize"`` replaces them as in TextureNetV2.  ``content_skip=True`` (our addition) adds the content
+  image's logit to the output's, x = σ(logit(y) + f(y, z)), with f's last convolution initialised at zero, so the
+  network starts as the identity on y and learns the stylisation as a residual: from random weights the plain
+  transformer needs thousands of steps before its output shows the content at all (at 64 px, 100 Adam steps on
+  the content loss alone left a relative content error of 0.59; docs/methods/texture.md).
 
 Normalisation is :func:`netprior.nets.layers.norm`: ``"instance"`` is ``nn.InstanceNorm2d(affine=True,
 track_running_stats=False)``, i.e. eq. 3.12 followed by s ⊙ x + b, computed from each image alone in training and
@@ -84,6 +90,17 @@ class Generator(nn.Module, abc.ABC):
     @abc.abstractmethod
     def check_size(self, size: int | tuple[int, int]) -> tuple[int, int]:
         """Return ``size`` as (H, W), or raise InputError when the architecture cannot produce it."""
+
+
+def upsampler(cin: int, cout: int, kind: str) -> list[nn.Module]:
+    """×2 upsampling from ``cin`` to ``cout`` channels: the fractionally strided convolution of the thesis
+    (``"transposed"``, 4×4 kernel, stride 2) or nearest-neighbour ×2 followed by a 3×3 convolution with reflection
+    padding (``"resize"``, no period-2 pattern; see the module docstring)."""
+    if kind == "transposed":
+        return [nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1)]
+    if kind == "resize":
+        return [nn.Upsample(scale_factor=2, mode="nearest"), conv(cin, cout, 3, pad="reflection")]
+    raise InputError(f"upsample must be one of {', '.join(UPSAMPLERS)}, got {kind!r}")
 
 
 def _conv_block(cin: int, cout: int, pad: str, normalization: str) -> nn.Sequential:
@@ -203,11 +220,7 @@ class TextureNetV2(Generator):
         c = width
         for _ in range(int(ups)):
             c_out = max(min_width, c // 2)
-            if upsample == "transposed":
-                layers.append(nn.ConvTranspose2d(c, c_out, 4, stride=2, padding=1))
-            else:
-                layers += [nn.Upsample(scale_factor=2, mode="nearest"), conv(c, c_out, 3, pad="reflection")]
-            layers += [norm(c_out, normalization), nn.ReLU(inplace=True)]
+            layers += [*upsampler(c, c_out, upsample), norm(c_out, normalization), nn.ReLU(inplace=True)]
             c = c_out
         layers.append(conv(c, 3, 3, pad="reflection"))
         self.body = nn.Sequential(*layers)
@@ -249,9 +262,12 @@ class StyleNet(Generator):
     conditional = True
 
     def __init__(self, *, width: int = 32, res_blocks: int = 5, noise_channels: int = 3,
-                 normalization: str = "instance") -> None:
+                 normalization: str = "instance", upsample: str = "transposed", content_skip: bool = False) -> None:
         super().__init__(width=width, res_blocks=res_blocks, noise_channels=noise_channels,
-                         normalization=normalization)
+                         normalization=normalization, upsample=upsample, content_skip=content_skip)
+        self.content_skip = content_skip
+        if upsample not in UPSAMPLERS:
+            raise InputError(f"upsample must be one of {', '.join(UPSAMPLERS)}, got {upsample!r}")
         self.noise_channels = noise_channels
         w = width
 
@@ -259,14 +275,19 @@ class StyleNet(Generator):
             return [conv(cin, cout, k, stride, pad="reflection"), norm(cout, normalization), nn.ReLU(inplace=True)]
 
         def up(cin: int, cout: int) -> list[nn.Module]:
-            return [nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1),
-                    norm(cout, normalization), nn.ReLU(inplace=True)]
+            if upsample == "transposed":  # Johnson et al.'s 3×3 kernel, stride 2
+                layers = [nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1)]
+            else:
+                layers = upsampler(cin, cout, upsample)
+            return [*layers, norm(cout, normalization), nn.ReLU(inplace=True)]
 
         self.body = nn.Sequential(
             *cna(3 + noise_channels, w, 9), *cna(w, 2 * w, 3, 2), *cna(2 * w, 4 * w, 3, 2),
             *[_Residual(4 * w, normalization) for _ in range(res_blocks)],
             *up(4 * w, 2 * w), *up(2 * w, w), conv(w, 3, 9, pad="reflection"))
         _xavier(self)
+        if content_skip:  # start as the identity on the content: the network learns only the stylisation
+            nn.init.zeros_([m for m in self.body[-1].modules() if isinstance(m, nn.Conv2d)][-1].weight)
 
     multiple = 4  # output sides must be multiples of this (two stride-2 stages)
 
@@ -287,7 +308,10 @@ class StyleNet(Generator):
     def forward(self, noise: Tensor, content: Tensor | None = None) -> Tensor:
         if content is None:
             raise ValueError("StyleNet needs a content image")
-        return torch.sigmoid(self.body(torch.cat([content, noise], 1) if self.noise_channels else content))
+        out = self.body(torch.cat([content, noise], 1) if self.noise_channels else content)
+        if self.content_skip:
+            out = out + torch.logit(content.clamp(0, 1), eps=1e-3)
+        return torch.sigmoid(out)
 
 
 GENERATORS: dict[str, type[Generator]] = {

@@ -94,8 +94,11 @@ def train_style_net(style: Tensor, contents: Tensor, cfg: TrainConfig | None = N
     if not descriptor.content_layers:
         raise InputError("the descriptor has no content layer; name one")
     descriptor.check_exemplar(style, "style image")
-    return train_model("style", style, cfg, descriptor, pool=contents, device=device, checkpoint=checkpoint,
-                       progress=progress, snapshot_every=snapshot_every,
+    net_options = dict(cfg.net)
+    if cfg.arch == "style_net":  # a checkerboard and a slow start otherwise (nets/texture.py)
+        net_options = {"upsample": "resize", "content_skip": True, **net_options}
+    return train_model("style", style, cfg, descriptor, pool=contents, net_options=net_options, device=device,
+                       checkpoint=checkpoint, progress=progress, snapshot_every=snapshot_every,
                        source={"style_shape": list(style.shape), "content_pool": len(contents)})
 
 

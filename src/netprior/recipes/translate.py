@@ -2,7 +2,9 @@
 
 Generators G_ab (and G_ba with ``cycle``) are :class:`~netprior.nets.translation.TranslationGenerator`; the
 discriminators D_b (and D_a) are :class:`~netprior.nets.perceptual.PerceptualDiscriminator` with a frozen
-pretrained trunk (``lite0``, ``vgg16-hed``, ``vgg*``) or the plain learned trunk (``patch``).  Two phases:
+pretrained trunk (``lite0``, ``vgg16-hed``, ``vgg*``) or the plain learned trunk (``patch``).  With ``tap_scale``
+each discriminator's frozen taps are divided by their std on the first ``CALIBRATION_IMAGES`` real images of its
+domain, fixed before training (:meth:`~netprior.nets.perceptual.FrozenTaps.calibrate`).  Two phases:
 
 1. pre-training (§5.3.3.3, "we pretrain generator as autoencoder"): ``pretrain_iters`` steps of
    E|G(x) − x| on images of both domains, each generator on both;
@@ -41,6 +43,7 @@ from ..settings.translate import TranslateConfig
 from ..train import Player, Step, TrainResult, train
 
 MODEL_KIND, MODEL_VERSION = "translation-model", 1
+CALIBRATION_IMAGES = 64
 
 
 @dataclass
@@ -79,10 +82,15 @@ def _split(real: Tensor) -> dict[str, Tensor]:
     return {"a": real[:, 0], "b": real[:, 1]}
 
 
-def players(cfg: TranslateConfig) -> tuple[list[Player], list[Player]]:
-    """(pre-training players, adversarial players), built with the global RNG seeded by ``cfg.seed``."""
+def players(cfg: TranslateConfig, calibration: Tensor | None = None) -> tuple[list[Player], list[Player]]:
+    """(pre-training players, adversarial players), built with the global RNG seeded by ``cfg.seed``; with
+    ``cfg.tap_scale`` the discriminators' taps are calibrated on ``calibration`` ((N, 2, 3, H, W) real (a, b))."""
     torch.manual_seed(cfg.seed)
     gens, discs = build_networks(cfg)
+    if cfg.tap_scale and calibration is not None:
+        for dom, real in _split(calibration).items():
+            if dom in discs:
+                discs[dom].calibrate(real)
     source = {"ab": "a", "ba": "b"}
 
     def autoencoder_loss(step: Step, real: Tensor) -> Tensor:
@@ -133,7 +141,7 @@ def train_translation(data, cfg: TranslateConfig | None = None, *, device: str =
     shape = tuple(data[0].shape)
     if shape != (2, 3, cfg.size, cfg.size):
         raise InputError(f"the data gives {shape} pairs, the translation is built for (2, 3, {cfg.size}, {cfg.size})")
-    pre, adv = players(cfg)
+    pre, adv = players(cfg, torch.stack([data[(0, i)] for i in range(min(CALIBRATION_IMAGES, len(data)))]))
     a = preview if preview is not None else torch.stack([data[(0, i)][0] for i in range(min(8, len(data)))])
 
     def snapshot(models):

@@ -18,6 +18,7 @@ class TranslateConfig(Config):
 
     size: int = 64
     disc: str = "lite0"            # discriminator trunk: lite0, vgg16-hed, vgg* or patch (plain, learned)
+    tap_scale: bool = True         # frozen taps divided by their std on real images of the domain (not the thesis)
     multiscale: bool = True
     gan_loss: str = "lsgan"
     d_width: int = 32
