@@ -42,10 +42,10 @@ class Observe(StoppingRule):
         super().__init__()
         self.rules = rules
 
-    def update(self, step, x, x_avg, data_loss):
+    def update(self, step, x, x_avg, data_loss, terms=None):
         for r in self.rules.values():
             if r.stopped_at is None:
-                r.update(step, x, x_avg, data_loss)
+                r.update(step, x, x_avg, data_loss, terms)
         return False
 
 
