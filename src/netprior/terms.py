@@ -44,16 +44,19 @@ class Sure(Term):
     Logs the fit ||x − y||²/n and the divergence per value beside it."""
 
     def __init__(self, prior: nn.Module, y: Tensor, sigma: float, eps: float = 1e-3):
+        from .sure import uncensored
+
         super().__init__()
         object.__setattr__(self, "prior", prior)
         object.__setattr__(self, "y", y)
+        object.__setattr__(self, "uncensored", uncensored(y))  # fixed by y: built once, not every step
         self.sigma, self.eps = float(sigma), float(eps)
         self.rng: torch.Generator | None = None
 
     def forward(self, x, cache):
-        from .sure import mc_divergence, sure, uncensored
+        from .sure import mc_divergence, sure
 
-        u = uncensored(self.y)
+        u = self.uncensored
         div = mc_divergence(self.prior.net, self.prior.last_input, x, self.eps, generator=self.rng, mask=u)
         return sure(self.y, x, self.sigma, div, u), {"fit": torch.mean((x - self.y) ** 2),
                                                      "divergence": div / self.y.numel()}
