@@ -40,9 +40,14 @@ ContentLayers = Annotated[Optional[str], typer.Option("--content-layers", help="
                                                                                "(default lite0 block5, VGG relu4_2).")]
 Smoothing = Annotated[str, typer.Option("--smoothing", help="Activation smoothing before the Gram matrices "
                                                              "(Wang et al. 2021): a softmax temperature T, or none.")]
-Init = Annotated[str, typer.Option("--init", help="Starting point of the optimisation: shuffle (noise with the "
-                                                  "exemplar's pixel colours) or noise (U(0,1) in every channel, Gatys "
-                                                  "et al.).")]
+Init = Annotated[str, typer.Option("--init", help="Starting point of the optimisation: spectral (1/f noise with "
+                                                  "the exemplar's mean and colour covariance), shuffle (the "
+                                                  "exemplar's pixels in random order) or noise (U(0,1) in every "
+                                                  "channel, Gatys et al.).")]
+Parametrization = Annotated[str, typer.Option("--parametrization", help="What is optimised: spectral (the image in "
+                                                                        "the exemplar's colour axes and a 1/f Fourier "
+                                                                        "basis, a preconditioner) or pixels (Gatys "
+                                                                        "et al.).")]
 Optimizer = Annotated[str, typer.Option("--preset", "--optimizer", help="Named settings: the optimiser, lbfgs or "
                                                                         "adam (see `netprior presets texture`).")]
 ModelOut = Annotated[Optional[Path], typer.Option("-o", "--output", help="Where to write the result (the model "
@@ -176,9 +181,9 @@ def _write_model(training, out: Path, inputs: dict, report_shows: list | None) -
 @texture_app.command("optimize")
 @options(desc=DescriptorOptions, run=RunOptions)
 def texture_optimize_cmd(exemplar: Path, output: Output = None, size: Size = None, optimizer: Optimizer = "lbfgs",
-                         iters: Iters = None, lr: Lr = None, init: Init = "shuffle", *,
-                         desc: DescriptorOptions, run: RunOptions):
-    """Synthesise a texture by optimising the pixels (Gatys et al. 2015), from noise, to match the exemplar's
+                         iters: Iters = None, lr: Lr = None, init: Init = "spectral",
+                         parametrization: Parametrization = "spectral", *, desc: DescriptorOptions, run: RunOptions):
+    """Synthesise a texture by optimising the image (Gatys et al. 2015), from noise, to match the exemplar's
     Gram matrices.  Default steps and learning rate: lbfgs 300 and 1, adam 1000 and 0.05."""
     from ..io import check_size, load_image
     from ..recipes.texture import synthesize
@@ -189,8 +194,8 @@ def texture_optimize_cmd(exemplar: Path, output: Output = None, size: Size = Non
     if size is not None:
         check_size(size, size, run.max_side, what=f"--size {size}")
     s = synthesize(x0, size, descriptor=desc.build(device), optimizer=optimizer, iters=iters, lr=lr, init=init,
-                   seed=run.seed, device=device, checkpoint=run.checkpoint_path, progress=not run.quiet,
-                   snapshot_every=max(1, (iters or 300) // 6) if run.report else 0)
+                   parametrization=parametrization, seed=run.seed, device=device, checkpoint=run.checkpoint_path,
+                   progress=not run.quiet, snapshot_every=max(1, (iters or 300) // 6) if run.report else 0)
     _write_synthesis(s, out, {"exemplar": exemplar}, run.report, f"texture by {optimizer}")
 
 
