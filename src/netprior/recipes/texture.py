@@ -13,7 +13,7 @@ Texture loss (eq. 2.5), with the normalised Gram matrices of :func:`netprior.los
   every channel (Gatys et al.).  Measured on the grey 512 px brick exemplar (128 px output, 300 L-BFGS steps,
   Lite0; :mod:`netprior.texture_metrics`): pixels from U(0, 1) leave 92 % of the pixels coloured (max − min
   channel > 0.15), pixels from the shuffled exemplar 23 % with a period-2 checker, the spectral parametrization
-  from spectral noise 0 %, no checker, patch SW₂ 0.0040 → 0.0019, and a lower Lite0 loss (0.092 → 0.025);
+  from spectral noise 0 %, no checker, patch SW₂ 0.0040 → 0.0023, and a lower Lite0 loss (0.092 → 0.024);
   docs/methods/texture.md.
 * :func:`train_texture_net` — learn a generator g so that E_z L_T(g(z); x0) is small (eq. 2.7), or, with a
   diversity weight λ > 0, the Julesz objective E(g) = 1/N Σ_i [L_T(g(z_i))/T − λ ln min_{j≠i} ||g(z_i) − g(z_j)||]
