@@ -1,5 +1,6 @@
-"""The spectral parametrization of texture synthesis (issue #16): the exemplar's colour basis, the 1/f Fourier
-basis, its projection, the spectral-noise start, and what it changes — no colour speckle on a grey exemplar."""
+"""Colour in texture synthesis (issue #16): the spectral parametrization (the exemplar's colour basis, the 1/f
+Fourier basis, its projection, the spectral-noise start, and what it changes — no colour speckle on a grey
+exemplar), and the colour-distribution term of the texture networks."""
 
 import json
 
@@ -11,7 +12,8 @@ from skimage import data
 from netprior.errors import InputError
 from netprior.io import from_numpy, save_image
 from netprior.parametrize import SpectralPixels, colour_basis, spectral_noise
-from netprior.recipes.texture import Descriptor, synthesize
+from netprior.recipes.texture import Descriptor, TrainConfig, synthesize, train_texture_net
+from netprior.terms import ColourMatch
 from netprior.texture_metrics import colour_noise_fraction, colour_statistics
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -97,3 +99,25 @@ def test_cli_parametrization_option(monkeypatch, capsys, tmp_path, brick64):
     code, _, err = run(monkeypatch, capsys, "texture", "optimize", ex, "-o", tmp_path / "x.png", "--iters", "1",
                        "--layers", "block0", "--parametrization", "fourier")
     assert code == 2 and "parametrization" in err and "Traceback" not in err
+
+
+def test_colour_term_penalises_blotches_and_enters_training(brick64):
+    """ColourMatch: zero for the exemplar's own pixels in any order, large for the black and white blotches the
+    diversity term produced (thesis Fig. 3.7), and a term of the training objective when its weight is > 0."""
+    term = ColourMatch(brick64)
+    perm = torch.randperm(64 * 64, generator=torch.Generator().manual_seed(0))
+    shuffled = brick64.flatten(2)[..., perm].view_as(brick64)
+    blotched = brick64.clone()
+    blotched[..., 10:26, 10:26], blotched[..., 40:56, 30:46] = 0.0, 1.0
+    assert float(term(shuffled, None)) < 1e-6
+    assert float(term(blotched, None)) > 100 * max(float(term(brick64.flip(-1) * 0.98, None)), 1e-4)
+    x = blotched.clone().requires_grad_(True)
+    term(x, None).backward()
+    assert x.grad[..., 10:26, 10:26].mean() < 0 < x.grad[..., 40:56, 30:46].mean()  # a step lifts black, darkens white
+    d = Descriptor("lite0", texture_layers=("block0", "block1"))
+    cfg = TrainConfig(arch="texture_net_v2", net={"noise_dim": 8, "hidden": 8, "width": 8, "min_width": 4},
+                      size=32, batch=2, iters=2, lr=0.01, diversity=0.1, colour=1.0)
+    run = train_texture_net(brick64, cfg, descriptor=d, progress=False)
+    assert len(run.result.history["colour"]) == 2 and run.model.training["colour"] == 1.0
+    with pytest.raises(InputError):
+        TrainConfig(colour=-1)

@@ -60,6 +60,9 @@ LrDecay = Annotated[float, typer.Option("--lr-decay", help="Learning-rate factor
 LrDecayStart = Annotated[int, typer.Option("--lr-decay-start", help="Step of the first decay.")]
 LrDecayEvery = Annotated[int, typer.Option("--lr-decay-every", help="Steps between later decays.")]
 Diversity = Annotated[float, typer.Option("--diversity", help="Julesz diversity weight lambda (eq. 3.10); 0 = off.")]
+ColourWeight = Annotated[float, typer.Option("--colour-weight", help="Weight of the colour-distribution term "
+                                                                    "(the samples' pixel colours vs the exemplar's; "
+                                                                    "not in the thesis); 0 = off.")]
 Temperature = Annotated[float, typer.Option("--temperature", help="Temperature T dividing the loss (eq. 3.10).")]
 Width = Annotated[Optional[int], typer.Option("--width", help="Network width: channels per scale (texture_net, "
                                                               "stylisation_net: 8), 4x4-map channels (texture_net_v2: "
@@ -118,6 +121,7 @@ class TrainOptions:
     lr_decay_start: LrDecayStart = 1000
     lr_decay_every: LrDecayEvery = 200
     diversity: Diversity = 0.0
+    colour_weight: ColourWeight = 0.0
     temperature: Temperature = 1.0
     width: Width = None
     norm: Norm = None
@@ -128,7 +132,8 @@ class TrainOptions:
         return TrainConfig(arch=arch, net=_net_options(arch, self.width, self.norm), size=self.size,
                            batch=self.batch, iters=self.iters, lr=self.lr or ARCH_LR[arch], lr_decay=self.lr_decay,
                            lr_decay_start=self.lr_decay_start, lr_decay_every=self.lr_decay_every,
-                           temperature=self.temperature, diversity=self.diversity, seed=seed, **extra)
+                           temperature=self.temperature, diversity=self.diversity, colour=self.colour_weight,
+                           seed=seed, **extra)
 
 
 def _model_path(output: Optional[Path], image: Path, task: str, inputs: list) -> Path:
