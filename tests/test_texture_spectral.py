@@ -12,7 +12,12 @@ from skimage import data
 from netprior.errors import InputError
 from netprior.io import from_numpy, save_image
 from netprior.parametrize import SpectralPixels, colour_basis, spectral_noise
-from netprior.recipes.texture import Descriptor, TrainConfig, synthesize, train_texture_net
+from netprior.recipes.texture import (
+    Descriptor,
+    TrainConfig,
+    synthesize,
+    train_texture_net,
+)
 from netprior.terms import ColourMatch
 from netprior.texture_metrics import colour_noise_fraction, colour_statistics
 
