@@ -100,7 +100,7 @@ def settings_for(method: str, args) -> Settings:
     (the paper's settings, 200 + 200 steps at full resolution, no jitter/flips, multi-resolution start or lr
     warm-up)."""
     if method == "IMAGINE before":
-        return Settings(size=args.size, iters_warmup=200, iters_adversarial=200)
+        return Settings(size=args.size, iters_warmup=200, iters_adversarial=200, parametrization="pixels")
     return PRESETS[args.preset].override(size=args.size)
 
 
