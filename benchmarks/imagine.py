@@ -40,6 +40,7 @@ from skimage import data as skdata
 from netprior.backbones import get_backbone
 from netprior.evaluation.distance import evaluate, mean_pairwise_distance
 from netprior.evaluation.fid import InceptionFeatures
+from netprior.evaluation.grain import high_frequency_share
 from netprior.inputs import fit_square
 from netprior.io import from_numpy, load_image, save_image
 from netprior.recipes.imagine import PRESETS, Settings, deepinversion, imagine
@@ -84,15 +85,6 @@ def held_out_confidence(bb, x: torch.Tensor, cls: int, seed: int = 123) -> float
                           antialias=True, align_corners=False)
         views.append(v.flip(-1) if i % 2 else v)
     return float(bb.logits(torch.cat(views)).softmax(1)[:, cls].mean())
-
-
-def high_frequency_share(x: torch.Tensor) -> float:
-    """Share of the spectral power of the grey image (mean removed) above half the Nyquist frequency."""
-    grey = x.mean(1)[0]
-    power = torch.fft.fft2(grey - grey.mean()).abs().pow(2)
-    fy = torch.fft.fftfreq(grey.shape[0]).abs()[:, None]
-    fx = torch.fft.fftfreq(grey.shape[1]).abs()[None, :]
-    return float(power[torch.maximum(fy, fx) > 0.25].sum() / power.sum())
 
 
 def settings_for(method: str, args) -> Settings:
