@@ -19,6 +19,10 @@ deepest layer, the target for the shallow ones), style (eq. 12, a style image on
 content image, critic fed the style image) and counterfactual explanation (eq. 13).  Baseline: DeepInversion
 (Yin et al. 2020) made image-guided as in the paper, CE + R_img + BN-statistics prior (eq. 3) + 5·R_dm, no critic.
 
+x̂ is optimised in the target's colour axes and a 1/f Fourier basis from 1/f noise (``parametrization="spectral"``,
+:class:`~netprior.parametrize.SpectralPixels`; Olah et al. 2017) or, as in DeepInversion's code, as pixels of the
+classifier's normalised input space from N(0, 1) noise (``"pixels"``).
+
 The decisions behind the defaults and the measurements that chose them: ``docs/methods/imagine.md``.
 """
 
