@@ -220,6 +220,8 @@ def test_bad_input_is_refused_with_a_clear_message(lite0, photo64):
         imagine(photo64, backbone=lite0, settings=tiny(stages=3))
     with pytest.raises(InputError, match="multi-resolution"):
         tiny(lowres_factor=4, iters_lowres=5)  # 16 px is below the 32 px minimum
+    with pytest.raises(InputError, match="parametrization must be one of spectral, pixels"):
+        tiny(parametrization="fourier")
     with pytest.raises(InputError, match="multi-resolution"):
         counterfactual(photo64, photo64, region, region, backbone=lite0,
                        settings=tiny(lowres_factor=2, iters_lowres=5))
