@@ -195,10 +195,11 @@ def markdown(result: dict, names: list[str], methods: list[str]) -> str:
          f"random roll by up to {after['jitter']} px (scaled at the low resolution) and left-right flips of the "
          f"classifier's input at every step; lr {after['lr']} with a {after['lr_warmup']}-step linear warm-up and "
          f"cosine decay per stage — DeepInversion's code (Yin et al. 2020), on which IMAGINE's R_img and lr rest; "
-         f"TV weight α = {after['alpha_tv']} (the paper's 1e-4 … 0.05 left a pixel-grid pattern with Lite0).  "
+         f"TV weight α = {after['alpha_tv']} (the paper's 1e-4 … 0.05 left a pixel-grid pattern with Lite0); "
+         f"{after.get('parametrization', 'pixels')} parametrization of x̂ (imagine_spectral.md).  "
          f"**IMAGINE before** (the previous cpu preset: the paper's settings, lr {before['lr']}, α = "
          f"{before['alpha_tv']}): {before['iters_warmup']} + {before['iters_adversarial']} steps all at "
-         f"{before['size']} px, no jitter/flip, no lr warm-up.  **DeepInversion** (image-guided, the paper's "
+         f"{before['size']} px, no jitter/flip, no lr warm-up, pixels.  **DeepInversion** (image-guided, the paper's "
          f"baseline): IMAGINE's schedule without critic, BN prior weight {after['bn_weight']} with the first layer "
          f"×{after['first_bn_weight']} (its code's first_bn_multiplier).  Paper: 224 px, 2000 + 2000 steps, "
          "ResNet-50."), "",
