@@ -133,8 +133,8 @@ def _pixels(x: Tensor, bb: Backbone, s: Settings, colours):
 
 
 def random_start(bb: Backbone, s: Settings, colours, seed: int, device) -> Tensor:
-    """x̂'s start (in [0, 1], at the start size): 1/f noise with the reference's colours (spectral) or
-    DeepInversion's N(0, init_std²) in the normalised space, clipped (pixels)."""
+    """x̂'s start (in [0, 1], at the start size): 1/f noise with the reference's colours and spread (spectral;
+    ``init_std`` does not apply) or DeepInversion's N(0, init_std²) in the normalised space, clipped (pixels)."""
     side = s.start_size or s.size
     if s.parametrization == "spectral":
         return spectral_noise((side, side), colours, generator(seed)).to(device)
@@ -162,7 +162,7 @@ def _resize(x: Tensor, size: int) -> Tensor:
 
 
 def _synthesize(method: str, bb: Backbone, build, cls: int, start: Tensor, s: Settings, *, seed: int,
-                checkpoint: str | None, progress: bool, snapshot_every: int, desc: str, reference: Tensor | None,
+                checkpoint: str | None, progress: bool, snapshot_every: int, desc: str, reference: Tensor,
                 **config) -> Run:
     """Optimise x̂ from ``start`` (in [0, 1], any side) with :func:`netprior.solve.solve`, clipped to the valid
     range after every step; ``build(settings)`` makes the objective for ``settings.size``; x̂ is parametrized by
