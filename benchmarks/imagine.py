@@ -40,6 +40,7 @@ from skimage import data as skdata
 from netprior.backbones import get_backbone
 from netprior.evaluation.distance import evaluate, mean_pairwise_distance
 from netprior.evaluation.fid import InceptionFeatures
+from netprior.evaluation.grain import high_frequency_share
 from netprior.inputs import fit_square
 from netprior.io import from_numpy, load_image, save_image
 from netprior.recipes.imagine import PRESETS, Settings, deepinversion, imagine
@@ -86,21 +87,12 @@ def held_out_confidence(bb, x: torch.Tensor, cls: int, seed: int = 123) -> float
     return float(bb.logits(torch.cat(views)).softmax(1)[:, cls].mean())
 
 
-def high_frequency_share(x: torch.Tensor) -> float:
-    """Share of the spectral power of the grey image (mean removed) above half the Nyquist frequency."""
-    grey = x.mean(1)[0]
-    power = torch.fft.fft2(grey - grey.mean()).abs().pow(2)
-    fy = torch.fft.fftfreq(grey.shape[0]).abs()[:, None]
-    fx = torch.fft.fftfreq(grey.shape[1]).abs()[None, :]
-    return float(power[torch.maximum(fy, fx) > 0.25].sum() / power.sum())
-
-
 def settings_for(method: str, args) -> Settings:
     """The preset at the benchmark's size (IMAGINE, warm-up, DeepInversion), and "before": the previous cpu preset
     (the paper's settings, 200 + 200 steps at full resolution, no jitter/flips, multi-resolution start or lr
     warm-up)."""
     if method == "IMAGINE before":
-        return Settings(size=args.size, iters_warmup=200, iters_adversarial=200)
+        return Settings(size=args.size, iters_warmup=200, iters_adversarial=200, parametrization="pixels")
     return PRESETS[args.preset].override(size=args.size)
 
 
@@ -203,10 +195,11 @@ def markdown(result: dict, names: list[str], methods: list[str]) -> str:
          f"random roll by up to {after['jitter']} px (scaled at the low resolution) and left-right flips of the "
          f"classifier's input at every step; lr {after['lr']} with a {after['lr_warmup']}-step linear warm-up and "
          f"cosine decay per stage — DeepInversion's code (Yin et al. 2020), on which IMAGINE's R_img and lr rest; "
-         f"TV weight α = {after['alpha_tv']} (the paper's 1e-4 … 0.05 left a pixel-grid pattern with Lite0).  "
+         f"TV weight α = {after['alpha_tv']} (the paper's 1e-4 … 0.05 left a pixel-grid pattern with Lite0); "
+         f"{after.get('parametrization', 'pixels')} parametrization of x̂ (imagine_spectral.md).  "
          f"**IMAGINE before** (the previous cpu preset: the paper's settings, lr {before['lr']}, α = "
          f"{before['alpha_tv']}): {before['iters_warmup']} + {before['iters_adversarial']} steps all at "
-         f"{before['size']} px, no jitter/flip, no lr warm-up.  **DeepInversion** (image-guided, the paper's "
+         f"{before['size']} px, no jitter/flip, no lr warm-up, pixels.  **DeepInversion** (image-guided, the paper's "
          f"baseline): IMAGINE's schedule without critic, BN prior weight {after['bn_weight']} with the first layer "
          f"×{after['first_bn_weight']} (its code's first_bn_multiplier).  Paper: 224 px, 2000 + 2000 steps, "
          "ResNet-50."), "",

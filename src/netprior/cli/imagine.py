@@ -70,6 +70,11 @@ LowresFactor = Annotated[int | None, typer.Option("--lowres-factor", help="Multi
                                                                          "1/F of --size first, then upsample and "
                                                                          "continue; 1 = off (default: the preset's).")]
 
+PixelParam = Annotated[str | None, typer.Option("--parametrization", help="What is optimised: spectral (the image "
+                                                                          "in the target's colour axes and a 1/f "
+                                                                          "Fourier basis) or pixels (DeepInversion's; "
+                                                                          "default: the preset's).")]
+
 
 @dataclass(frozen=True)
 class ClassifierInversionOptions:
@@ -88,6 +93,7 @@ class ClassifierInversionOptions:
     schedule: Schedule = None
     jitter: Jitter = None
     lowres_factor: LowresFactor = None
+    parametrization: PixelParam = None
 
     def settings(self, max_side: int, stages: int, gamma: float | None = None, cam_layer: str | None = None,
                  multires: bool = True, **extra):
@@ -119,7 +125,8 @@ class ClassifierInversionOptions:
         names = tuple(t.strip() for t in self.layers.split(",") if t.strip()) if self.layers is not None else None
         return base.override(size=size, stages=stages, **steps, lr=self.lr, lam_dm=self.lam, gamma_pc=gamma,
                              schedule=self.schedule, layers=names, cam_layer=cam_layer, jitter=self.jitter,
-                             lowres_factor=factor, iters_lowres=lowres, **extra)
+                             lowres_factor=factor, iters_lowres=lowres,
+                             parametrization=self.parametrization, **extra)
 
 
 def _position(text: str | None) -> tuple[float, float] | None:

@@ -19,6 +19,10 @@ deepest layer, the target for the shallow ones), style (eq. 12, a style image on
 content image, critic fed the style image) and counterfactual explanation (eq. 13).  Baseline: DeepInversion
 (Yin et al. 2020) made image-guided as in the paper, CE + R_img + BN-statistics prior (eq. 3) + 5·R_dm, no critic.
 
+x̂ is optimised in the target's colour axes and a 1/f Fourier basis from 1/f noise (``parametrization="spectral"``,
+:class:`~netprior.parametrize.SpectralPixels`; Olah et al. 2017) or, as in DeepInversion's code, as pixels of the
+classifier's normalised input space from N(0, 1) noise (``"pixels"``).
+
 The decisions behind the defaults and the measurements that chose them: ``docs/methods/imagine.md``.
 """
 
@@ -41,10 +45,10 @@ from ..inputs import fit_square, gaussian_blob, region_mask
 from ..io import tagged_path
 from ..nets.discriminator import PatchDiscriminator
 from ..objective import Encoder, FillOutside, Jitter, Objective
-from ..parametrize import NormalizedPixels
+from ..parametrize import NormalizedPixels, SpectralPixels, colour_basis, spectral_noise
 from ..record import Run
 from ..schedules import cosine_per_stage
-from ..seeding import initialising
+from ..seeding import generator, initialising
 from ..settings.imagine import CAM_LAYERS, LAYERS, PRESETS, Settings
 from ..solve import solve
 from ..terms import (
@@ -119,9 +123,29 @@ def imagine_objective(bb: Backbone, cls: int, s: Settings, matches: list[tuple[s
 # ----------------------------------------------------------------------------------------------- running
 
 
-def _optimise(param: NormalizedPixels, objective: Objective, s: Settings, lengths: list[int], **kw):
+def _pixels(x: Tensor, bb: Backbone, s: Settings, colours):
+    """The optimised image, started at ``x`` (in [0, 1]): DeepInversion's pixels in the classifier's normalised
+    space (``s.parametrization == "pixels"``) or x = μ + C·F⁻¹(s ⊙ Y) in ``colours``' axes and a 1/f Fourier basis
+    (``"spectral"``, :class:`~netprior.parametrize.SpectralPixels`)."""
+    if s.parametrization == "spectral":
+        return SpectralPixels(x.cpu(), colours).to(x.device)
+    return NormalizedPixels(bb.normalize(x), bb.mean, bb.std)
+
+
+def random_start(bb: Backbone, s: Settings, colours, seed: int, device) -> Tensor:
+    """x̂'s start (in [0, 1], at the start size): 1/f noise with the reference's colours and spread (spectral;
+    ``init_std`` does not apply) or DeepInversion's N(0, init_std²) in the normalised space, clipped (pixels)."""
+    side = s.start_size or s.size
+    if s.parametrization == "spectral":
+        return spectral_noise((side, side), colours, generator(seed)).to(device)
+    with initialising(seed):
+        p = s.init_std * torch.randn(1, 3, side, side)
+    return (bb.mean.view(1, -1, 1, 1) + bb.std.view(1, -1, 1, 1) * p.to(device)).clamp(0, 1)
+
+
+def _optimise(param, objective: Objective, s: Settings, lengths: list[int], **kw):
     param.project_()
-    objective.to(param.p.device)
+    objective.to(next(param.parameters()).device)
     return solve(param, objective, iters=sum(lengths), lr=s.lr, optimizer="adam",
                  lr_schedule=cosine_per_stage(lengths, s.lr_warmup, s.schedule == "cosine"), **kw)
 
@@ -138,41 +162,43 @@ def _resize(x: Tensor, size: int) -> Tensor:
 
 
 def _synthesize(method: str, bb: Backbone, build, cls: int, start: Tensor, s: Settings, *, seed: int,
-                checkpoint: str | None, progress: bool, snapshot_every: int, desc: str, reference: Tensor | None,
+                checkpoint: str | None, progress: bool, snapshot_every: int, desc: str, reference: Tensor,
                 **config) -> Run:
-    """Optimise x̂ from ``start`` (normalised space, any side) with :func:`netprior.solve.solve`, clipped to the
-    valid range after every step; ``build(settings)`` makes the objective for ``settings.size``.
+    """Optimise x̂ from ``start`` (in [0, 1], any side) with :func:`netprior.solve.solve`, clipped to the valid
+    range after every step; ``build(settings)`` makes the objective for ``settings.size``; x̂ is parametrized by
+    :func:`_pixels` with the colour basis of ``reference``.
 
     With ``s.lowres_factor`` > 1 (the CPU-budget lever; DeepInversion's code runs its first 2000 of 3000 steps at half
     resolution): ``s.iters_lowres`` steps of the warm-up objective at ``start_size`` px from ``start`` resized, then
     x̂ is upsampled bilinearly to ``s.size`` and the stages continue from it."""
     results, lowres = {}, None
+    colours = colour_basis(reference.cpu())
     if s.start_size is not None:
         lo = lowres_settings(s)
         with initialising(seed):
             low_objective = build(lo)
-        param = NormalizedPixels(_resize(start, lo.size), bb.mean, bb.std)
+        param = _pixels(_resize(start, lo.size), bb, lo, colours)
         results["lowres"] = _optimise(param, low_objective, lo, [lo.iters_warmup], seed=seed, progress=progress,
                                       checkpoint=tagged_path(checkpoint, "lowres"),
                                       desc=f"{desc} at {lo.size} px", snapshot_every=snapshot_every)
-        lowres = param().detach()
-        start = bb.normalize(_resize(lowres, s.size).clamp(0, 1))
+        lowres = param().detach().clamp(0, 1)
+        start = _resize(lowres, s.size).clamp(0, 1)
     with initialising(seed):
         objective = build(s)
-    param = NormalizedPixels(start if start.shape[-1] == s.size else _resize(start, s.size), bb.mean, bb.std)
+    param = _pixels(start if start.shape[-1] == s.size else _resize(start, s.size), bb, s, colours)
     warm: dict = {"warmup": None, "warmup_seconds": None, "lowres": lowres}
     resumed = checkpoint is not None and Path(checkpoint).exists()
     t_start = time.perf_counter()
 
     def after_step(step: int, _x: Tensor) -> None:
         if s.stages == 2 and step == s.iters_warmup:
-            warm["warmup"] = param().detach().clone()
+            warm["warmup"] = param().detach().clamp(0, 1)
             warm["warmup_seconds"] = None if resumed else time.perf_counter() - t_start
 
     lengths = [s.iters_warmup] + ([s.iters_adversarial] if s.stages == 2 else [])
     results[method] = _optimise(param, objective, s, lengths, seed=seed, checkpoint=checkpoint, progress=progress,
                                 desc=desc, snapshot_every=snapshot_every, callback=after_step)
-    image = param().detach()
+    image = param().detach().clamp(0, 1)
     metrics = evaluate(bb, image, cls, reference=reference)
     metrics["final"] = {k: v[-1] for k, v in results[method].history.items() if k not in ("step",) and v}
     if "lowres" in results:
@@ -213,8 +239,7 @@ def imagine(target: Tensor, *, backbone: str | Backbone = "lite0", settings: Set
         blob = _blob(position, st, s.size, dev)
         return imagine_objective(bb, y, st, matches, real=x0, position=None if blob is None else (cam_layer, blob))
 
-    with initialising(seed):
-        start = s.init_std * torch.randn(1, 3, s.start_size or s.size, s.start_size or s.size).to(dev)
+    start = random_start(bb, s, colour_basis(fit_square(target, s.size).cpu()), seed, dev)
     return _synthesize("imagine", bb, build, y, start, s, seed=seed, checkpoint=checkpoint, progress=progress,
                        snapshot_every=snapshot_every, desc=f"imagine/seed {seed}",
                        reference=fit_square(target, s.size).to(dev), control="shape" if shape is not None else "none",
@@ -245,7 +270,7 @@ def stylize(content: Tensor, style: Tensor, *, backbone: str | Backbone = "lite0
         return imagine_objective(bb, y, st, [("dm", bb.targets(xs, layers[:-1]), None)], real=xs,
                                  position=None if blob is None else (cam_layer, blob))
 
-    return _synthesize("imagine", bb, build, y, bb.normalize(xc), s, seed=seed, checkpoint=checkpoint,
+    return _synthesize("imagine", bb, build, y, xc, s, seed=seed, checkpoint=checkpoint,
                        progress=progress, snapshot_every=snapshot_every, desc=f"imagine-style/seed {seed}",
                        reference=xc, control="style", position=list(position) if position else None)
 
@@ -270,7 +295,7 @@ def counterfactual(query: Tensor, other: Tensor, query_mask: Tensor, other_mask:
         raise InputError("the multi-resolution start (lowres_factor) is not offered for counterfactuals, which edit "
                          "the query in place")
     r = _synthesize("imagine", bb, lambda st: imagine_objective(bb, y, st, [("dm_region", targets, rq)], real=xo,
-                                                                anchor=(xq, 1 - rq)), y, bb.normalize(xq), s, seed=seed, checkpoint=checkpoint,
+                                                                anchor=(xq, 1 - rq)), y, xq, s, seed=seed, checkpoint=checkpoint,
                     progress=progress, snapshot_every=snapshot_every, desc=f"counterfactual/seed {seed}",
                     reference=xq, control="counterfactual", query_class=query_class,
                     region_share={"query": float(rq.mean()), "other": float(ro.mean())})
@@ -295,8 +320,7 @@ def deepinversion(target: Tensor, *, backbone: str | Backbone = "lite0", setting
         x = fit_square(target, st.size).to(dev)
         return imagine_objective(bb, y, st, [("dm", bb.targets(x, layers), None)], bn=True)
 
-    with initialising(seed):
-        start = s.init_std * torch.randn(1, 3, s.start_size or s.size, s.start_size or s.size).to(dev)
+    start = random_start(bb, s, colour_basis(x0.cpu()), seed, dev)
     return _synthesize("deepinversion", bb, build, y, start, s, seed=seed, checkpoint=checkpoint,
                        progress=progress, snapshot_every=snapshot_every, desc=f"deepinversion/seed {seed}",
                        reference=x0)

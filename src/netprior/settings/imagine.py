@@ -13,6 +13,7 @@ LAYERS = {"lite0": ("stem", "stage2", "stage3", "stage5"), "resnet50": ("conv1_1
 #: Grad-CAM layer per backbone (the last convolutional layer).
 CAM_LAYERS = {"lite0": "head", "resnet50": "conv5_3"}
 MIN_SIZE = 32
+PARAMETRIZATIONS = ("spectral", "pixels")  # recipes.imagine._pixels
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Settings(Config):
     iters_lowres: int = 0
     layers: tuple[str, ...] | None = None
     cam_layer: str | None = None
+    parametrization: str = "spectral"
     source: str = ""
 
     def validate(self) -> None:
@@ -63,6 +65,9 @@ class Settings(Config):
             raise InputError(f"the multi-resolution start needs lowres_factor >= 1, size / lowres_factor >= "
                              f"{MIN_SIZE} px and iters_lowres >= 1; got factor {self.lowres_factor} at {self.size} "
                              f"px, iters_lowres {self.iters_lowres}")
+        if self.parametrization not in PARAMETRIZATIONS:
+            raise InputError(f"parametrization must be one of {', '.join(PARAMETRIZATIONS)}, got "
+                             f"{self.parametrization!r}")
         if self.layers is not None and len(self.layers) < 2:
             raise InputError("give at least two distribution-matching layers (shallow ones, then the deep one)")
 
@@ -80,10 +85,12 @@ PRESETS: dict[str, Settings] = register("imagine", {
     "paper": Settings(jitter=30, lr_warmup=100,
                       source="Wang et al., CVPR 2021, §4 (224 px, 2000 + 2000 Adam steps, lr 0.2, λ = 5, γ = 10); "
                              "weights α, β, jitter 30 px + flips and the 100-step lr warm-up from DeepInversion's "
-                             "code, on which the paper builds"),
+                             "code, on which the paper builds; the image in the target's colour axes and a 1/f basis (Olah et al. "
+                             "2017; docs/methods/imagine.md; 'pixels' is the paper's)"),
     "cpu": Settings(size=128, lowres_factor=2, iters_lowres=300, iters_warmup=60, iters_adversarial=60, jitter=17,
                     lr=0.1, lr_warmup=20, alpha_tv=1.0,
                     source="a small CPU's budget (the CLI default): 300 steps at 64 px, then 60 + 60 at 128 px; "
                            "jitter 30 px scaled to 128; α = 1 and lr 0.1 measured with Lite0 (α = 1e-4 … 0.05 "
-                           "left a pixel-grid pattern; docs/methods/imagine.md)"),
+                           "left a pixel-grid pattern; docs/methods/imagine.md); spectral parametrization: less grain than "
+                           "pixels (benchmarks/imagine_spectral.py)"),
 })
