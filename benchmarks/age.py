@@ -17,9 +17,11 @@ processes to use two cores, then ``report``):
     nice -n 10 python benchmarks/age.py --parts colorize,fid,report
 
 The plain thesis game (no warm-up, μ_G = 0) collapses at this budget — g stays at its initial grey noise (FID 461
-against DCGAN's 334 in the run of 2026-11-26 morning); the cause and the measurements that led to the warm-up and
-μ_G are in the docstring of netprior.recipes.age.  ``--warmup-fraction 0 --generator-pixel-weight 0 --ema 0``
-runs the plain game.
+against DCGAN's 334 in the run of 2026-11-26 morning); with the warm-up and μ_G but the thesis' encoder loss (w = 1)
+the encoder collapses the codes of real images (every reconstruction one average face).  The causes and the
+measurements that led to the warm-up, μ_G and w = 4 are in docs/methods/age.md; the held-out codes' mean cosine and
+spread (the collapse monitor) are reported beside the reconstruction error.
+``--warmup-fraction 0 --generator-pixel-weight 0 --real-weight 1 --ema 0`` runs the plain game.
 
 ``AGE_SCALE`` (environment) multiplies every iteration count (e.g. 0.02 for a smoke test); ``--device cuda`` for
 the GPU script benchmarks/gpu_age.sh.
