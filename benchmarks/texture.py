@@ -307,6 +307,10 @@ QUALITY_CONFIGS = {  # label: (backbone, smoothing, Gatys init, Gatys optimiser,
                                                        {"net_size": 64, "train_iters": 80, "batch": 2,
                                                         "recalibrate": 0}),
     "nets after: Lite0, 128 px, BN re-estimated": ("lite0", None, "shuffle", "lbfgs", "resize", {"net_size": 128}),
+    # Issue #16, fourth session: Gatys in the spectral parametrization (the exemplar's colour axes, a 1/f Fourier
+    # basis; recipes.texture.synthesize's default) from spectral noise.  The configurations above optimise the pixels.
+    "spectral: Lite0": ("lite0", None, "spectral", "lbfgs", "resize", {"parametrization": "spectral"}),
+    "spectral: vgg16-hed": ("vgg16-hed", None, "spectral", "lbfgs", "resize", {"parametrization": "spectral"}),
 }
 
 
@@ -350,26 +354,28 @@ def worker_quality(a: dict) -> dict:
         d = Descriptor(name, smoothing=None)
         scorers[name] = (d, d.grams(x0))
     backbone, smoothing, init, optimizer, upsample, *budget = QUALITY_CONFIGS[a["config"]]
-    a = {**a, "recalibrate": 8, **(budget[0] if budget else {})}
+    a = {**a, "recalibrate": 8, "parametrization": "pixels", **(budget[0] if budget else {})}
     d = Descriptor(backbone, smoothing=smoothing)
     runs, images = {}, []
     t0 = time.perf_counter()
     iters = a["gatys_iters"] * (a["adam_factor"] if optimizer == "adam" else 1)
     s = synthesize(x0, a["size"], descriptor=d, optimizer=optimizer, iters=iters, init=init, seed=a["seed"],
-                   progress=False)
-    runs[f"Gatys ({optimizer}, {iters} steps)"] = {"seconds": time.perf_counter() - t0,
+                   parametrization=a["parametrization"], progress=False)
+    spectral = ", spectral" if a["parametrization"] == "spectral" else ""
+    runs[f"Gatys ({optimizer}, {iters} steps{spectral})"] = {"seconds": time.perf_counter() - t0,
                                                     "loss_reduction": s.metrics["loss_reduction"],
                                                     **score_images(s.image, x0, scorers)}
     images.append(s.image)
-    nets = {"TextureNet v1": ("texture_net", 0.0), "TextureNet v2": ("texture_net_v2", 0.0),
-            "TextureNet v2 + diversity": ("texture_net_v2", a["lambda"])}
+    nets = {"TextureNet v1": ("texture_net", 0.0, 0.0), "TextureNet v2": ("texture_net_v2", 0.0, 0.0),
+            "TextureNet v2 + diversity": ("texture_net_v2", a["lambda"], 0.0),
+            "TextureNet v2 + diversity + colour": ("texture_net_v2", a["lambda"], a.get("colour", 1.0))}
     for net_label in a["nets"]:
-        arch, lam = nets[net_label]
+        arch, lam, colour = nets[net_label]
         net = {"noise_dim": 256, "hidden": 256, "width": a["v2_width"], "min_width": 16,
                "upsample": upsample} if arch == "texture_net_v2" else {}
         cfg = TrainConfig(arch=arch, net=net, size=a["net_size"], batch=a["batch"], iters=a["train_iters"],
-                          lr=ARCH_LR[arch], diversity=lam, recalibrate=a["recalibrate"], seed=a["seed"],
-                          **lr_schedule(a["train_iters"]))
+                          lr=ARCH_LR[arch], diversity=lam, colour=colour, recalibrate=a["recalibrate"],
+                          seed=a["seed"], **lr_schedule(a["train_iters"]))
         tr = train_texture_net(x0, cfg, descriptor=d, progress=False)
         x = sample(tr.model, a["samples"], a["size"] if arch == "texture_net" else None, seed=1)  # v1: any size
         runs[net_label] = {"seconds": tr.result.seconds, "side": x.shape[-1], "net_size": a["net_size"],
@@ -377,7 +383,7 @@ def worker_quality(a: dict) -> dict:
                            **score_images(x, x0, scorers)}
         images.append(x[:1] if x.shape[-1] == a["size"] else mosaic(tr.model, a["size"]))
     for j, im in enumerate(images):
-        save_image(im, WORK / f"quality-{a['exemplar']}-{a['index']}-{j}.png")
+        save_image(im, WORK / f"{a.get('key', 'quality')}-{a['exemplar']}-{a['index']}-{j}.png")
     return {"runs": runs, "images": len(images)}
 
 
@@ -398,17 +404,17 @@ def part_quality(args, _descriptor) -> dict:
               "net_size": args.quality_net_size, "gatys_iters": args.quality_iters, "train_iters":
               args.quality_train_iters, "batch": args.batch, "samples": args.quality_samples, "lambda":
               args.quality_lambda, "v2_width": args.v2_width, "seed": args.seed,
-              "adam_factor": args.quality_adam_factor}
+              "adam_factor": args.quality_adam_factor, "colour": args.quality_colour, "key": args.quality_key}
     jobs = [(name, i) for name in args.quality_exemplars.split(",") for i in range(len(configs))]
 
     def job(key: tuple[str, int]) -> dict:
         name, i = key
         nets = [] if configs[i] in args.quality_gatys_only.split(";") else args.quality_nets.split(";")
-        done = WORK / f"worker-quality-{name}-{i}.json"
+        done = WORK / f"worker-{args.quality_key}-{name}-{i}.json"
         if args.quality_reuse and done.exists():  # resuming an interrupted run
             return json.loads(done.read_text())
-        return run_worker(f"quality-{name}-{i}", {**common, "exemplar": name, "config": configs[i], "index": i,
-                                                  "nets": nets}, args.threads, kind="quality")
+        return run_worker(f"{args.quality_key}-{name}-{i}", {**common, "exemplar": name, "config": configs[i],
+                                                             "index": i, "nets": nets}, args.threads, kind="quality")
 
     with ThreadPoolExecutor(args.quality_jobs) as pool:
         results = dict(zip(jobs, pool.map(job, jobs)))
@@ -423,9 +429,11 @@ def part_quality(args, _descriptor) -> dict:
         rows = []
         for i, label in enumerate(configs):
             r = results[(name, i)]
-            images = [crop] + [load_image(WORK / f"quality-{name}-{i}-{j}.png") for j in range(r["images"])]
+            images = [crop] + [load_image(WORK / f"{args.quality_key}-{name}-{i}-{j}.png")
+                               for j in range(r["images"])]
             rows.append((f"{label}: exemplar | " + " | ".join(r["runs"]), torch.cat(images)))
-        save_sheet(rows, RESULTS / f"texture_quality_{name}.png", scale=max(1.0, args.quality_size / 128))
+        save_sheet(rows, RESULTS / f"texture_{args.quality_key}_{name}.png",
+                   scale=max(1.0, args.quality_size / 128))
         out[name] = {"runs": {label: results[(name, i)]["runs"] for i, label in enumerate(configs)},
                      "exemplar_scores": score_images(crop, x0, scorers)}
     return {**{k: v for k, v in common.items() if k != "v2_width"}, "exemplars": out}
@@ -445,7 +453,9 @@ def quality_markdown(q: dict, meta: dict, sheet: str = "texture_quality") -> lis
              f"{' to assemble the worker results of an interrupted run' if '--quality-reuse' in meta['command'] else ''}"
              f" (each method's own seconds are in the table). Gatys: {q['gatys_iters']} "
              f"L-BFGS steps ({q['adam_factor']}× as many for Adam) from noise (init: noise = U(0,1) per channel, "
-             "shuffle = the exemplar's pixels in random order). "
+             "shuffle = the exemplar's pixels in random order, spectral = 1/f noise with the exemplar's mean and "
+             "colour covariance), on the pixels unless the method says 'spectral' (the image in the exemplar's "
+             "colour axes and a 1/f Fourier basis). "
              f"Texture networks: trained at {q['net_size']} px, {q['train_iters']} Adam steps, batch {q['batch']} "
              + ("unless the method column says otherwise, BatchNorm statistics re-estimated on 8 batches after "
                 "training unless it says 'stale BN', " if recorded else "BatchNorm statistics as training left "
@@ -559,6 +569,10 @@ def markdown(res: dict, command: str) -> str:
                   "![IN vs BN](texture_in_vs_bn.png)", ""]
     if "quality" in res:
         lines += quality_markdown(res["quality"], res["part_runs"]["quality"])
+    for key in sorted(k for k in res if k.startswith("quality_") and k != "quality_descriptors"):
+        lines += [f"Quality run `{key}` (`--quality-key {key}`; configurations without networks show only Gatys):",
+                  ""]
+        lines += quality_markdown(res[key], res["part_runs"][key], f"texture_{key}")
     if "quality_descriptors" in res:  # an earlier quality run kept for its Gatys/descriptor rows
         lines += ["Earlier quality run, kept for its Gatys rows (start, descriptors; its networks were trained at "
                   "the old budget, 64 px, 80 steps, stale BatchNorm statistics):", ""]
@@ -600,14 +614,19 @@ def main() -> None:
     p.add_argument("--quality-train-iters", type=int, default=200, help="texture network steps (quality part)")
     p.add_argument("--quality-samples", type=int, default=4)
     p.add_argument("--quality-lambda", type=float, default=0.1, help="λ of the v2 + diversity run")
+    p.add_argument("--quality-colour", type=float, default=1.0, help="colour-term weight of the v2 + diversity + "
+                                                                     "colour run")
     p.add_argument("--quality-configs", default=";".join(QUALITY_CONFIGS),
                    help=f"';'-separated, from: {'; '.join(QUALITY_CONFIGS)}")
     p.add_argument("--quality-net-size", type=int, default=128, help="texture network side (quality part)")
     p.add_argument("--quality-gatys-only", default="", help="';'-separated configurations without texture networks")
     p.add_argument("--quality-adam-factor", type=int, default=3, help="Adam runs this many times the L-BFGS steps")
     p.add_argument("--quality-jobs", type=int, default=1, help="quality configurations run in parallel processes")
+    p.add_argument("--quality-key", default="quality", help="key of the quality run in texture.json and prefix of "
+                                                            "its sheets (another key keeps the 'quality' run)")
     p.add_argument("--quality-nets", default="TextureNet v1;TextureNet v2;TextureNet v2 + diversity",
-                   help="';'-separated texture networks trained with every quality descriptor")
+                   help="';'-separated texture networks trained with every quality descriptor (also: "
+                        "'TextureNet v2 + diversity + colour')")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared CPU)")
     p.add_argument("--progress", action="store_true")
@@ -637,11 +656,12 @@ def main() -> None:
     new: dict = {"part_runs": {}}
     for part in parts:
         t_part = time.perf_counter()
-        new[part] = {"speed": part_speed, "diversity": part_diversity, "norm": part_norm,
-                     "quality": part_quality}[part](args, descriptor)
-        new["part_runs"][part] = {"command": command, "threads": args.threads, "load_average": load,
-                                  "seconds": time.perf_counter() - t_part, "budget": budget}
-        (WORK / f"part-{part}.json").write_text(json.dumps({part: new[part], "run": new["part_runs"][part]}))
+        key = args.quality_key if part == "quality" else part
+        new[key] = {"speed": part_speed, "diversity": part_diversity, "norm": part_norm,
+                    "quality": part_quality}[part](args, descriptor)
+        new["part_runs"][key] = {"command": command, "threads": args.threads, "load_average": load,
+                                 "seconds": time.perf_counter() - t_part, "budget": budget}
+        (WORK / f"part-{key}.json").write_text(json.dumps({key: new[key], "run": new["part_runs"][key]}))
         print(f"{part}: done after {time.perf_counter() - t0:.0f} s", flush=True)
     # Re-read the results just before writing: part runs started side by side keep each other's results.
     res = json.loads((RESULTS / "texture.json").read_text()) if (RESULTS / "texture.json").exists() else {}

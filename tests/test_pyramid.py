@@ -61,6 +61,21 @@ def test_only_the_selected_level_reaches_the_generator(tiny_g):
             assert (tiny_g(z, changed, masks, y) - base).abs().max() > 1e-4
 
 
+def test_skip_z_feeds_the_noise_to_every_block():
+    """With the coarsest entry of z cut (W_z = 0) the output still depends on z when z conditions the blocks'
+    batch norm, and not at all without it."""
+    feats = fake_features()
+    masks = level_masks(feats, "conv1")
+    y = torch.tensor([1, 2])
+    for skip_z in (True, False):
+        torch.manual_seed(0)
+        g = PyramidGenerator(32, CHANNELS, width=4, num_classes=10, skip_z=skip_z).eval()
+        with torch.no_grad():
+            g.from_z.weight.zero_()
+            a, b = (g(torch.randn(2, 128), feats, masks, y) for _ in range(2))
+        assert ((a - b).abs().max() > 1e-3) == skip_z
+
+
 def test_keep_masks_hide_the_hole_at_finer_levels_only(tiny_g):
     feats = fake_features()
     keep = torch.ones(1, 1, 32, 32)
@@ -116,6 +131,7 @@ def test_diversity_loss_is_the_ratio_of_code_and_image_distances():
     far[1] += 0.5   # 48 × 1.0 = 48
     assert diversity_loss(z, near).item() == pytest.approx(4 / 9.6, rel=1e-4)
     assert diversity_loss(z, far).item() == pytest.approx(4 / 48, rel=1e-4)
+    assert diversity_loss(z, near, distance="mean").item() == pytest.approx(2 / 0.2, rel=1e-4)  # means: 4/2, 9.6/48
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from .parametrize import GeneratorBatch
 from .record import Run
 from .seeding import generator, initialising
 from .solve import SolveResult, solve
-from .terms import Diversity, FeatureMatch, GramMatch
+from .terms import ColourMatch, Diversity, FeatureMatch, GramMatch
 from .texture_descriptor import Descriptor
 from .texture_model import GeneratorModel
 
@@ -28,7 +28,9 @@ from .texture_model import GeneratorModel
 class TrainConfig(Config):
     """Training hyper-parameters (defaults: §2.4.1 for the texture networks; presets per architecture in
     :mod:`netprior.recipes.texture` and :mod:`netprior.recipes.style`).  ``recalibrate``: fresh batches over which
-    the BatchNorm statistics are re-estimated after training (:func:`recalibrate_batch_norm`; 0 = off)."""
+    the BatchNorm statistics are re-estimated after training (:func:`recalibrate_batch_norm`; 0 = off).
+    ``colour``: weight of the colour-distribution term (:class:`~netprior.terms.ColourMatch`, our addition; 0 = the
+    thesis' objective)."""
 
     arch: str = "texture_net"
     net: dict = field(default_factory=dict)
@@ -41,6 +43,7 @@ class TrainConfig(Config):
     lr_decay_every: int = 200
     temperature: float = 1.0
     diversity: float = 0.0
+    colour: float = 0.0
     alpha: float = 0.0
     recalibrate: int = 8
     seed: int = 0
@@ -57,6 +60,8 @@ class TrainConfig(Config):
             raise InputError(f"temperature T must be > 0, got {self.temperature}")
         if self.diversity < 0:
             raise InputError(f"diversity weight λ must be >= 0, got {self.diversity}")
+        if self.colour < 0:
+            raise InputError(f"the colour-term weight must be >= 0, got {self.colour}")
         if self.diversity > 0 and self.batch < 2:
             raise InputError("the diversity term compares samples within a batch: use --batch 2 or more")
         if self.iters < 1 or self.lr <= 0:
@@ -72,11 +77,13 @@ ARCH_LR = {"texture_net": 0.1, "stylisation_net": 0.1, "texture_net_v2": 0.01, "
 
 
 def train_generator(net: Generator, cfg: TrainConfig, descriptor: Descriptor, targets: dict[str, Tensor], *,
-                    pool: Tensor | None = None, device: str = "cpu", checkpoint: str | None = None,
-                    progress: bool = True, snapshot_every: int = 0, desc: str = "training") -> SolveResult:
-    """Minimise E(g) = 1/N Σ_i [(L_T(g(z_i)) + α·L_C(g(z_i, y_i), y_i))/T] + λ·D(batch) over the weights of ``net``
-    (eq. 3.10 with the content term of eq. 3.5; D = :func:`netprior.losses.julesz_diversity`, T = ``temperature``,
-    λ = ``diversity``) with Adam and the step schedule of ``cfg``."""
+                    pool: Tensor | None = None, exemplar: Tensor | None = None, device: str = "cpu",
+                    checkpoint: str | None = None, progress: bool = True, snapshot_every: int = 0,
+                    desc: str = "training") -> SolveResult:
+    """Minimise E(g) = 1/N Σ_i [(L_T(g(z_i)) + α·L_C(g(z_i, y_i), y_i))/T] + λ·D(batch) + κ·C(batch) over the weights
+    of ``net`` (eq. 3.10 with the content term of eq. 3.5; D = :func:`netprior.losses.julesz_diversity`, T =
+    ``temperature``, λ = ``diversity``; C = :class:`~netprior.terms.ColourMatch` to the colours of ``exemplar``, κ =
+    ``colour``) with Adam and the step schedule of ``cfg``."""
     dev = resolve_device(device)
     param = GeneratorBatch(net, cfg.batch, (cfg.size, cfg.size), pool).to(dev)
     encoder = Encoder(descriptor.features)
@@ -90,6 +97,10 @@ def train_generator(net: Generator, cfg: TrainConfig, descriptor: Descriptor, ta
                             FeatureMatch(encoder, lambda: {k: v[param.indices] for k, v in content.items()},
                                          weights=descriptor.content_weights(content)))
     terms["diversity"] = (cfg.diversity, Diversity())
+    if cfg.colour:
+        if exemplar is None:
+            raise InputError("the colour term needs the exemplar's colours")
+        terms["colour"] = (cfg.colour, ColourMatch(exemplar.to(dev)))
     return solve(param, Objective(terms), iters=cfg.iters, lr=cfg.lr, optimizer="adam", seed=cfg.seed,
                  lr_schedule=cfg.lr_factor, checkpoint=checkpoint, progress=progress, desc=desc,
                  snapshot_every=snapshot_every)
@@ -132,7 +143,8 @@ def train_model(kind: str, exemplar: Tensor, cfg: TrainConfig, descriptor: Descr
         net = build_generator(cfg.arch, **(cfg.net if net_options is None else net_options))
     net.check_size(cfg.size)
     targets = descriptor.grams(exemplar.to(dev))
-    result = train_generator(net, cfg, descriptor, targets, pool=pool, device=dev, desc=f"train/{cfg.arch}", **kw)
+    result = train_generator(net, cfg, descriptor, targets, pool=pool, exemplar=exemplar, device=dev,
+                             desc=f"train/{cfg.arch}", **kw)
     recalibrate_batch_norm(GeneratorBatch(net, cfg.batch, (cfg.size, cfg.size), pool).to(dev), cfg.recalibrate,
                            cfg.seed + 1)
     net.eval()

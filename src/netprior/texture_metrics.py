@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .errors import InputError
+from .losses import random_directions, sliced_wasserstein
 from .texture_descriptor import Descriptor
 from .texture_model import GeneratorModel
 
@@ -69,17 +70,8 @@ def patch_sliced_wasserstein(x: Tensor, x0: Tensor, patch: int = 7, projections:
     p, p0 = _patches(x, patch), _patches(x0, patch)
     if not len(p) or not len(p0):
         raise InputError(f"images must be at least {patch} px on each side for {patch}×{patch} patches")
-    gen = torch.Generator().manual_seed(seed)
-    theta = torch.randn(projections, p.shape[1], generator=gen)
-    theta = theta / theta.norm(dim=1, keepdim=True)
-    a, b = (theta @ p.T).sort(1).values, (theta @ p0.T).sort(1).values  # (projections, N), sorted
-    n = min(a.shape[1], b.shape[1])
-    q = (torch.arange(n, dtype=torch.float32) + 0.5) / n
-
-    def at(v: Tensor) -> Tensor:
-        return v[:, (q * v.shape[1]).long().clamp(max=v.shape[1] - 1)]
-
-    return float((at(a) - at(b)).pow(2).mean().sqrt() / math.sqrt(p.shape[1]))
+    return float(sliced_wasserstein(p[None], p0, random_directions(projections, p.shape[1], seed))[0].sqrt()
+                 / math.sqrt(p.shape[1]))
 
 
 def grid_strength(x: Tensor, period: int = 8) -> float:

@@ -131,6 +131,8 @@ def train_cmd(
                                                   "reconstruction.")] = 0.1,
         div_weight: Annotated[float, typer.Option("--div-weight", help="β, weight of the diversity term.")] = 0.1,
         p_spatial: Annotated[float, typer.Option("--p-spatial", help="Probability of a spatial mask.")] = 0.3,
+        skip_z: Annotated[bool, typer.Option("--skip-z/--no-skip-z", help="Noise into every block's batch norm "
+                                             "(BigGAN's hierarchical latent) or only at the coarsest level.")] = True,
         report: Report = False, *, collection: CollectionOptions, run: TrainingOptions):
     """Train the semantic pyramid generator on a folder of images (labels: the classifier's top-1 class); the
     sample grids are sheets of levels."""
@@ -138,7 +140,8 @@ def train_cmd(
     from ..recipes.pyramid import PyramidConfig, save_generator, train_pyramid
 
     cfg = PyramidConfig(resolution=resolution, classifier=classifier, width=width, batch=batch, iters=iters, lr=lr,
-                        rec_weight=rec_weight, div_weight=div_weight, p_spatial=p_spatial, seed=run.seed)
+                        rec_weight=rec_weight, div_weight=div_weight, p_spatial=p_spatial, skip_z=skip_z,
+                        seed=run.seed)
     dev = check_device(run.device)
     root = collection.root
     stem = run.check_outputs(output, root, what="generator")

@@ -40,9 +40,14 @@ ContentLayers = Annotated[Optional[str], typer.Option("--content-layers", help="
                                                                                "(default lite0 block5, VGG relu4_2).")]
 Smoothing = Annotated[str, typer.Option("--smoothing", help="Activation smoothing before the Gram matrices "
                                                              "(Wang et al. 2021): a softmax temperature T, or none.")]
-Init = Annotated[str, typer.Option("--init", help="Starting point of the optimisation: shuffle (noise with the "
-                                                  "exemplar's pixel colours) or noise (U(0,1) in every channel, Gatys "
-                                                  "et al.).")]
+Init = Annotated[str, typer.Option("--init", help="Starting point of the optimisation: spectral (1/f noise with "
+                                                  "the exemplar's mean and colour covariance), shuffle (the "
+                                                  "exemplar's pixels in random order) or noise (U(0,1) in every "
+                                                  "channel, Gatys et al.).")]
+Parametrization = Annotated[str, typer.Option("--parametrization", help="What is optimised: spectral (the image in "
+                                                                        "the exemplar's colour axes and a 1/f Fourier "
+                                                                        "basis, a preconditioner) or pixels (Gatys "
+                                                                        "et al.).")]
 Optimizer = Annotated[str, typer.Option("--preset", "--optimizer", help="Named settings: the optimiser, lbfgs or "
                                                                         "adam (see `netprior presets texture`).")]
 ModelOut = Annotated[Optional[Path], typer.Option("-o", "--output", help="Where to write the result (the model "
@@ -55,6 +60,9 @@ LrDecay = Annotated[float, typer.Option("--lr-decay", help="Learning-rate factor
 LrDecayStart = Annotated[int, typer.Option("--lr-decay-start", help="Step of the first decay.")]
 LrDecayEvery = Annotated[int, typer.Option("--lr-decay-every", help="Steps between later decays.")]
 Diversity = Annotated[float, typer.Option("--diversity", help="Julesz diversity weight lambda (eq. 3.10); 0 = off.")]
+ColourWeight = Annotated[float, typer.Option("--colour-weight", help="Weight of the colour-distribution term "
+                                                                    "(the samples' pixel colours vs the exemplar's; "
+                                                                    "not in the thesis); 0 = off.")]
 Temperature = Annotated[float, typer.Option("--temperature", help="Temperature T dividing the loss (eq. 3.10).")]
 Width = Annotated[Optional[int], typer.Option("--width", help="Network width: channels per scale (texture_net, "
                                                               "stylisation_net: 8), 4x4-map channels (texture_net_v2: "
@@ -113,6 +121,7 @@ class TrainOptions:
     lr_decay_start: LrDecayStart = 1000
     lr_decay_every: LrDecayEvery = 200
     diversity: Diversity = 0.0
+    colour_weight: ColourWeight = 0.0
     temperature: Temperature = 1.0
     width: Width = None
     norm: Norm = None
@@ -123,7 +132,8 @@ class TrainOptions:
         return TrainConfig(arch=arch, net=_net_options(arch, self.width, self.norm), size=self.size,
                            batch=self.batch, iters=self.iters, lr=self.lr or ARCH_LR[arch], lr_decay=self.lr_decay,
                            lr_decay_start=self.lr_decay_start, lr_decay_every=self.lr_decay_every,
-                           temperature=self.temperature, diversity=self.diversity, seed=seed, **extra)
+                           temperature=self.temperature, diversity=self.diversity, colour=self.colour_weight,
+                           seed=seed, **extra)
 
 
 def _model_path(output: Optional[Path], image: Path, task: str, inputs: list) -> Path:
@@ -176,9 +186,9 @@ def _write_model(training, out: Path, inputs: dict, report_shows: list | None) -
 @texture_app.command("optimize")
 @options(desc=DescriptorOptions, run=RunOptions)
 def texture_optimize_cmd(exemplar: Path, output: Output = None, size: Size = None, optimizer: Optimizer = "lbfgs",
-                         iters: Iters = None, lr: Lr = None, init: Init = "shuffle", *,
-                         desc: DescriptorOptions, run: RunOptions):
-    """Synthesise a texture by optimising the pixels (Gatys et al. 2015), from noise, to match the exemplar's
+                         iters: Iters = None, lr: Lr = None, init: Init = "spectral",
+                         parametrization: Parametrization = "spectral", *, desc: DescriptorOptions, run: RunOptions):
+    """Synthesise a texture by optimising the image (Gatys et al. 2015), from noise, to match the exemplar's
     Gram matrices.  Default steps and learning rate: lbfgs 300 and 1, adam 1000 and 0.05."""
     from ..io import check_size, load_image
     from ..recipes.texture import synthesize
@@ -189,8 +199,8 @@ def texture_optimize_cmd(exemplar: Path, output: Output = None, size: Size = Non
     if size is not None:
         check_size(size, size, run.max_side, what=f"--size {size}")
     s = synthesize(x0, size, descriptor=desc.build(device), optimizer=optimizer, iters=iters, lr=lr, init=init,
-                   seed=run.seed, device=device, checkpoint=run.checkpoint_path, progress=not run.quiet,
-                   snapshot_every=max(1, (iters or 300) // 6) if run.report else 0)
+                   parametrization=parametrization, seed=run.seed, device=device, checkpoint=run.checkpoint_path,
+                   progress=not run.quiet, snapshot_every=max(1, (iters or 300) // 6) if run.report else 0)
     _write_synthesis(s, out, {"exemplar": exemplar}, run.report, f"texture by {optimizer}")
 
 

@@ -98,7 +98,7 @@ def generator_loss(pyramid: ClassifierPyramid, cfg: PyramidConfig) -> Callable:
         adv = (step.net("D")(fake, y) - 1).pow(2).mean()
         used = tuple(l for l in LEVELS if bool(masks[l].any()))
         rec = reconstruction_loss(pyramid.features(fake, used), feats, masks)
-        div = diversity_loss(z, fake)
+        div = diversity_loss(z, fake, distance=cfg.div_distance)
         return adv + cfg.rec_weight * rec + cfg.div_weight * div, {
             "adv": float(adv.detach()), "rec": float(rec.detach()), "div": float(div.detach())}
     return loss
@@ -108,7 +108,7 @@ def players(cfg: PyramidConfig, pyramid: ClassifierPyramid) -> list[Player]:
     """D and G with their losses, built from ``cfg`` with the global RNG seeded by ``cfg.seed``."""
     torch.manual_seed(cfg.seed)
     g = PyramidGenerator(cfg.resolution, pyramid.channels(cfg.resolution), cfg.width, pyramid.num_classes,
-                         cfg.attention)
+                         cfg.attention, cfg.skip_z)
     d = ProjectionDiscriminator(cfg.resolution, cfg.width, pyramid.num_classes, cfg.attention)
     return [Player("D", d, discriminator_loss(pyramid, cfg), lr=cfg.lr, betas=cfg.betas),
             Player("G", g, generator_loss(pyramid, cfg), lr=cfg.lr, betas=cfg.betas, ema=cfg.ema)]
@@ -116,7 +116,7 @@ def players(cfg: PyramidConfig, pyramid: ClassifierPyramid) -> list[Player]:
 
 def _identity(cfg: PyramidConfig) -> dict:
     return {"classifier": cfg.classifier, "resolution": cfg.resolution, "width": cfg.width,
-            "attention": cfg.attention}
+            "attention": cfg.attention, "skip_z": cfg.skip_z}
 
 
 def check_checkpoint(checkpoint: Path | None, cfg: PyramidConfig) -> None:

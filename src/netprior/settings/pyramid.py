@@ -26,9 +26,11 @@ class PyramidConfig(Config):
     betas: tuple[float, float] = (0.0, 0.9)
     rec_weight: float = 0.1       # α
     div_weight: float = 0.1       # β
+    div_distance: str = "sum"     # L1 norms of eq. 4 ("sum") or means as in the mode-seeking code ("mean")
     p_spatial: float = 0.3
     levels: tuple[str, ...] = LEVELS  # the levels the training step draws from (all, in the paper)
     attention: bool = True
+    skip_z: bool = True           # z also conditions every block's batch norm (BigGAN's hierarchical latent)
     ema: float | None = 0.999
     seed: int = 0
 
@@ -37,6 +39,8 @@ class PyramidConfig(Config):
             raise InputError(f"--resolution must be one of {', '.join(map(str, RESOLUTIONS))}, got {self.resolution}")
         if self.batch < 2 or self.batch % 2:
             raise InputError(f"--batch must be even (the generator's batch is pairs), got {self.batch}")
+        if self.div_distance not in ("sum", "mean"):
+            raise InputError(f"div_distance is 'sum' or 'mean', got {self.div_distance!r}")
         if not self.levels:
             raise InputError("train at least one pyramid level")
         for level in self.levels:

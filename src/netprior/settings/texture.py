@@ -9,7 +9,8 @@ from ..config import Config, register
 from ..errors import InputError
 from ..feedforward import ARCH_LR, TrainConfig
 
-INITS = ("shuffle", "noise")
+INITS = ("spectral", "shuffle", "noise")  # recipes.texture.initial_image
+PARAMETRIZATIONS = ("spectral", "pixels")  # recipes.texture.synthesize
 
 
 @dataclass(frozen=True)
