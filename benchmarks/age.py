@@ -17,9 +17,11 @@ processes to use two cores, then ``report``):
     nice -n 10 python benchmarks/age.py --parts colorize,fid,report
 
 The plain thesis game (no warm-up, μ_G = 0) collapses at this budget — g stays at its initial grey noise (FID 461
-against DCGAN's 334 in the run of 2026-11-26 morning); the cause and the measurements that led to the warm-up and
-μ_G are in the docstring of netprior.recipes.age.  ``--warmup-fraction 0 --generator-pixel-weight 0 --ema 0``
-runs the plain game.
+against DCGAN's 334 in the run of 2026-11-26 morning); with the warm-up and μ_G but the thesis' encoder loss (w = 1)
+the encoder collapses the codes of real images (every reconstruction one average face).  The causes and the
+measurements that led to the warm-up, μ_G and w = 4 are in docs/methods/age.md; the held-out codes' mean cosine and
+spread (the collapse monitor) are reported beside the reconstruction error.
+``--warmup-fraction 0 --generator-pixel-weight 0 --real-weight 1 --ema 0`` runs the plain game.
 
 ``AGE_SCALE`` (environment) multiplies every iteration count (e.g. 0.02 for a smoke test); ``--device cuda`` for
 the GPU script benchmarks/gpu_age.sh.
@@ -90,7 +92,7 @@ def train_age_part(args, mode: str, name: str | None = None, autoencoder_only: b
                     batch=args.batch if mode == "unconditional" else args.colorize_batch,
                     width=args.width if mode == "unconditional" else args.colorize_width, seed=args.seed,
                     warmup=n if autoencoder_only else round(n * args.warmup_fraction), generator_pixel_weight=args.generator_pixel_weight,
-                    ema=args.ema or None,
+                    ema=args.ema or None, real_weight=args.real_weight if mode == "unconditional" else 1.0,
                     latent_weight=args.latent_weight if mode == "unconditional" else args.colorize_latent_weight)
     if name == "age":
         e0, g0 = (p.net for p in players(cfg))
@@ -138,7 +140,7 @@ def fid_part(args) -> dict:
     """FID/KID against the held-out faces and reconstruction errors (L1 per pixel in [0, 1], PSNR)."""
     from netprior.evaluation import fid_kid
     from netprior.metrics import psnr
-    from netprior.recipes.age import load_model, recalibrate_encoder, reconstruct, sample
+    from netprior.recipes.age import code_statistics, encode, load_model, recalibrate_encoder, reconstruct, sample
     from netprior.dcgan_model import load_generator
     from netprior.recipes.dcgan import generate
 
@@ -162,6 +164,7 @@ def fid_part(args) -> dict:
              "dcgan-samples": "DCGAN samples (EMA generator)", "age-initial-samples": "initial AGE generator"}
     if (WORK / "age-autoencoder.safetensors").exists():  # the ablation: the warm-up for the whole budget, no game
         ea, ga, _ = load_model(WORK / "age-autoencoder.safetensors", args.device)
+        recalibrate_encoder(ea, train, cfg)
         rec_ae = reconstruct(ea, ga, x_held)
         sets.update({"ae-samples": lambda: sample(ga, args.fid_images, seed=args.seed + 1),
                      "ae-reconstructions": lambda: rec_ae})
@@ -177,7 +180,10 @@ def fid_part(args) -> dict:
     if "ae-reconstructions" in sets:
         recon["l1_no_game"] = float((rec_ae - x_held).abs().mean())
         recon["psnr_no_game"] = float(sum(psnr(a[None], b[None]) for a, b in zip(rec_ae, x_held)) / len(x_held))
-    res = {"rows": rows, "heldout_images": len(x_held), "reconstruction": recon}
+    codes = {"age": code_statistics(encode(e, x_held)), "initial": code_statistics(encode(e0, x_held))}
+    if "ae-reconstructions" in sets:
+        codes["no_game"] = code_statistics(encode(ea, x_held))
+    res = {"rows": rows, "heldout_images": len(x_held), "reconstruction": recon, "codes": codes}
     (WORK / "fid.json").write_text(json.dumps(res, indent=2))
     print("fid: " + ", ".join(f"{r['set']} {r['fid']:.1f}" for r in rows), flush=True)
     return res
@@ -243,8 +249,21 @@ def figures(args) -> None:
 def _schedule(cfg: dict) -> str:
     """The departures from the thesis' plain game (recipes/age.py says why a CPU budget needs them)."""
     return (f"autoencoder warm-up for the first {cfg.get('warmup', 0)} iterations, then the game with μ_G = "
-            f"{cfg.get('generator_pixel_weight', 0):g} (L_X in g's loss too), sampling generator "
+            f"{cfg.get('generator_pixel_weight', 0):g} (L_X in g's loss too) and w = {cfg.get('real_weight', 1):g} "
+            "(weight of Δ(e(X)‖N) in e's loss), sampling generator "
             + (f"averaged (EMA {cfg['ema']})" if cfg.get("ema") else "not averaged"))
+
+
+def _codes_line(f: dict) -> str:
+    """The collapse monitor: statistics of the held-out faces' codes e(x) (netprior.recipes.age.code_statistics)."""
+    if "codes" not in f:
+        return ""
+    c = f["codes"]
+    parts = [f"{what} {c[k]['cosine']:.3f} / {c[k]['spread']:.2f}" for k, what in
+             (("age", "AGE"), ("no_game", "no game"), ("initial", "initial networks")) if k in c]
+    return ("Collapse monitor, codes e(x) of the held-out faces — mean cosine between two faces' codes (0 when "
+            "spread uniformly over the sphere, 1 when every face gets the same code) / per-dimension spread "
+            "√M·mean_j s_j (1 uniform): " + "; ".join(parts) + ".")
 
 
 def markdown(res: dict, name: str = "age") -> str:
@@ -272,7 +291,7 @@ def markdown(res: dict, name: str = "age") -> str:
                   f"PSNR {rc['psnr']:.2f} dB; the initial (untrained) networks give L1 {rc['l1_initial']:.4f}"
                   + (f"; without the game (autoencoder warm-up for all {a['iterations']} iterations) L1 "
                      f"{rc['l1_no_game']:.4f}, PSNR {rc['psnr_no_game']:.2f} dB" if "l1_no_game" in rc else "")
-                  + ".", "",
+                  + ".", "", _codes_line(f), "",
                   "FID on ~150 images per side is strongly biased upward; compare the rows with each other and "
                   "with the real-vs-real floor. Thesis reference: Figs. 4.2–4.3 (CelebA/Tiny ImageNet samples and "
                   "reconstructions after 10 epochs of CelebA on a GPU); the thesis reports no FID.", "",
@@ -314,6 +333,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="share of the iterations spent on the autoencoder warm-up (AGE and colourisation)")
     ap.add_argument("--generator-pixel-weight", type=float, default=10.0, help="μ_G (the thesis: 0)")
     ap.add_argument("--ema", type=float, default=0.999, help="averaged generator for sampling (DCGAN's; 0: off)")
+    ap.add_argument("--real-weight", type=float, default=4.0,
+                    help="w, weight of the real codes' divergence in e's loss, unconditional run (the thesis: 1)")
     ap.add_argument("--latent-weight", type=float, default=1000.0, help="λ (the thesis: 500, 1000 or 2000)")
     ap.add_argument("--colorize-latent-weight", type=float, default=0.0,
                     help="λ of the colourisation run (the authors' colourisation commands: 0)")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Full-budget AGE benchmark on one GPU (≤ 3 minutes on an H200): the thesis' CelebA settings at 64² (M = 64,
-# batch 64, width 64, λ = 1000, μ = 10, 2 G steps per E step; the plain game: no warm-up, μ_G = 0, no EMA — the CPU
+# batch 64, width 64, λ = 1000, μ = 10, 2 G steps per E step; the plain game: no warm-up, μ_G = 0, w = 1, no EMA — the CPU
 # benchmark's departures are for its short budget), the DCGAN reference with the same width and
 # batch, the colourisation AGE, FID/KID on 300 images.  Results: benchmarks/results/age_gpu.{md,json} and
 # benchmarks/results/age_gpu_*.png; work files in benchmarks/out/age-gpu.
@@ -13,7 +13,7 @@ DEVICE=${DEVICE:-cuda}
 export AGE_WORK=${AGE_WORK:-benchmarks/out/age-gpu}
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 common=(--device "$DEVICE" --name "${NAME:-age_gpu}" --batch 64 --width 64 --fid-images "${FID_IMAGES:-300}"
-        --faces "${FACES:-3000}" --warmup-fraction 0 --generator-pixel-weight 0 --ema 0
+        --faces "${FACES:-3000}" --warmup-fraction 0 --generator-pixel-weight 0 --real-weight 1 --ema 0
         --machine "one GPU ($DEVICE), see the run log")
 $PY benchmarks/age.py --parts data "${common[@]}"
 $PY benchmarks/age.py --parts age --age-iters 3000 "${common[@]}" & a=$!

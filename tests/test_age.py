@@ -1,5 +1,8 @@
-"""AGE (thesis ch. 4): the divergence of eq. 4.7, training that learns, exact resume, colourisation that keeps L*,
-Lab conversion, and the `netprior age` commands (bad input: one line, exit 2)."""
+"""AGE (thesis ch. 4): the divergence of eq. 4.7, the collapse monitor and the encoder's weight on the real codes,
+training that learns, exact resume, colourisation that keeps L*, Lab conversion, and the `netprior age` commands
+(bad input: one line, exit 2)."""
+
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -9,8 +12,9 @@ from PIL import Image
 from helpers import run
 from netprior.colorspace import lab_to_rgb, rgb_to_lab
 from netprior.data import ImageFolder
-from netprior.recipes.age import (AGEConfig, codes_for, colorize, kl_to_standard_normal, latent_error, players,
-                                  reconstruct, sample, slerp, sphere_noise, train_age)
+from netprior.recipes.age import (AGEConfig, code_statistics, codes_for, colorize, encoder_game_loss,
+                                  kl_to_standard_normal, latent_error, players, reconstruct, sample, slerp,
+                                  sphere_noise, to_sphere, train_age)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TINY = dict(size=16, nz=8, width=8, batch=8)
@@ -63,6 +67,35 @@ def test_training_improves_reconstructions_and_colours(coll):
     assert red_minus_blue[0] - red_minus_blue[2] > 0.15       # samples moved from grey towards orange
 
 
+def test_code_statistics_tell_uniform_from_collapsed_codes():
+    g = torch.Generator().manual_seed(0)
+    uniform = code_statistics(sphere_noise(2000, 16, g))
+    assert abs(uniform["cosine"]) < 0.01 and uniform["spread"] == pytest.approx(1.0, abs=0.03)
+    same = code_statistics(sphere_noise(1, 16, g).expand(50, -1))
+    assert same["cosine"] == pytest.approx(1.0, abs=1e-5) and same["spread"] < 1e-3
+
+
+def test_the_encoder_is_rewarded_for_collapsing_real_codes_only_with_the_thesis_weight():
+    """The collapse of issue #14: the encoder adds one offset b to every code before the sphere projection.  When
+    the generated images' pre-projection codes spread a little less than the real ones' (0.9 here), the offset
+    shrinks the generated codes' spread more than the real codes', so with w = 1 every step of it lowers the
+    encoder's loss w·Δ(real) − Δ(fake) while it collapses the real codes; w = 4 prices the real codes' collapse."""
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(256, 16, generator=g), 0.9 * torch.randn(256, 16, generator=g)
+    offset = 4 * to_sphere(torch.randn(1, 16, generator=g))
+
+    def loss(t, w):
+        return float(encoder_game_loss(kl_to_standard_normal(to_sphere(real + t * offset)),
+                                       kl_to_standard_normal(to_sphere(fake + t * offset)), w))
+
+    offsets = [0.0, 0.5, 1.0, 2.0]
+    assert code_statistics(to_sphere(real + 2 * offset))["cosine"] > 0.5   # the offset collapses the reals
+    thesis = [loss(t, 1.0) for t in offsets]
+    assert all(a > b for a, b in pairwise(thesis)), thesis   # w = 1: collapse is rewarded
+    priced = [loss(t, 4.0) for t in offsets]
+    assert all(a < b for a, b in pairwise(priced)), priced   # w = 4: collapse costs
+
+
 def test_latent_error_is_the_cosine_loss_per_coordinate():
     z, e = sphere_noise(2, 16, torch.Generator().manual_seed(0)).split(1)
     cos = float((z * e).sum())
@@ -84,7 +117,7 @@ def test_warmup_trains_an_autoencoder_then_the_game_starts(coll):
     assert "E/kl_fake" not in warm.result.history and "G/rec_z" not in warm.result.history   # no game yet
     game = train_age(data, AGEConfig(**TINY, iters=3, warmup=1, generator_pixel_weight=10.0, seed=0), device="cpu",
                      progress=False)
-    assert {"E/kl_fake", "G/rec_z", "G/rec_x"} <= set(game.result.history)
+    assert {"E/kl_fake", "G/rec_z", "G/rec_x", "E/real_cosine", "E/real_spread"} <= set(game.result.history)
 
 
 def test_resume_is_exact(coll, tmp_path):

@@ -85,6 +85,10 @@ def train_cmd(
         generator_pixel_weight: Annotated[float, typer.Option("--generator-pixel-weight", help="μ_G, weight of "
                                                               "L_X in the generator's loss too (0: the thesis; 10 "
                                                               "with a warm-up at a short budget).")] = 0.0,
+        real_weight: Annotated[float, typer.Option("--real-weight", help="w, weight of the real codes' "
+                                                   "divergence in the encoder's loss (1: the thesis; 4 with a "
+                                                   "warm-up, where 1 lets the encoder collapse the real codes)."
+                                                   )] = 1.0,
         fid_images: FidImages = 0, report: Report = False, *, collection: CollectionOptions,
         run: TrainingOptions):
     """Train an AGE (encoder + generator, 2 generator updates per encoder update) on a folder of images."""
@@ -98,7 +102,7 @@ def train_cmd(
     mode = "colorize" if colorize else "unconditional"
     cfg = AGEConfig(mode=mode, size=size, nz=nz or (3 if colorize else 64), width=width, batch=batch, iters=iters,
                     lr=lr, g_steps=g_steps, latent_weight=latent_weight, pixel_weight=pixel_weight, seed=run.seed,
-                    warmup=warmup, generator_pixel_weight=generator_pixel_weight)
+                    warmup=warmup, generator_pixel_weight=generator_pixel_weight, real_weight=real_weight)
     kw = dict(size=size, split="train", heldout=collection.heldout, resize=collection.resize, seed=run.seed)
     with notes():
         train_set = ImageFolder(root, crop="random", flip=True, **kw)

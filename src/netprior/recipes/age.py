@@ -17,34 +17,25 @@ with μ = 10 and λ ∈ {500, 1000, 2000} (§4.3.1; default 1000).  L_Z is taken
 the loss their λ values weight.  Read literally (a sum over the M coordinates), eq. 4.4 with λ = 1000 is 2M = 128
 times stronger at M = 64 and drowns the divergence in g's loss.
 
-Why the plain game fails at a CPU budget, and the warm-up (measured on the benchmark's 64² faces, width 32,
-batch 32, M = 64; benchmarks/age.py).  g's only signal is the gradient of Δ and L_Z through e.  Through a freshly
-initialised encoder that gradient is an imperceptible high-frequency pattern: against a frozen initial e, 35 steps
-of g bring L_Z from 1.96 to 0.70 (sum form) while g's samples become *less* diverse — g writes z into invisible
-patterns.  e answers by mapping all generated images to one point (Δ of the fake batch rises from 1.8 to 5.8 in
-60 iterations while the real batch stays at its sphere optimum 1.6), the fake codes' variances shrink, the
-gradient of −log s_j explodes and points nowhere useful, and Adam turns it into a random walk: after 300
-iterations g still makes its initial grey noise (FID 461; the DCGAN reference at the same time 334), with either
-scaling of L_Z and with the authors' variant of Δ (variance in place of the standard deviation).  The authors'
-adaptive adversary weight (lower e's weight on the fake divergence while it exceeds the real one) stops the
-collapse but lets g hide z invisibly (L_Z → 0, samples even less diverse).  What works at this budget:
-``warmup`` iterations of an autoencoder first (e minimises Δ(e(X)‖N) + μ L_X, g minimises μ L_X: no game), which
-reaches L_X = 0.095 in 50 iterations where the game from scratch stays at 0.24, then the game with g keeping the
-pixel term, μ_G = ``generator_pixel_weight`` (the authors' code offers it as g's ``match_x``; the thesis leaves
-it out to avoid blur, which a GPU budget can afford).  Without μ_G the game undoes the warm-up within 50
-iterations (L_X back to 0.18, noise again).  Defaults are the thesis' (no warm-up, μ_G = 0).  Benchmark, 300
-iterations (warm-up 100, μ_G = 10, averaged g): sample FID 347 against DCGAN's 334 in the same run (plain game
-461); the same budget without the game (warm-up throughout) gives 340 and better reconstructions, so at this
-budget the faces come from the reconstruction terms and the game adds speckle rather than sharpness.
+Departures for a short (CPU) budget, all off by default (the thesis' game): ``warmup`` iterations of an
+autoencoder before the game (e minimises Δ(e(X)‖N) + μ L_X, g minimises μ L_X), μ_G = ``generator_pixel_weight``
+(L_X in g's loss too: the authors' code's g ``match_x``), and w = ``real_weight``, the weight of Δ(e(X)‖N) in e's
+loss (the authors' code's e ``KL_real``):
+
+    e:  minimise  w · Δ(e(X)‖N) − Δ(e(g(Z))‖N) + μ · L_X
+
+With w = 1 the encoder is rewarded for adding one offset to every code before the sphere projection: it shrinks the
+spread of the generated codes a little more than that of the real ones, and g's BatchNorm removes it from g's
+input, so L_X does not see it; after a warm-up the held-out codes collapse to one "average face" (mean cosine 0.01
+→ 0.70 in 50 iterations).  w = 4 prices that collapse.  The measurements behind each choice, and what was tried
+and rejected: ``docs/methods/age.md``.
 
 Mode ``colorize`` (§4.3.2) is the conditional AGE: data sample x = the ab channels of the Lab image, condition L;
 e(x | L), g(z | L) (:mod:`netprior.nets.age`), M = 3 by default; L_X is measured on ab/110 so that μ keeps its
 meaning; the divergence is computed over the batch "unconditionally" (codes of images with different L together).
 Different z give different colourings of one L; e(x₁ | L₁) decoded with L₂ transfers the colours of image 1 onto
-image 2.  With M = 3, λ = 1000 drowns the pixel term after a warm-up: on the benchmark's faces the warm-up brings
-L_X to 0.065 (7 Lab units), then λ·L_Z ≈ 140 against μ_G·L_X ≈ 4 in g's loss and L_X rises to 0.42 within 30
-iterations (saturated whole-face casts); the authors' colourisation commands use no reconstruction term in g
-(λ = 0, μ_G = 0), and λ = 0 with the warm-up and μ_G = 10 keeps L_X at 0.06.  The model (both networks, their architecture options and the training config) is a
+image 2 (with M = 3 the benchmark runs λ = 0, as the authors' colourisation commands; docs/methods/age.md).
+The model (both networks, their architecture options and the training config) is a
 :mod:`~netprior.statefile` of kind "age-model".
 """
 
@@ -83,6 +74,23 @@ def kl_to_standard_normal(codes: Tensor) -> Tensor:
     m = codes.mean(0)
     var = codes.var(0, unbiased=False).clamp_min(1e-12)
     return (-0.5 + ((var + m ** 2) / 2 - 0.5 * var.log()).mean())
+
+
+def code_statistics(codes: Tensor) -> dict[str, float]:
+    """The collapse monitor of unit codes (N, M): ``cosine``, the mean cosine between the codes of two different
+    images (0 for codes uniform on the sphere, 1 when every image gets the same code), and ``spread``,
+    √M · mean_j s_j with s_j the standard deviation of coordinate j (1 for uniform codes, 0 for one code)."""
+    n, m = codes.shape
+    total = codes.sum(0)
+    cosine = (total.dot(total) - codes.pow(2).sum()) / (n * (n - 1))
+    return {"cosine": float(cosine), "spread": float(codes.std(0, unbiased=False).mean() * m ** 0.5)}
+
+
+def encoder_game_loss(kl_real: Tensor, kl_fake: Tensor, real_weight: float = 1.0) -> Tensor:
+    """The encoder's side of the game (eq. 4.6 without L_X), to minimise: w · Δ(e(X)‖N) − Δ(e(g(Z))‖N).  The
+    thesis has w = 1; with w = 1 a shared offset added to every code before the sphere projection is rewarded,
+    because it shrinks the generated codes' spread a little more than the real codes' (docs/methods/age.md)."""
+    return real_weight * kl_real - kl_fake
 
 
 def latent_error(z: Tensor, codes: Tensor) -> Tensor:
@@ -144,12 +152,15 @@ def players(cfg: AGEConfig) -> list[Player]:
         ex = view.encode(step.net("E"), x, cond)
         rec = view.pixel_error(x, view.generate(step.net("G"), ex, cond))
         kl_real = kl_to_standard_normal(ex)
-        terms = {"kl_real": float(kl_real.detach()), "rec_x": float(rec.detach())}
+        stats = code_statistics(ex.detach())
+        terms = {"kl_real": float(kl_real.detach()), "rec_x": float(rec.detach()),
+                 "real_cosine": stats["cosine"], "real_spread": stats["spread"]}
         if step.iteration <= cfg.warmup:
             return kl_real + cfg.pixel_weight * rec, terms
         _, egz = fake_codes(step, cond, grad=False)
         kl_fake = kl_to_standard_normal(egz)
-        return kl_real - kl_fake + cfg.pixel_weight * rec, {**terms, "kl_fake": float(kl_fake.detach())}
+        return (encoder_game_loss(kl_real, kl_fake, cfg.real_weight) + cfg.pixel_weight * rec,
+                {**terms, "kl_fake": float(kl_fake.detach())})
 
     def generator_loss(step: Step, real: Tensor | None) -> tuple[Tensor, dict]:
         x, cond = view.split(real)

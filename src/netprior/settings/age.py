@@ -1,5 +1,6 @@
 """AGE settings (thesis ch. 4): mode (unconditional or colourisation), image size, latent dimension M, widths,
-batch, Adam, the 1:2 update schedule, the weights λ (L_Z) and μ (L_X), the warm-up and μ_G of a short budget."""
+batch, Adam, the 1:2 update schedule, the weights λ (L_Z) and μ (L_X), and the departures of a short budget: the
+warm-up, μ_G and the weight w of the real codes' divergence in the encoder's loss (docs/methods/age.md)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ MODES = ("unconditional", "colorize")
 
 @dataclass(frozen=True)
 class AGEConfig(Config):
-    """An AGE training run (thesis §4.4: Adam 2e-4, λ = 1000, μ = 10, two g steps per e step)."""
+    """An AGE training run (thesis §4.4: Adam 2e-4, λ = 1000, μ = 10, two g steps per e step).  The defaults are
+    the thesis' game; a few hundred CPU iterations need the warm-up, μ_G = 10 and w = 4 (benchmarks/age.py): with
+    the thesis' w = 1 the encoder collapses the codes of real images after the warm-up (docs/methods/age.md)."""
 
     mode: str = "unconditional"
     size: int = 64
@@ -31,6 +34,7 @@ class AGEConfig(Config):
     pixel_weight: float = 10.0      # μ
     warmup: int = 0                 # iterations of autoencoder warm-up before the game
     generator_pixel_weight: float = 0.0  # μ_G: L_X also in G's loss (the authors' code's option; thesis: 0)
+    real_weight: float = 1.0        # w: weight of Δ(e(X)‖N) in e's loss (the authors' code's KL_real; thesis: 1)
     ema: float | None = None        # decay of an averaged copy of g used for sampling (as the DCGAN reference)
     seed: int = 0
 
@@ -41,6 +45,8 @@ class AGEConfig(Config):
             raise InputError(f"the latent dimension must be >= 2 (a sphere), got {self.nz}")
         if self.warmup < 0 or self.generator_pixel_weight < 0:
             raise InputError("the warm-up and the generator's pixel weight must be >= 0")
+        if self.real_weight <= 0:
+            raise InputError(f"the weight of the real codes' divergence must be > 0, got {self.real_weight}")
         if self.mode == "colorize" and self.channels != 3:
             raise InputError("colourisation trains on colour images (three channels)")
 
