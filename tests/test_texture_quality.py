@@ -112,13 +112,14 @@ def test_softmax_smoothing_is_the_scaled_softmax_and_size_invariant():
 
 
 def test_shuffle_start_leaves_no_colour_noise_on_a_grey_exemplar(lite0, brick):
-    """Lite0 barely sees pixel-level colour noise, so Gatys from U(0,1) noise keeps most of it; starting from the
-    exemplar's own pixels in random order (grey noise here) does not put it there in the first place."""
+    """Lite0 barely sees pixel-level colour noise, so Gatys on the pixels from U(0,1) noise keeps most of it;
+    starting from the exemplar's own pixels in random order (grey noise here) does not put it there in the first
+    place."""
     d = Descriptor(lite0, texture_layers=("block0", "block1", "block3"), smoothing=None)
     x0 = brick[..., :64, :64]
     fractions = {}
     for init in ("noise", "shuffle"):
-        s = synthesize(x0, 48, descriptor=d, iters=20, init=init, progress=False)
+        s = synthesize(x0, 48, descriptor=d, iters=20, init=init, parametrization="pixels", progress=False)
         assert s.metrics["loss_reduction"] > 3 and s.config["init"] == init
         fractions[init] = colour_noise_fraction(s.image)
     assert fractions["noise"] > 0.5 and fractions["shuffle"] < 0.1, fractions
