@@ -10,7 +10,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["dip", "speed", "sure_tuning", "sure_trace", "sure_clipping", "cset_denoise", "gpu_dip", "preimage", "texture", "imagine", "imagine_spectral", "gan_inversion", "train", "age", "age_gpu", "translate",
-         "pyramid", "pyramid_noise", "pyramid_gpu", "avatar", "batch"]
+         "pyramid", "pyramid_long", "pyramid_noise", "pyramid_gpu", "avatar", "batch"]
 
 
 def main() -> None:
