@@ -226,7 +226,8 @@ def imagine(target: Tensor, *, backbone: str | Backbone = "lite0", settings: Set
     ``position`` = (x, y) in output pixels adds the location term (eq. 10); ``shape``, a clipart/drawing, replaces
     the target on the deepest layer (eq. 11).  ``settings.stages = 1`` runs the warm-up stage only."""
     s, dev, bb, layers, cam_layer = _setup(backbone, settings, device, need_cam=position is not None)
-    y = target_class(bb, fit_square(target, s.size).to(dev), cls)
+    reference = fit_square(target, s.size).to(dev)
+    y = target_class(bb, reference, cls)
 
     def build(st: Settings) -> Objective:
         x0 = fit_square(target, st.size).to(dev)
@@ -239,10 +240,10 @@ def imagine(target: Tensor, *, backbone: str | Backbone = "lite0", settings: Set
         blob = _blob(position, st, s.size, dev)
         return imagine_objective(bb, y, st, matches, real=x0, position=None if blob is None else (cam_layer, blob))
 
-    start = random_start(bb, s, colour_basis(fit_square(target, s.size).cpu()), seed, dev)
+    start = random_start(bb, s, colour_basis(reference.cpu()), seed, dev)
     return _synthesize("imagine", bb, build, y, start, s, seed=seed, checkpoint=checkpoint, progress=progress,
                        snapshot_every=snapshot_every, desc=f"imagine/seed {seed}",
-                       reference=fit_square(target, s.size).to(dev), control="shape" if shape is not None else "none",
+                       reference=reference, control="shape" if shape is not None else "none",
                        position=list(position) if position else None,
                        blob_sigma_px=s.blob_sigma * s.size if position else None)
 
