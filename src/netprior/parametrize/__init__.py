@@ -7,7 +7,7 @@ class                       x =                                                 
 ==========================  =========================================================  ===========================
 :class:`Pixels`             P (optionally projected onto [0, 1])                       pre-images, texture, style
 :class:`NormalizedPixels`   mean + std·P, projected so that x ∈ [0, 1]                 IMAGINE, DeepInversion
-:class:`SpectralPixels`     μ + C·F⁻¹(s ⊙ Y): exemplar colour axes, 1/f Fourier basis   texture
+:class:`SpectralPixels`     μ + C·F⁻¹(s ⊙ Y): exemplar colour axes, 1/f Fourier basis   texture, IMAGINE
 :class:`DeepPrior`          f_θ(z + ε)                                                 DIP restoration
 :class:`CroppedDeepPrior`   f_θ(z)[..., :H, :W] on a padded grid                       DIP pre-images
 :class:`LatentCode`         G(z)                                                       GAN inversion
@@ -22,8 +22,15 @@ from .batch import GeneratorBatch
 from .deep_prior import INPUT_KINDS, CroppedDeepPrior, DeepPrior, make_input
 from .generator import LatentCode, LayerOffset, MultiCode
 from .pixels import NormalizedPixels, Pixels
-from .spectral import ColourBasis, SpectralPixels, colour_basis, spectral_noise
+from .spectral import (
+    IMAGE_PARAMETRIZATIONS,
+    ColourBasis,
+    SpectralPixels,
+    check_image_parametrization,
+    colour_basis,
+    spectral_noise,
+)
 
 __all__ = ["Parametrization", "clamp_", "Pixels", "NormalizedPixels", "SpectralPixels", "ColourBasis", "colour_basis",
-           "spectral_noise", "DeepPrior", "CroppedDeepPrior", "make_input", "INPUT_KINDS", "LatentCode", "LayerOffset",
+           "spectral_noise", "IMAGE_PARAMETRIZATIONS", "check_image_parametrization", "DeepPrior", "CroppedDeepPrior", "make_input", "INPUT_KINDS", "LatentCode", "LayerOffset",
            "MultiCode", "GeneratorBatch"]

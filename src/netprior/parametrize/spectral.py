@@ -30,6 +30,15 @@ from torch import Tensor, nn
 from ..errors import InputError
 from .base import Parametrization
 
+IMAGE_PARAMETRIZATIONS = ("spectral", "pixels")  # what an image optimisation may optimise (texture, IMAGINE)
+
+
+def check_image_parametrization(name: str) -> str:
+    """``name`` if it is one of :data:`IMAGE_PARAMETRIZATIONS`; otherwise the one-line :class:`InputError`."""
+    if name not in IMAGE_PARAMETRIZATIONS:
+        raise InputError(f"parametrization must be one of {', '.join(IMAGE_PARAMETRIZATIONS)}, got {name!r}")
+    return name
+
 
 class ColourBasis(NamedTuple):
     """``mean`` μ (3,), ``axes`` C (3, 3) and ``spread`` σ_max of :func:`colour_basis`."""

@@ -39,10 +39,16 @@ from ..errors import InputError
 from ..feedforward import TrainConfig, train_model
 from ..inputs import size_pair
 from ..objective import Encoder, Objective
-from ..parametrize import Pixels, SpectralPixels, colour_basis, spectral_noise
+from ..parametrize import (
+    Pixels,
+    SpectralPixels,
+    check_image_parametrization,
+    colour_basis,
+    spectral_noise,
+)
 from ..record import Run
 from ..seeding import generator
-from ..settings.texture import INITS, PARAMETRIZATIONS, optimisation
+from ..settings.texture import INITS, optimisation
 from ..solve import solve
 from ..terms import GramMatch
 from ..texture_descriptor import Descriptor
@@ -81,8 +87,7 @@ def synthesize(exemplar: Tensor, size: tuple[int, int] | int | None = None, *, d
     opt = optimisation(optimizer, iters, lr)
     if init not in INITS:
         raise InputError(f"init must be one of {', '.join(INITS)}, got {init!r}")
-    if parametrization not in PARAMETRIZATIONS:
-        raise InputError(f"parametrization must be one of {', '.join(PARAMETRIZATIONS)}, got {parametrization!r}")
+    check_image_parametrization(parametrization)
     dev = resolve_device(device)
     descriptor = descriptor or Descriptor(device=dev)
     descriptor.check_exemplar(exemplar)

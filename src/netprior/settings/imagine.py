@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from ..config import Config, register
 from ..errors import InputError
+from ..parametrize import check_image_parametrization
 
 #: Distribution-matching layers Φ per backbone (shallow → deep); IMAGINE's ResNet-50 choice and its Lite0 equivalent.
 LAYERS = {"lite0": ("stem", "stage2", "stage3", "stage5"), "resnet50": ("conv1_1", "conv2_3", "conv3_4", "conv4_6")}
 #: Grad-CAM layer per backbone (the last convolutional layer).
 CAM_LAYERS = {"lite0": "head", "resnet50": "conv5_3"}
 MIN_SIZE = 32
-PARAMETRIZATIONS = ("spectral", "pixels")  # recipes.imagine._pixels
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,7 @@ class Settings(Config):
             raise InputError(f"the multi-resolution start needs lowres_factor >= 1, size / lowres_factor >= "
                              f"{MIN_SIZE} px and iters_lowres >= 1; got factor {self.lowres_factor} at {self.size} "
                              f"px, iters_lowres {self.iters_lowres}")
-        if self.parametrization not in PARAMETRIZATIONS:
-            raise InputError(f"parametrization must be one of {', '.join(PARAMETRIZATIONS)}, got "
-                             f"{self.parametrization!r}")
+        check_image_parametrization(self.parametrization)
         if self.layers is not None and len(self.layers) < 2:
             raise InputError("give at least two distribution-matching layers (shallow ones, then the deep one)")
 

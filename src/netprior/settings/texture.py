@@ -10,7 +10,6 @@ from ..errors import InputError
 from ..feedforward import ARCH_LR, TrainConfig
 
 INITS = ("spectral", "shuffle", "noise")  # recipes.texture.initial_image
-PARAMETRIZATIONS = ("spectral", "pixels")  # recipes.texture.synthesize
 
 
 @dataclass(frozen=True)
