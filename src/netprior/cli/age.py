@@ -89,6 +89,10 @@ def train_cmd(
                                                    "divergence in the encoder's loss (1: the thesis; 4 with a "
                                                    "warm-up, where 1 lets the encoder collapse the real codes)."
                                                    )] = 1.0,
+        upsample: Annotated[str, typer.Option("--upsample", help="The generator's up-sampling: transposed "
+                                              "(DCGAN's 4×4 transposed convolutions, the thesis) or nearest (×2 "
+                                              "nearest + 3×3 convolution; no checkerboard speckle at a short "
+                                              "budget).")] = "transposed",
         fid_images: FidImages = 0, report: Report = False, *, collection: CollectionOptions,
         run: TrainingOptions):
     """Train an AGE (encoder + generator, 2 generator updates per encoder update) on a folder of images."""
@@ -102,7 +106,8 @@ def train_cmd(
     mode = "colorize" if colorize else "unconditional"
     cfg = AGEConfig(mode=mode, size=size, nz=nz or (3 if colorize else 64), width=width, batch=batch, iters=iters,
                     lr=lr, g_steps=g_steps, latent_weight=latent_weight, pixel_weight=pixel_weight, seed=run.seed,
-                    warmup=warmup, generator_pixel_weight=generator_pixel_weight, real_weight=real_weight)
+                    warmup=warmup, generator_pixel_weight=generator_pixel_weight, real_weight=real_weight,
+                    upsample=upsample)
     kw = dict(size=size, split="train", heldout=collection.heldout, resize=collection.resize, seed=run.seed)
     with notes():
         train_set = ImageFolder(root, crop="random", flip=True, **kw)

@@ -32,16 +32,28 @@ def _norm(channels: int, norm: str) -> nn.Module:
     return nn.BatchNorm2d(channels) if norm == "batch" else nn.Identity()
 
 
+UPSAMPLERS = ("transposed", "nearest")
+
+
+def _up(cin: int, cout: int, upsample: str, bias: bool) -> nn.Module:
+    """One ×2 up-sampling stage: ConvT(4, 2, 1) (DCGAN's) or nearest ×2 followed by a 3×3 convolution."""
+    if upsample == "transposed":
+        return nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=bias)
+    if upsample == "nearest":
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, 1, 1, bias=bias))
+    raise ValueError(f"upsample must be one of {', '.join(UPSAMPLERS)}, got {upsample!r}")
+
+
 def dcgan_generator_layers(size: int = 64, nz: int = 100, width: int = 64, channels: int = 3,
-                           norm: str = "batch") -> nn.Sequential:
+                           norm: str = "batch", upsample: str = "transposed") -> nn.Sequential:
     """The generator's layers as one ``nn.Sequential`` (tanh output in [−1, 1]); see the module docstring."""
     n = _stages(size)
     c = width * 2 ** (n - 1)
     layers: list[nn.Module] = [nn.ConvTranspose2d(nz, c, 4, 1, 0, bias=norm == "none")]
     for _ in range(n - 1):
-        layers += [_norm(c, norm), nn.ReLU(True), nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=norm == "none")]
+        layers += [_norm(c, norm), nn.ReLU(True), _up(c, c // 2, upsample, norm == "none")]
         c //= 2
-    layers += [_norm(c, norm), nn.ReLU(True), nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=False), nn.Tanh()]
+    layers += [_norm(c, norm), nn.ReLU(True), _up(c, channels, upsample, False), nn.Tanh()]
     return nn.Sequential(*layers)
 
 
@@ -61,11 +73,13 @@ def init_dcgan_weights(net: nn.Module) -> nn.Module:
 class DCGANGenerator(nn.Module):
     """G: (B, nz) or (B, nz, 1, 1) codes → (B, C, size, size) images in [0, 1]."""
 
-    def __init__(self, size: int = 64, nz: int = 100, width: int = 64, channels: int = 3, norm: str = "batch"):
+    def __init__(self, size: int = 64, nz: int = 100, width: int = 64, channels: int = 3, norm: str = "batch",
+                 upsample: str = "transposed"):
         super().__init__()
-        self.config = {"size": size, "nz": nz, "width": width, "channels": channels, "norm": norm}
+        self.config = {"size": size, "nz": nz, "width": width, "channels": channels, "norm": norm,
+                       "upsample": upsample}
         self.nz = nz
-        self.main = init_dcgan_weights(dcgan_generator_layers(size, nz, width, channels, norm))
+        self.main = init_dcgan_weights(dcgan_generator_layers(size, nz, width, channels, norm, upsample))
 
     def forward(self, z: Tensor) -> Tensor:
         return (self.main(z.reshape(z.shape[0], self.nz, 1, 1)) + 1) / 2

@@ -12,7 +12,8 @@ divergence Δ(Q‖N(0, I)) of eq. 4.7: the KL divergence between a diagonal Gaus
     e:  minimise  Δ(e(X)‖N) − Δ(e(g(Z))‖N) + μ · L_X,   L_X = E |x − g(e(x))|   (mean over pixels; eq. 4.6, 4.3)
     g:  minimise  Δ(e(g(Z))‖N) + λ · L_Z [+ μ_G · L_X],  L_Z = E ||z − e(g(z))||² / (2M)          (eq. 4.5, 4.4)
 
-with μ = 10 and λ ∈ {500, 1000, 2000} (§4.3.1; default 1000).  L_Z is taken per code coordinate: for unit vectors
+with μ = 10 and λ ∈ {500, 1000, 2000} (§4.3.1; default 1000), L_X measured on images in [−1, 1] (the units of
+the authors' code, whose μ = 10 the thesis quotes; on [0, 1] images μ would weigh half as much).  L_Z is taken per code coordinate: for unit vectors
 ||z − e||²/(2M) = (1 − cos)/M, which is the authors' code's cosine loss (a mean over the B × M entries of z ⊙ e),
 the loss their λ values weight.  Read literally (a sum over the M coordinates), eq. 4.4 with λ = 1000 is 2M = 128
 times stronger at M = 64 and drowns the divergence in g's loss.
@@ -99,6 +100,13 @@ def latent_error(z: Tensor, codes: Tensor) -> Tensor:
     return (z - codes).pow(2).sum(1).mean() / (2 * z.shape[1])
 
 
+def pixel_error(x: Tensor, y: Tensor, *, conditional: bool = False) -> Tensor:
+    """L_X = mean |x − y| in the networks' [−1, 1] units: of 2x − 1 for images in [0, 1] (the authors' code
+    normalises images to [−1, 1], the units its μ = 10 weights; on [0, 1] the same μ weighs half as much), of
+    ab/110 for colourisation (``conditional``)."""
+    return (x - y).abs().mean() * (1 / AB_SCALE if conditional else 2.0)
+
+
 def sphere_noise(count: int, nz: int, generator: torch.Generator | None = None) -> Tensor:
     """``count`` codes uniform on the unit sphere of R^nz (normalised Gaussian vectors)."""
     return to_sphere(torch.randn(count, nz, generator=generator))
@@ -123,7 +131,7 @@ class _Data:
         return g(z, cond) if self.conditional else g(z)
 
     def pixel_error(self, x: Tensor, y: Tensor) -> Tensor:
-        return (x - y).abs().mean() / (AB_SCALE if self.conditional else 1.0)
+        return pixel_error(x, y, conditional=self.conditional)
 
 
 def build_networks(cfg: AGEConfig) -> tuple[nn.Module, nn.Module]:
@@ -131,7 +139,7 @@ def build_networks(cfg: AGEConfig) -> tuple[nn.Module, nn.Module]:
     if cfg.mode == "colorize":
         return ColorizationEncoder(cfg.nz, cfg.width), ColorizationGenerator(cfg.nz, cfg.width, cfg.blocks)
     return (AGEEncoder(cfg.size, cfg.nz, cfg.width, cfg.channels),
-            DCGANGenerator(cfg.size, cfg.nz, cfg.width, cfg.channels))
+            DCGANGenerator(cfg.size, cfg.nz, cfg.width, cfg.channels, upsample=cfg.upsample))
 
 
 def players(cfg: AGEConfig) -> list[Player]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ..config import Config
 from ..errors import InputError
+from ..nets.dcgan import UPSAMPLERS
 
 MODES = ("unconditional", "colorize")
 
@@ -23,6 +24,7 @@ class AGEConfig(Config):
     nz: int = 64               # M (the thesis: 64 for CelebA/SVHN, 128 for CIFAR/Tiny ImageNet, 3 for colourisation)
     width: int = 32            # channels of g's last / e's first layer (colorize: the ResNet's base width)
     channels: int = 3
+    upsample: str = "transposed"  # g's up-sampling (unconditional): DCGAN's transposed convolutions or "nearest"
     blocks: int = 4            # residual blocks of the colourisation generator
     batch: int = 64
     iters: int = 2000
@@ -47,6 +49,8 @@ class AGEConfig(Config):
             raise InputError("the warm-up and the generator's pixel weight must be >= 0")
         if self.real_weight <= 0:
             raise InputError(f"the weight of the real codes' divergence must be > 0, got {self.real_weight}")
+        if self.upsample not in UPSAMPLERS:
+            raise InputError(f"the generator's up-sampling must be one of {', '.join(UPSAMPLERS)}, got {self.upsample!r}")
         if self.mode == "colorize" and self.channels != 3:
             raise InputError("colourisation trains on colour images (three channels)")
 
