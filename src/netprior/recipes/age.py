@@ -28,7 +28,8 @@ loss (the authors' code's e ``KL_real``):
 With w = 1 the encoder is rewarded for adding one offset to every code before the sphere projection: it shrinks the
 spread of the generated codes a little more than that of the real ones, and g's BatchNorm removes it from g's
 input, so L_X does not see it; after a warm-up the held-out codes collapse to one "average face" (mean cosine 0.01
-→ 0.70 in 50 iterations).  w = 4 prices that collapse.  The measurements behind each choice, and what was tried
+→ 0.70 in 50 iterations).  w = 4 prices that collapse.  ``upsample="nearest"`` builds g with nearest ×2 + 3×3
+convolutions in place of DCGAN's transposed ones, in which the game writes a colour checkerboard at a short budget.  The measurements behind each choice, and what was tried
 and rejected: ``docs/methods/age.md``.
 
 Mode ``colorize`` (§4.3.2) is the conditional AGE: data sample x = the ab channels of the Lab image, condition L;
