@@ -286,8 +286,6 @@ class StyleNet(Generator):
             *[_Residual(4 * w, normalization) for _ in range(res_blocks)],
             *up(4 * w, 2 * w), *up(2 * w, w), conv(w, 3, 9, pad="reflection"))
         _xavier(self)
-        if content_skip:  # start as the identity on the content: the network learns only the stylisation
-            nn.init.zeros_([m for m in self.body[-1].modules() if isinstance(m, nn.Conv2d)][-1].weight)
 
     multiple = 4  # output sides must be multiples of this (two stride-2 stages)
 
