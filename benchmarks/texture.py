@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from statistics import mean
 
 import torch
 
@@ -248,6 +249,7 @@ def part_norm(args, descriptor) -> dict:
     from netprior.inputs import square
     from netprior.feedforward import ARCH_LR, TrainConfig
     from netprior.recipes.texture import Descriptor
+    from netprior.texture_metrics import colour_histogram_distance
 
     if args.norm_descriptor != descriptor.net.name:
         descriptor = Descriptor(args.norm_descriptor)
@@ -276,7 +278,13 @@ def part_norm(args, descriptor) -> dict:
 
                 con = float(feature_mse({k: feats[k] for k in descriptor.content_layers}, c_targets,
                                         descriptor.content_weights(c_targets)))
-            evals[name] = {"texture": tex, "content": con, "total": tex + args.alpha * con}
+                tex_content = float(descriptor.texture_loss(images, style_grams))
+            evals[name] = {"texture": tex, "content": con, "total": tex + args.alpha * con,
+                           "texture_of_content": tex_content,  # the identity's loss: what stylising must beat
+                           "colour_hist_to_style": mean(colour_histogram_distance(y[i:i + 1], style)
+                                                        for i in range(len(y))),
+                           "colour_hist_content_to_style": mean(colour_histogram_distance(images[i:i + 1], style)
+                                                                for i in range(len(images)))}
             shown[name] = y
         label = f"StyleNet {'IN' if norm_kind == 'instance' else 'BN'}"
         out[label] = {"final_train_objective": sum(hist["loss"][-tail:]) / tail, "eval": evals,
@@ -560,13 +568,21 @@ def markdown(res: dict, command: str) -> str:
         if run and run["command"] != command:
             lines += [f"Command: `{run['command']}`; CPU, {run['threads']} thread, load average at start "
                       f"{run['load_average']}, {run['seconds']:.0f} s. {m.get('architecture', '')}", ""]
-        lines += ["| method | final training objective | test-time loss (pool) | test-time loss (held-out "
-                  f"{m['held_out']}) | train seconds |", "|---|---|---|---|---|"]
+        lines += [(f"| method | final training objective | test-time loss (pool) | test-time loss (held-out "
+                   f"{m['held_out']}) | L_T pool: outputs / contents | colour-histogram distance to the style, "
+                   "pool: outputs / contents | train seconds |"), "|---|---|---|---|---|---|---|"]
         for label, r in m["runs"].items():
-            lines.append(f"| {label} | {r['final_train_objective']:.3g} | {r['eval']['train_pool']['total']:.3g} | "
-                         f"{r['eval']['held_out']['total']:.3g} | {r['train_seconds']:.0f} |")
-        lines += ["", "Paper: IN converges faster and to a lower objective than BN (Fig. 3.3a).", "",
-                  "![IN vs BN](texture_in_vs_bn.png)", ""]
+            pool_eval = r["eval"]["train_pool"]
+            style_stats = (f"{pool_eval['texture']:.3g} / {pool_eval['texture_of_content']:.3g} | "
+                           f"{pool_eval['colour_hist_to_style']:.3f} / {pool_eval['colour_hist_content_to_style']:.3f}"
+                           if "texture_of_content" in pool_eval else "— | —")
+            lines.append(f"| {label} | {r['final_train_objective']:.3g} | {pool_eval['total']:.3g} | "
+                         f"{r['eval']['held_out']['total']:.3g} | {style_stats} | {r['train_seconds']:.0f} |")
+        lines += ["", ("Paper: IN converges faster and to a lower objective than BN (Fig. 3.3a) and stylises far "
+                       "better (Fig. 3.3d/g, 3.4)."), ""]
+        if m.get("reading"):
+            lines += [f"Reading (the sheet looked at): {m['reading']}", ""]
+        lines += ["![IN vs BN](texture_in_vs_bn.png)", ""]
     if "quality" in res:
         lines += quality_markdown(res["quality"], res["part_runs"]["quality"])
     for key in sorted(k for k in res if k.startswith("quality_") and k != "quality_descriptors"):

@@ -32,10 +32,12 @@ constructor arguments, so ``GENERATORS[arch](**config)`` rebuilds it.
   N(0, I) noise channels (the Julesz stylisation generator g(x0, z) of §3.3).  Its fractionally strided 3×3
   convolutions (stride 2) print a period-2 checkerboard that Lite0 hardly sees (measured: docs/methods/texture.md);
   ``upsample="resize"`` replaces them as in TextureNetV2.  ``content_skip=True`` (our addition) adds the content
-  image's logit to the output's, x = σ(logit(y) + f(y, z)), with f's last convolution initialised at zero, so the
-  network starts as the identity on y and learns the stylisation as a residual: from random weights the plain
-  transformer needs thousands of steps before its output shows the content at all (at 64 px, 100 Adam steps on
-  the content loss alone left a relative content error of 0.59; docs/methods/texture.md).
+  image's logit to the output's, x = σ(logit(y) + f(y, z)), so the content's layout reaches the output from the
+  first step and f learns the stylisation as a residual: from random weights the plain transformer needs
+  thousands of steps before its output shows the content at all (at 64 px, 100 Adam steps on the content loss
+  alone left a relative content error of 0.59).  f is Xavier-initialised like every layer: with its last
+  convolution at zero (an identity start) the outputs stayed the content plus a colour blob after 300 steps
+  (docs/methods/texture.md, "StyleNet at a CPU budget").
 
 Normalisation is :func:`netprior.nets.layers.norm`: ``"instance"`` is ``nn.InstanceNorm2d(affine=True,
 track_running_stats=False)``, i.e. eq. 3.12 followed by s ⊙ x + b, computed from each image alone in training and
