@@ -289,10 +289,10 @@ def part_norm(args, descriptor) -> dict:
         label = f"StyleNet {'IN' if norm_kind == 'instance' else 'BN'}"
         out[label] = {"final_train_objective": sum(hist["loss"][-tail:]) / tail, "eval": evals,
                       "curve": hist["loss"][:: max(1, args.style_iters // 50)], "train_seconds": tr.result.seconds}
-        rows.append((f"{label}: held-out content | output, two pool contents | outputs (held-out loss "
-                     f"{evals['held_out']['total']:.3g})",
-                     torch.cat([test, shown["held_out"], pool[:1], shown["train_pool"][:1], pool[1:2],
-                                shown["train_pool"][1:2]])))
+        pairs = [torch.stack([c, o]) for c, o in zip(torch.cat([test, pool[:4]]),
+                                                        torch.cat([shown["held_out"], shown["train_pool"]]))]
+        rows.append((f"{label}: held-out content | output, then four pool contents | outputs (held-out loss "
+                     f"{evals['held_out']['total']:.3g})", torch.cat(pairs)))
         architecture = f"StyleNet options: {tr.model.net.config}."
     save_sheet(rows + [("style", style)], RESULTS / "texture_in_vs_bn.png", scale=1.5)
     return {"style": "CSet14/flowers.png", "pool": [p.name for p in names[:args.pool]], "held_out": "CSet5/butterfly",
