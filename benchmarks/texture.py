@@ -512,6 +512,26 @@ def quality_markdown(q: dict, meta: dict, sheet: str = "texture_quality") -> lis
                     "and no pixel noise; the sheets show how far the CPU budget gets.", ""]
 
 
+def v2_before_after(before: dict, after: dict) -> list[str]:
+    """TextureNet v2 of the 'nets after' configuration of the main quality run (the thesis' network: noise only
+    through the fully connected layers, plain sigmoid) against the same budget in ``after`` (stage noise and the
+    leaky sigmoid, the defaults of new models since issue #16's fifth session)."""
+    lines = []
+    for name, e in after["exemplars"].items():
+        old = before["exemplars"].get(name, {}).get("runs", {}).get("nets after: Lite0, 128 px, BN re-estimated", {})
+        new = next(iter(e["runs"].values()))
+        nets = [n for n in ("TextureNet v2", "TextureNet v2 + diversity") if n in old and n in new]
+        if nets:
+            lines += [f"TextureNet v2 on `{name}`, the thesis' network → stage noise and leaky sigmoid (same budget; "
+                      "before: the `nets after` rows of the first quality table): " + "; ".join(
+                          f"{n}: patch SW₂ {old[n]['patch_swd']:.3g} → {new[n]['patch_swd']:.3g}, colour-histogram "
+                          f"distance {old[n]['colour_histogram_distance']:.3g} → "
+                          f"{new[n]['colour_histogram_distance']:.3g}, grid strength {old[n]['grid_strength']:.3g} → "
+                          f"{new[n]['grid_strength']:.3g}, Gram loss under vgg16-hed {old[n]['gram_vgg16-hed']:.3g} → "
+                          f"{new[n]['gram_vgg16-hed']:.3g}" for n in nets) + ".", ""]
+    return lines
+
+
 def markdown(res: dict, command: str) -> str:
     lines = ["## Texture Networks: speed, diversity, instance normalisation, quality (thesis ch. 2-3)", ""]
     if "threads" in res:  # the shared header of the speed/diversity/norm parts
@@ -579,6 +599,8 @@ def markdown(res: dict, command: str) -> str:
         lines += [f"Quality run `{key}` (`--quality-key {key}`; configurations without networks show only Gatys):",
                   ""]
         lines += quality_markdown(res[key], res["part_runs"][key], f"texture_{key}")
+        if key == "quality_after" and "quality" in res:
+            lines += v2_before_after(res["quality"], res[key])
     if "quality_descriptors" in res:  # an earlier quality run kept for its Gatys/descriptor rows
         lines += ["Earlier quality run, kept for its Gatys rows (start, descriptors; its networks were trained at "
                   "the old budget, 64 px, 80 steps, stale BatchNorm statistics):", ""]
