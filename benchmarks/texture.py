@@ -448,10 +448,14 @@ def part_quality(args, _descriptor) -> dict:
 
 
 def quality_markdown(q: dict, meta: dict, sheet: str = "texture_quality") -> list[str]:
-    cols = ["colour_noise_fraction", "colour_histogram_distance", "patch_swd", "colour_mean_shift", "grid_strength",
-            *[f"gram_{n}" for n in QUALITY_SCORERS]]
-    head = ["colour-noise pixels", "colour-histogram distance", "patch SW₂", "mean-colour shift", "grid strength",
-            *[f"Gram loss under {n}" for n in QUALITY_SCORERS]]
+    cols = ["colour_noise_fraction", "colour_histogram_distance", "patch_swd", "patch_swd_4", "colour_mean_shift",
+            "grid_strength", *[f"gram_{n}" for n in QUALITY_SCORERS]]
+    head = ["colour-noise pixels", "colour-histogram distance", "patch SW₂", "patch SW₂ at ¼ scale",
+            "mean-colour shift", "grid strength", *[f"Gram loss under {n}" for n in QUALITY_SCORERS]]
+
+    def cell(r: dict, c: str) -> str:  # runs before the ¼-scale patch measure existed lack it
+        return f"{r[c]:.3g}" if c in r else "—"
+
     recorded = any("recalibrate" in r for e in q["exemplars"].values() for runs in e["runs"].values()
                    for r in runs.values())  # runs since issue #16's third session record the networks' budget
     lines = [f"### Quality measures no method optimised: exemplars {', '.join(f'`{n}`' for n in q['exemplars'])} "
@@ -475,7 +479,9 @@ def quality_markdown(q: dict, meta: dict, sheet: str = "texture_quality") -> lis
              f"; scores are means over {q['samples']} samples. "
              "Colour-noise pixels: share of pixels whose channels differ by more than 0.15 (the grey exemplar: 0). "
              "Colour-histogram distance: total variation between joint 8×8×8 RGB histograms. Patch SW₂: sliced "
-             "Wasserstein distance between 7×7 patch distributions (64 directions). Mean-colour shift: distance "
+             "Wasserstein distance between 7×7 patch distributions (64 directions); at ¼ scale: the same after 4×4 "
+             "average pooling of both images (7×7 patches then cover 28 px: the arrangement of bricks and stones, "
+             "not only their edges). Mean-colour shift: distance "
              "between mean RGB colours. Grid strength: variance of the 64 phase means (i mod 8, j mod 8) over the "
              f"image variance (≈ 64/pixels for white noise: {64 / q['size'] ** 2:.4f} at {q['size']} px, "
              f"{64 / q['net_size'] ** 2:.4f} at {q['net_size']} px). "
@@ -486,14 +492,14 @@ def quality_markdown(q: dict, meta: dict, sheet: str = "texture_quality") -> lis
         lines += [f"Exemplar `{name}`:", "", "| descriptor | method | seconds | " + " | ".join(head) + " |",
                   "|---" * (len(head) + 3) + "|",
                   f"| — | exemplar crop{' (the whole exemplar: 0 by construction)' if q['size'] >= q['exemplar_size'] else ''}"
-                  " | — | " + " | ".join(f"{e['exemplar_scores'][c]:.3g}" for c in cols) + " |"]
+                  " | — | " + " | ".join(cell(e["exemplar_scores"], c) for c in cols) + " |"]
         for label, runs in e["runs"].items():
             for method, r in runs.items():
                 if "net_size" in r:
                     method += (f" ({r['net_size']} px, {r['train_iters']} steps, batch {r['batch']}"
                                f"{', stale BN' if not r['recalibrate'] else ''})")
-                lines.append(f"| {label} | {method} | {r['seconds']:.0f} | "
-                             + " | ".join(f"{r[c]:.3g}" for c in cols) + " |")
+                lines.append(f"| {label} | {method} | {r['seconds']:.0f} | " + " | ".join(cell(r, c) for c in cols)
+                             + " |")
         gatys = {label: next(r for m, r in runs.items() if m.startswith("Gatys")) for label, runs in e["runs"].items()}
         before, after = gatys.get(next(iter(QUALITY_CONFIGS))), gatys.get(list(QUALITY_CONFIGS)[1])
         if before and after:
@@ -512,6 +518,26 @@ def quality_markdown(q: dict, meta: dict, sheet: str = "texture_quality") -> lis
         lines += ["", f"![quality {name}]({sheet}_{name}.png)", ""]
     return lines + ["Paper: the thesis' and Gatys et al.'s textures (VGG-19, 256 px, GPU) have the exemplar's colours "
                     "and no pixel noise; the sheets show how far the CPU budget gets.", ""]
+
+
+def v2_before_after(before: dict, after: dict) -> list[str]:
+    """TextureNet v2 of the 'nets after' configuration of the main quality run (the thesis' network: noise only
+    through the fully connected layers, plain sigmoid) against the same budget in ``after`` (stage noise and the
+    leaky sigmoid, the defaults of new models since issue #16's fifth session)."""
+    lines = []
+    for name, e in after["exemplars"].items():
+        old = before["exemplars"].get(name, {}).get("runs", {}).get("nets after: Lite0, 128 px, BN re-estimated", {})
+        new = next(iter(e["runs"].values()))
+        nets = [n for n in ("TextureNet v2", "TextureNet v2 + diversity") if n in old and n in new]
+        if nets:
+            lines += [f"TextureNet v2 on `{name}`, the thesis' network → stage noise and leaky sigmoid (same budget; "
+                      "before: the `nets after` rows of the first quality table): " + "; ".join(
+                          f"{n}: patch SW₂ {old[n]['patch_swd']:.3g} → {new[n]['patch_swd']:.3g}, colour-histogram "
+                          f"distance {old[n]['colour_histogram_distance']:.3g} → "
+                          f"{new[n]['colour_histogram_distance']:.3g}, grid strength {old[n]['grid_strength']:.3g} → "
+                          f"{new[n]['grid_strength']:.3g}, Gram loss under vgg16-hed {old[n]['gram_vgg16-hed']:.3g} → "
+                          f"{new[n]['gram_vgg16-hed']:.3g}" for n in nets) + ".", ""]
+    return lines
 
 
 def markdown(res: dict, command: str) -> str:
@@ -589,6 +615,8 @@ def markdown(res: dict, command: str) -> str:
         lines += [f"Quality run `{key}` (`--quality-key {key}`; configurations without networks show only Gatys):",
                   ""]
         lines += quality_markdown(res[key], res["part_runs"][key], f"texture_{key}")
+        if key == "quality_after" and "quality" in res:
+            lines += v2_before_after(res["quality"], res[key])
     if "quality_descriptors" in res:  # an earlier quality run kept for its Gatys/descriptor rows
         lines += ["Earlier quality run, kept for its Gatys rows (start, descriptors; its networks were trained at "
                   "the old budget, 64 px, 80 steps, stale BatchNorm statistics):", ""]

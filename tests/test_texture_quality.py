@@ -58,6 +58,9 @@ def test_patch_swd_prefers_the_same_texture_to_shuffled_pixels():
     assert same < 0.5 * wrong
     assert colour_histogram_distance(shuffled, top) == 0.0  # which the histogram cannot tell
     assert patch_sliced_wasserstein(bottom[..., :64, :], top) == pytest.approx(same, rel=0.5)  # any size
+    # at ¼ scale (28 px windows) a wall of slabs without mortar — the brick blurred into blocks — is far off too
+    blocks = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(top, 16), scale_factor=16)
+    assert patch_sliced_wasserstein(bottom, top, scale=4) < 0.5 * patch_sliced_wasserstein(blocks, top, scale=4)
 
 
 def test_grid_strength_sees_a_pattern_repeating_every_8_pixels(brick):
