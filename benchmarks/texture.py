@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from statistics import mean
 
 import torch
 
@@ -248,6 +249,7 @@ def part_norm(args, descriptor) -> dict:
     from netprior.inputs import square
     from netprior.feedforward import ARCH_LR, TrainConfig
     from netprior.recipes.texture import Descriptor
+    from netprior.texture_metrics import colour_histogram_distance
 
     if args.norm_descriptor != descriptor.net.name:
         descriptor = Descriptor(args.norm_descriptor)
@@ -276,15 +278,21 @@ def part_norm(args, descriptor) -> dict:
 
                 con = float(feature_mse({k: feats[k] for k in descriptor.content_layers}, c_targets,
                                         descriptor.content_weights(c_targets)))
-            evals[name] = {"texture": tex, "content": con, "total": tex + args.alpha * con}
+                tex_content = float(descriptor.texture_loss(images, style_grams))
+            evals[name] = {"texture": tex, "content": con, "total": tex + args.alpha * con,
+                           "texture_of_content": tex_content,  # the identity's loss: what stylising must beat
+                           "colour_hist_to_style": mean(colour_histogram_distance(y[i:i + 1], style)
+                                                        for i in range(len(y))),
+                           "colour_hist_content_to_style": mean(colour_histogram_distance(images[i:i + 1], style)
+                                                                for i in range(len(images)))}
             shown[name] = y
         label = f"StyleNet {'IN' if norm_kind == 'instance' else 'BN'}"
         out[label] = {"final_train_objective": sum(hist["loss"][-tail:]) / tail, "eval": evals,
                       "curve": hist["loss"][:: max(1, args.style_iters // 50)], "train_seconds": tr.result.seconds}
-        rows.append((f"{label}: held-out content | output, two pool contents | outputs (held-out loss "
-                     f"{evals['held_out']['total']:.3g})",
-                     torch.cat([test, shown["held_out"], pool[:1], shown["train_pool"][:1], pool[1:2],
-                                shown["train_pool"][1:2]])))
+        pairs = [torch.stack([c, o]) for c, o in zip(torch.cat([test, pool[:4]]),
+                                                        torch.cat([shown["held_out"], shown["train_pool"]]))]
+        rows.append((f"{label}: held-out content | output, then four pool contents | outputs (held-out loss "
+                     f"{evals['held_out']['total']:.3g})", torch.cat(pairs)))
         architecture = f"StyleNet options: {tr.model.net.config}."
     save_sheet(rows + [("style", style)], RESULTS / "texture_in_vs_bn.png", scale=1.5)
     return {"style": "CSet14/flowers.png", "pool": [p.name for p in names[:args.pool]], "held_out": "CSet5/butterfly",
@@ -440,10 +448,14 @@ def part_quality(args, _descriptor) -> dict:
 
 
 def quality_markdown(q: dict, meta: dict, sheet: str = "texture_quality") -> list[str]:
-    cols = ["colour_noise_fraction", "colour_histogram_distance", "patch_swd", "colour_mean_shift", "grid_strength",
-            *[f"gram_{n}" for n in QUALITY_SCORERS]]
-    head = ["colour-noise pixels", "colour-histogram distance", "patch SW₂", "mean-colour shift", "grid strength",
-            *[f"Gram loss under {n}" for n in QUALITY_SCORERS]]
+    cols = ["colour_noise_fraction", "colour_histogram_distance", "patch_swd", "patch_swd_4", "colour_mean_shift",
+            "grid_strength", *[f"gram_{n}" for n in QUALITY_SCORERS]]
+    head = ["colour-noise pixels", "colour-histogram distance", "patch SW₂", "patch SW₂ at ¼ scale",
+            "mean-colour shift", "grid strength", *[f"Gram loss under {n}" for n in QUALITY_SCORERS]]
+
+    def cell(r: dict, c: str) -> str:  # runs before the ¼-scale patch measure existed lack it
+        return f"{r[c]:.3g}" if c in r else "—"
+
     recorded = any("recalibrate" in r for e in q["exemplars"].values() for runs in e["runs"].values()
                    for r in runs.values())  # runs since issue #16's third session record the networks' budget
     lines = [f"### Quality measures no method optimised: exemplars {', '.join(f'`{n}`' for n in q['exemplars'])} "
@@ -467,7 +479,9 @@ def quality_markdown(q: dict, meta: dict, sheet: str = "texture_quality") -> lis
              f"; scores are means over {q['samples']} samples. "
              "Colour-noise pixels: share of pixels whose channels differ by more than 0.15 (the grey exemplar: 0). "
              "Colour-histogram distance: total variation between joint 8×8×8 RGB histograms. Patch SW₂: sliced "
-             "Wasserstein distance between 7×7 patch distributions (64 directions). Mean-colour shift: distance "
+             "Wasserstein distance between 7×7 patch distributions (64 directions); at ¼ scale: the same after 4×4 "
+             "average pooling of both images (7×7 patches then cover 28 px: the arrangement of bricks and stones, "
+             "not only their edges). Mean-colour shift: distance "
              "between mean RGB colours. Grid strength: variance of the 64 phase means (i mod 8, j mod 8) over the "
              f"image variance (≈ 64/pixels for white noise: {64 / q['size'] ** 2:.4f} at {q['size']} px, "
              f"{64 / q['net_size'] ** 2:.4f} at {q['net_size']} px). "
@@ -478,14 +492,14 @@ def quality_markdown(q: dict, meta: dict, sheet: str = "texture_quality") -> lis
         lines += [f"Exemplar `{name}`:", "", "| descriptor | method | seconds | " + " | ".join(head) + " |",
                   "|---" * (len(head) + 3) + "|",
                   f"| — | exemplar crop{' (the whole exemplar: 0 by construction)' if q['size'] >= q['exemplar_size'] else ''}"
-                  " | — | " + " | ".join(f"{e['exemplar_scores'][c]:.3g}" for c in cols) + " |"]
+                  " | — | " + " | ".join(cell(e["exemplar_scores"], c) for c in cols) + " |"]
         for label, runs in e["runs"].items():
             for method, r in runs.items():
                 if "net_size" in r:
                     method += (f" ({r['net_size']} px, {r['train_iters']} steps, batch {r['batch']}"
                                f"{', stale BN' if not r['recalibrate'] else ''})")
-                lines.append(f"| {label} | {method} | {r['seconds']:.0f} | "
-                             + " | ".join(f"{r[c]:.3g}" for c in cols) + " |")
+                lines.append(f"| {label} | {method} | {r['seconds']:.0f} | " + " | ".join(cell(r, c) for c in cols)
+                             + " |")
         gatys = {label: next(r for m, r in runs.items() if m.startswith("Gatys")) for label, runs in e["runs"].items()}
         before, after = gatys.get(next(iter(QUALITY_CONFIGS))), gatys.get(list(QUALITY_CONFIGS)[1])
         if before and after:
@@ -504,6 +518,26 @@ def quality_markdown(q: dict, meta: dict, sheet: str = "texture_quality") -> lis
         lines += ["", f"![quality {name}]({sheet}_{name}.png)", ""]
     return lines + ["Paper: the thesis' and Gatys et al.'s textures (VGG-19, 256 px, GPU) have the exemplar's colours "
                     "and no pixel noise; the sheets show how far the CPU budget gets.", ""]
+
+
+def v2_before_after(before: dict, after: dict) -> list[str]:
+    """TextureNet v2 of the 'nets after' configuration of the main quality run (the thesis' network: noise only
+    through the fully connected layers, plain sigmoid) against the same budget in ``after`` (stage noise and the
+    leaky sigmoid, the defaults of new models since issue #16's fifth session)."""
+    lines = []
+    for name, e in after["exemplars"].items():
+        old = before["exemplars"].get(name, {}).get("runs", {}).get("nets after: Lite0, 128 px, BN re-estimated", {})
+        new = next(iter(e["runs"].values()))
+        nets = [n for n in ("TextureNet v2", "TextureNet v2 + diversity") if n in old and n in new]
+        if nets:
+            lines += [f"TextureNet v2 on `{name}`, the thesis' network → stage noise and leaky sigmoid (same budget; "
+                      "before: the `nets after` rows of the first quality table): " + "; ".join(
+                          f"{n}: patch SW₂ {old[n]['patch_swd']:.3g} → {new[n]['patch_swd']:.3g}, colour-histogram "
+                          f"distance {old[n]['colour_histogram_distance']:.3g} → "
+                          f"{new[n]['colour_histogram_distance']:.3g}, grid strength {old[n]['grid_strength']:.3g} → "
+                          f"{new[n]['grid_strength']:.3g}, Gram loss under vgg16-hed {old[n]['gram_vgg16-hed']:.3g} → "
+                          f"{new[n]['gram_vgg16-hed']:.3g}" for n in nets) + ".", ""]
+    return lines
 
 
 def markdown(res: dict, command: str) -> str:
@@ -560,19 +594,29 @@ def markdown(res: dict, command: str) -> str:
         if run and run["command"] != command:
             lines += [f"Command: `{run['command']}`; CPU, {run['threads']} thread, load average at start "
                       f"{run['load_average']}, {run['seconds']:.0f} s. {m.get('architecture', '')}", ""]
-        lines += ["| method | final training objective | test-time loss (pool) | test-time loss (held-out "
-                  f"{m['held_out']}) | train seconds |", "|---|---|---|---|---|"]
+        lines += [(f"| method | final training objective | test-time loss (pool) | test-time loss (held-out "
+                   f"{m['held_out']}) | L_T pool: outputs / contents | colour-histogram distance to the style, "
+                   "pool: outputs / contents | train seconds |"), "|---|---|---|---|---|---|---|"]
         for label, r in m["runs"].items():
-            lines.append(f"| {label} | {r['final_train_objective']:.3g} | {r['eval']['train_pool']['total']:.3g} | "
-                         f"{r['eval']['held_out']['total']:.3g} | {r['train_seconds']:.0f} |")
-        lines += ["", "Paper: IN converges faster and to a lower objective than BN (Fig. 3.3a).", "",
-                  "![IN vs BN](texture_in_vs_bn.png)", ""]
+            pool_eval = r["eval"]["train_pool"]
+            style_stats = (f"{pool_eval['texture']:.3g} / {pool_eval['texture_of_content']:.3g} | "
+                           f"{pool_eval['colour_hist_to_style']:.3f} / {pool_eval['colour_hist_content_to_style']:.3f}"
+                           if "texture_of_content" in pool_eval else "— | —")
+            lines.append(f"| {label} | {r['final_train_objective']:.3g} | {pool_eval['total']:.3g} | "
+                         f"{r['eval']['held_out']['total']:.3g} | {style_stats} | {r['train_seconds']:.0f} |")
+        lines += ["", ("Paper: IN converges faster and to a lower objective than BN (Fig. 3.3a) and stylises far "
+                       "better (Fig. 3.3d/g, 3.4)."), ""]
+        if m.get("reading"):
+            lines += [f"Reading (the sheet looked at): {m['reading']}", ""]
+        lines += ["![IN vs BN](texture_in_vs_bn.png)", ""]
     if "quality" in res:
         lines += quality_markdown(res["quality"], res["part_runs"]["quality"])
     for key in sorted(k for k in res if k.startswith("quality_") and k != "quality_descriptors"):
         lines += [f"Quality run `{key}` (`--quality-key {key}`; configurations without networks show only Gatys):",
                   ""]
         lines += quality_markdown(res[key], res["part_runs"][key], f"texture_{key}")
+        if key == "quality_after" and "quality" in res:
+            lines += v2_before_after(res["quality"], res[key])
     if "quality_descriptors" in res:  # an earlier quality run kept for its Gatys/descriptor rows
         lines += ["Earlier quality run, kept for its Gatys rows (start, descriptors; its networks were trained at "
                   "the old budget, 64 px, 80 steps, stale BatchNorm statistics):", ""]

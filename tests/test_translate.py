@@ -145,3 +145,29 @@ def test_cli_round_trip_and_bad_input(domains, tmp_path, monkeypatch, capsys):
                   "-o", tmp_path / "x.safetensors"]):
         code, _, err = run(monkeypatch, capsys, *args)
         assert code == 2 and err.count("\n") == 1 and err.startswith("error:"), (args, err)
+
+
+def test_input_skip_lets_the_generator_see_global_brightness_and_old_files_load(domains, tmp_path):
+    """Without the input skip the generator is blind to a global brightness/contrast change of its input (instance
+    norm after the bias-free first convolution), so it can never be the identity that pre-training and eq. 5.7 ask
+    for; with it the output follows the change.  A file written before the option still loads."""
+    from netprior.nets.translation import TranslationGenerator
+    from netprior.recipes.translate import load_model
+    from netprior.statefile import save_state
+
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 16, 16) * 0.5 + 0.25
+    dimmed = 0.5 * x + 0.1
+    plain, skip = TranslationGenerator(4, 2, 1, input_skip=False), TranslationGenerator(4, 2, 1)
+    with torch.no_grad():
+        assert (plain(x) - plain(dimmed)).abs().max() < 1e-3          # up to instance norm's ε
+        assert (skip(x) - skip(dimmed)).abs().mean() > 1e-2
+    old = {("main.%d." % len(plain.main) + k[4:] if k.startswith("out.") else k): v
+           for k, v in plain.state_dict().items()}
+    cfg = {k: v for k, v in TranslateConfig(**TINY, cycle=False).__dict__.items() if k != "g_input_skip"}
+    save_state(tmp_path / "old.safetensors", {"config": cfg, "generators": {"ab": old}, "training": {}},
+               kind="translation-model", version=1)
+    gens, loaded = load_model(tmp_path / "old.safetensors")
+    assert not loaded.g_input_skip
+    with torch.no_grad():
+        assert torch.equal(gens["ab"](x), plain.eval()(x))

@@ -71,9 +71,10 @@ class TrainConfig(Config):
 
 
 # Default Adam learning rates: 0.1 for the ch. 2 networks (§2.4.1).  The thesis gives none for the ch. 3 networks;
-# in our runs (benchmarks/texture.py, 64 px, 150 steps) TextureNetV2 trained well at 0.01, while StyleNet spiked
-# (×8 loss) at 0.01 and reached a lower objective at 0.003 than at 0.001 (Johnson et al.'s rate).
-ARCH_LR = {"texture_net": 0.1, "stylisation_net": 0.1, "texture_net_v2": 0.01, "style_net": 0.003}
+# in our runs (benchmarks/texture.py, 64 px, 150 steps) TextureNetV2 trained well at 0.01.  StyleNet with its
+# content skip: 0.001 (Johnson et al.'s rate) gave a lower texture loss on every test image than 0.003 (vgg16-hed,
+# 64 px, 150 steps; docs/methods/texture.md, "StyleNet at a CPU budget").
+ARCH_LR = {"texture_net": 0.1, "stylisation_net": 0.1, "texture_net_v2": 0.01, "style_net": 0.001}
 
 
 def train_generator(net: Generator, cfg: TrainConfig, descriptor: Descriptor, targets: dict[str, Tensor], *,

@@ -50,9 +50,6 @@ TEXTURE_LAYERS: dict[str, tuple[str, ...]] = {
 CONTENT_LAYERS: dict[str, tuple[str, ...]] = {"lite0": ("block5",), "vgg19": ("relu4_2",), "vgg16": ("relu4_2",),
                                               "vgg16-hed": ("relu4_2",)}
 VGG_DESCRIPTORS = ("vgg16", "vgg19", "vgg16-hed")  # average pooling
-# Default Adam learning rates: 0.1 for the ch. 2 networks (§2.4.1).  The thesis gives none for the ch. 3 networks;
-# in our runs (benchmarks/texture.py, 64 px, 150 steps) TextureNetV2 trained well at 0.01, while StyleNet spiked
-# (×8 loss) at 0.01 and reached a lower objective at 0.003 than at 0.001 (Johnson et al.'s rate).
 _RF_CACHE: dict[tuple, int] = {}
 
 

@@ -11,7 +11,9 @@ scored image by image by the caller):
 * :func:`patch_sliced_wasserstein` — sliced Wasserstein-2 distance between the distributions of k × k patches
   (Rabin et al. 2011; the patch statistic of SinGAN/SIFID-style texture scores, here without a network):
   SW₂² = E_θ W₂²(θᵀP(x), θᵀP(x0)) over random unit directions θ in R^{3k²}, each 1-D W₂ computed from sorted
-  projections at matched quantiles.  In [0, 1]-pixel units per patch dimension (divided by sqrt(3k²)).
+  projections at matched quantiles.  In [0, 1]-pixel units per patch dimension (divided by sqrt(3k²)).  With
+  ``scale`` = s > 1 both images are first average-pooled s × s, so a 7 × 7 patch covers 7s px: at s = 4 (28 px) it
+  sees the arrangement of bricks and mortar that 7 px patches of a wall and of a jumble of slabs share.
 * :func:`grid_strength` — the regular grid that strided/transposed upsampling prints on an image: pixels are
   grouped by their phase (i mod p, j mod p), p = 8 (three ×2 stages), and the variance of the p² phase means is
   divided by the image's variance.  Without a grid it is about p²/(HW) (sampling noise); a pattern repeating every
@@ -64,9 +66,13 @@ def _patches(x: Tensor, k: int) -> Tensor:
     return F.unfold(_image(x)[None], k).squeeze(0).T  # (N, 3k²)
 
 
-def patch_sliced_wasserstein(x: Tensor, x0: Tensor, patch: int = 7, projections: int = 64, seed: int = 0) -> float:
-    """Sliced Wasserstein-2 distance between the k × k patch distributions of ``x`` and ``x0`` (module docstring).
-    Images of different sizes are compared at ``min(N, N0)`` matched quantiles."""
+def patch_sliced_wasserstein(x: Tensor, x0: Tensor, patch: int = 7, projections: int = 64, seed: int = 0,
+                             scale: int = 1) -> float:
+    """Sliced Wasserstein-2 distance between the k × k patch distributions of ``x`` and ``x0`` (module docstring),
+    after ``scale`` × ``scale`` average pooling.  Images of different sizes are compared at ``min(N, N0)`` matched
+    quantiles."""
+    if scale > 1:
+        x, x0 = (F.avg_pool2d(_image(v)[None], scale) for v in (x, x0))
     p, p0 = _patches(x, patch), _patches(x0, patch)
     if not len(p) or not len(p0):
         raise InputError(f"images must be at least {patch} px on each side for {patch}×{patch} patches")
@@ -94,6 +100,7 @@ def texture_quality(x: Tensor, x0: Tensor) -> dict[str, float]:
     """The pixel measures of one image against the exemplar, as a dict."""
     return {"colour_noise_fraction": colour_noise_fraction(x), "colour_histogram_distance":
             colour_histogram_distance(x, x0), "patch_swd": patch_sliced_wasserstein(x, x0),
+            "patch_swd_4": patch_sliced_wasserstein(x, x0, scale=4),
             "grid_strength": grid_strength(x)}
 
 

@@ -211,6 +211,10 @@ def texture_train_cmd(exemplar: Path, output: ModelOut = None,
                                                                                    "architecture, texture_net (ch. "
                                                                                    "2) or texture_net_v2 (ch. 3).")]
                       = "texture_net",
+                      stage_noise: Annotated[Optional[int], typer.Option(
+                          "--stage-noise", help="texture_net_v2: noise channels entering every upsampling stage "
+                                                "(default 8; 0 = the thesis' network, noise only through its fully "
+                                                "connected layers).")] = None,
                       *, train: TrainOptions, desc: DescriptorOptions, run: RunOptions):
     """Train a feed-forward texture generator on one exemplar (Texture Networks; with --diversity, the Julesz
     objective of Improved Texture Networks).  Default learning rate: the architecture's."""
@@ -220,9 +224,14 @@ def texture_train_cmd(exemplar: Path, output: ModelOut = None,
     device = check_device(run.device)
     if arch not in ("texture_net", "texture_net_v2"):
         raise InputError(f"--arch must be texture_net or texture_net_v2, got {arch!r}")
+    if stage_noise is not None and arch != "texture_net_v2":
+        raise InputError("--stage-noise is an option of --arch texture_net_v2")
     out = _model_path(output, exemplar, "texture", [exemplar])
     x0 = load_image(exemplar, max_side=run.max_side)
-    training = train_texture_net(x0, train.config(arch, run.seed), descriptor=desc.build(device), device=device,
+    cfg = train.config(arch, run.seed)
+    if stage_noise is not None:
+        cfg = cfg.override(net={**cfg.net, "stage_noise": stage_noise})
+    training = train_texture_net(x0, cfg, descriptor=desc.build(device), device=device,
                                  checkpoint=run.checkpoint_path, progress=not run.quiet,
                                  snapshot_every=max(1, train.iters // 6) if run.report else 0)
     _write_model(training, out, {"exemplar": exemplar}, [("exemplar", x0)] if run.report else None)

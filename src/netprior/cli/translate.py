@@ -40,6 +40,10 @@ def train_cmd(
                                                                 "loss).")] = False,
         size: Annotated[int, typer.Option("--size", help="Side in pixels of the images made (a multiple of "
                                                          "16).")] = 64,
+        input_skip: Annotated[bool, typer.Option("--input-skip/--no-input-skip", help="The generator's last "
+                                                 "convolution also sees its input, so that it can reproduce it "
+                                                 "(--no-input-skip: the plain network, blind to the input's "
+                                                 "global brightness and contrast).")] = True,
         iters: Iters = 1000,
         pretrain_iters: Annotated[int, typer.Option("--pretrain-iters", help="Pre-training steps (the "
                                                                              "generators as autoencoders).")] = 100,
@@ -59,7 +63,7 @@ def train_cmd(
     dev = check_device(run.device)
     stem = run.check_outputs(output, dir_a, dir_b, what="generators")
     cfg = TranslateConfig(size=size, disc=disc, gan_loss=gan_loss, tap_scale=not raw_taps,
-                          multiscale=not single_scale, cycle=not one_way,
+                          multiscale=not single_scale, cycle=not one_way, g_input_skip=input_skip,
                           cycle_weight=cycle_weight, identity_weight=identity_weight, pretrain_iters=pretrain_iters,
                           batch=batch, iters=iters, lr=lr, seed=run.seed)
     with notes():

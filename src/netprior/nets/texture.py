@@ -25,17 +25,25 @@ constructor arguments, so ``GENERATORS[arch](**config)`` rebuilds it.
   unless training makes them agree every stage can print a period-2 pattern, and stacked stages a grid (Odena et
   al. 2016, "Deconvolution and checkerboard artifacts").  ``upsample="resize"`` (nearest-neighbour ×2, then a 3×3
   convolution with reflection padding) has no such parity dependence; :func:`netprior.texture_metrics.grid_strength`
-  measures the grid.
+  measures the grid.  Two additions of ours (off in the class, on in ``recipes.texture`` for new models; measured in
+  docs/methods/texture.md): ``stage_noise`` = k concatenates k channels of N(0, I) noise to the input of every
+  upsampling convolution (after the nearest-neighbour ×2 of "resize"), so that randomness reaches every scale as in
+  TextureNet v1 — with z only at the fully connected input a trained network drew one layout for all z and bought
+  its diversity with blotches; ``output_leak`` = ε gives the output sigmoid the backward slope σ' + ε
+  (:func:`leaky_sigmoid`), so that a region whose logits ran to −20 … −90 (a black or white blotch, σ' ≈ 10⁻⁹) can
+  still be pulled back by the loss.
 * :class:`StyleNet` — the residual transformer of Johnson et al. (2016) used in §3.5: 9×9 conv, two stride-2 3×3
   convs, R residual blocks, two fractionally strided 3×3 convs, 9×9 conv to RGB, reflection padding, with
   instance (StyleNet IN) or batch normalisation (StyleNet BN); its input is the content image concatenated with
   N(0, I) noise channels (the Julesz stylisation generator g(x0, z) of §3.3).  Its fractionally strided 3×3
   convolutions (stride 2) print a period-2 checkerboard that Lite0 hardly sees (measured: docs/methods/texture.md);
   ``upsample="resize"`` replaces them as in TextureNetV2.  ``content_skip=True`` (our addition) adds the content
-  image's logit to the output's, x = σ(logit(y) + f(y, z)), with f's last convolution initialised at zero, so the
-  network starts as the identity on y and learns the stylisation as a residual: from random weights the plain
-  transformer needs thousands of steps before its output shows the content at all (at 64 px, 100 Adam steps on
-  the content loss alone left a relative content error of 0.59; docs/methods/texture.md).
+  image's logit to the output's, x = σ(logit(y) + f(y, z)), so the content's layout reaches the output from the
+  first step and f learns the stylisation as a residual: from random weights the plain transformer needs
+  thousands of steps before its output shows the content at all (at 64 px, 100 Adam steps on the content loss
+  alone left a relative content error of 0.59).  f is Xavier-initialised like every layer: with its last
+  convolution at zero (an identity start) the outputs stayed the content plus a colour blob after 300 steps
+  (docs/methods/texture.md, "StyleNet at a CPU budget").
 
 Normalisation is :func:`netprior.nets.layers.norm`: ``"instance"`` is ``nn.InstanceNorm2d(affine=True,
 track_running_stats=False)``, i.e. eq. 3.12 followed by s ⊙ x + b, computed from each image alone in training and
@@ -101,6 +109,14 @@ def upsampler(cin: int, cout: int, kind: str) -> list[nn.Module]:
     if kind == "resize":
         return [nn.Upsample(scale_factor=2, mode="nearest"), conv(cin, cout, 3, pad="reflection")]
     raise InputError(f"upsample must be one of {', '.join(UPSAMPLERS)}, got {kind!r}")
+
+
+def leaky_sigmoid(logits: Tensor, leak: float) -> Tensor:
+    """σ(l) in the forward pass; in the backward pass dσ/dl + ``leak``, so a region whose logits ran far from 0 (σ
+    saturated at 0 or 1, σ'(−20) ≈ 2·10⁻⁹) still receives the loss's gradient and can come back.  ``leak`` = 0 is
+    the plain sigmoid."""
+    y = torch.sigmoid(logits)
+    return y + leak * (logits - logits.detach()) if leak else y
 
 
 def _conv_block(cin: int, cout: int, pad: str, normalization: str) -> nn.Sequential:
@@ -202,25 +218,39 @@ class StylisationNet(MultiScaleGenerator):
 
 
 class TextureNetV2(Generator):
-    """TextureNetV2 of §3.5.1.1: z ∈ R^256 ~ N(0, I) → FC → FC → 4×4 map → fractionally strided convs → RGB."""
+    """TextureNetV2 of §3.5.1.1: z ∈ R^256 ~ N(0, I) → FC → FC → 4×4 map → fractionally strided convs → RGB;
+    with ``stage_noise`` = k > 0 also k channels of N(0, I) noise concatenated to the input of every upsampling
+    stage (our addition, see the module docstring)."""
 
     def __init__(self, *, size: int = 128, noise_dim: int = 256, hidden: int = 256, width: int = 256,
-                 min_width: int = 32, normalization: str = "batch", upsample: str = "transposed") -> None:
+                 min_width: int = 32, normalization: str = "batch", upsample: str = "transposed",
+                 stage_noise: int = 0, output_leak: float = 0.0) -> None:
         super().__init__(size=size, noise_dim=noise_dim, hidden=hidden, width=width, min_width=min_width,
-                         normalization=normalization, upsample=upsample)
+                         normalization=normalization, upsample=upsample, stage_noise=stage_noise,
+                         output_leak=output_leak)
+        if output_leak < 0:
+            raise InputError(f"output_leak must be >= 0, got {output_leak}")
+        self.output_leak = output_leak
         if upsample not in UPSAMPLERS:
             raise InputError(f"upsample must be one of {', '.join(UPSAMPLERS)}, got {upsample!r}")
+        if stage_noise < 0:
+            raise InputError(f"stage_noise (noise channels per upsampling stage) must be >= 0, got {stage_noise}")
         ups = math.log2(size / 4) if size >= 4 else -1
         if ups < 0 or ups != int(ups):
             raise InputError(f"TextureNetV2 produces sizes 4·2^n (8, 16, …, 128, 256, …), got {size}")
-        self.size, self.noise_dim, self.width = size, noise_dim, width
+        self.size, self.noise_dim, self.width, self.stage_noise = size, noise_dim, width, stage_noise
         self.fc = nn.Sequential(nn.Linear(noise_dim, hidden), nn.ReLU(inplace=True),
                                 nn.Linear(hidden, width * 16), nn.ReLU(inplace=True))
         layers: list[nn.Module] = []
+        # Where the stage noise enters: the index in body of each stage's convolution (after the nearest-neighbour
+        # ×2 of "resize", so the noise is not blown up into 2×2 blocks) and the side of that convolution's input.
+        self.noise_entries: list[tuple[int, int]] = []
         c = width
-        for _ in range(int(ups)):
+        for i in range(int(ups)):
             c_out = max(min_width, c // 2)
-            layers += [*upsampler(c, c_out, upsample), norm(c_out, normalization), nn.ReLU(inplace=True)]
+            resize = upsample == "resize"
+            self.noise_entries.append((len(layers) + resize, 4 << (i + resize)))
+            layers += [*upsampler(c + stage_noise, c_out, upsample), norm(c_out, normalization), nn.ReLU(inplace=True)]
             c = c_out
         layers.append(conv(c, 3, 3, pad="reflection"))
         self.body = nn.Sequential(*layers)
@@ -235,15 +265,27 @@ class TextureNetV2(Generator):
 
     def make_noise(self, batch: int, size: int | tuple[int, int], *, scale: float = 1.0,
                    device: torch.device | str | None = None,
-                   generator: torch.Generator | None = None) -> Tensor:
+                   generator: torch.Generator | None = None) -> Tensor | list[Tensor]:
+        """z ~ N(0, I)·scale of shape (batch, noise_dim); with ``stage_noise`` the list [z, n_1, n_2, …], n_i ~
+        N(0, I)·scale of shape (batch, stage_noise, s_i, s_i), s_i the input side of stage i's convolution."""
         self.check_size(size)
-        return torch.randn(batch, self.noise_dim, device=device, generator=generator) * scale
+        z = torch.randn(batch, self.noise_dim, device=device, generator=generator) * scale
+        if not self.stage_noise:
+            return z
+        return [z] + [torch.randn(batch, self.stage_noise, side, side, device=device, generator=generator) * scale
+                      for _, side in self.noise_entries]
 
-    def forward(self, noise: Tensor, content: Tensor | None = None) -> Tensor:
+    def forward(self, noise: Tensor | list[Tensor], content: Tensor | None = None) -> Tensor:
         if content is not None:
             raise ValueError("TextureNetV2 takes no content image")
-        h = self.fc(noise).view(noise.shape[0], self.width, 4, 4)
-        return torch.sigmoid(self.body(h))
+        z, *maps = noise if self.stage_noise else [noise]
+        if len(maps) != (len(self.noise_entries) if self.stage_noise else 0):
+            raise ValueError(f"expected z and {len(self.noise_entries)} stage noise maps, got {len(maps)} maps")
+        h = self.fc(z).view(z.shape[0], self.width, 4, 4)
+        starts = {index: n for (index, _), n in zip(self.noise_entries, maps)}
+        for i, layer in enumerate(self.body):
+            h = layer(torch.cat([h, starts[i]], 1) if i in starts else h)
+        return leaky_sigmoid(h, self.output_leak)
 
 
 class _Residual(nn.Module):
@@ -286,8 +328,6 @@ class StyleNet(Generator):
             *[_Residual(4 * w, normalization) for _ in range(res_blocks)],
             *up(4 * w, 2 * w), *up(2 * w, w), conv(w, 3, 9, pad="reflection"))
         _xavier(self)
-        if content_skip:  # start as the identity on the content: the network learns only the stylisation
-            nn.init.zeros_([m for m in self.body[-1].modules() if isinstance(m, nn.Conv2d)][-1].weight)
 
     multiple = 4  # output sides must be multiples of this (two stride-2 stages)
 

@@ -128,8 +128,12 @@ def train_texture_net(exemplar: Tensor, cfg: TrainConfig | None = None, *, descr
     net_options = dict(cfg.net)
     if cfg.arch == "texture_net_v2":
         net_options["size"] = cfg.size
-        # The thesis' transposed convolutions print a grid (nets/texture.py); model files record the choice.
+        # The thesis' transposed convolutions print a grid (nets/texture.py); its noise, entering only through the
+        # fully connected layers, gives every sample the same layout, and its sigmoid traps regions that saturate
+        # (docs/methods/texture.md).  Model files record the choices.
         net_options.setdefault("upsample", "resize")
+        net_options.setdefault("stage_noise", 8)
+        net_options.setdefault("output_leak", 0.1)
     return train_model("texture", exemplar, cfg, descriptor, net_options=net_options,
                        source={"exemplar_shape": list(exemplar.shape)}, device=device, checkpoint=checkpoint,
                        progress=progress, snapshot_every=snapshot_every)

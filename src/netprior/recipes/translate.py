@@ -68,11 +68,21 @@ def adversarial_losses(kind: str, real: list[Tensor] | None, fake: list[Tensor])
     return total
 
 
+def _generator(cfg: TranslateConfig) -> TranslationGenerator:
+    return TranslationGenerator(cfg.g_width, 2, cfg.g_blocks, input_skip=cfg.g_input_skip)
+
+
+def _upgrade(g: TranslationGenerator, weights: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Files written before the input skip kept the last convolution as ``main.<len(main)>``; it is ``out`` now."""
+    old = f"main.{len(g.main)}."
+    return {("out." + k[len(old):] if k.startswith(old) else k): v for k, v in weights.items()}
+
+
 def build_networks(cfg: TranslateConfig) -> tuple[nn.ModuleDict, nn.ModuleDict]:
     """(generators, discriminators) keyed by direction "ab"/"ba" and domain "b"/"a" (the second of each only with
     ``cycle``), from the global torch RNG."""
     dirs = ("ab", "ba") if cfg.cycle else ("ab",)
-    gens = nn.ModuleDict({d: TranslationGenerator(cfg.g_width, 2, cfg.g_blocks) for d in dirs})
+    gens = nn.ModuleDict({d: _generator(cfg) for d in dirs})
     discs = nn.ModuleDict({d[1]: PerceptualDiscriminator(cfg.disc, width=cfg.d_width, multiscale=cfg.multiscale)
                            for d in dirs})
     return gens, discs
@@ -171,10 +181,11 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[nn.ModuleDict, Tr
     """(generators, config) from a file written by :func:`save_model` (other files: one-line error)."""
     state = load_state(path, kind=MODEL_KIND, version=MODEL_VERSION, what="translation model file")
     try:
-        cfg = TranslateConfig(**{**state["config"], "betas": tuple(state["config"]["betas"])})
-        gens = nn.ModuleDict({d: TranslationGenerator(cfg.g_width, 2, cfg.g_blocks) for d in state["generators"]})
+        # files written before the input skip lack the key and hold the plain generator
+        cfg = TranslateConfig(**{"g_input_skip": False, **state["config"], "betas": tuple(state["config"]["betas"])})
+        gens = nn.ModuleDict({d: _generator(cfg) for d in state["generators"]})
         for d, g in gens.items():
-            g.load_state_dict(state["generators"][d])
+            g.load_state_dict(_upgrade(g, state["generators"][d]))
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise InputError(f"{path}: damaged translation model file ({str(exc).splitlines()[0][:200]})") from None
     return gens.to(device).eval(), cfg

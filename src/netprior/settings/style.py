@@ -12,5 +12,6 @@ register("style", OPTIMISERS)
 STYLE_PRESETS: dict[str, TrainConfig] = register("style-train", {
     "stylisation_net": TrainConfig("stylisation_net", alpha=1.0, source="thesis §2.3.3, §2.4.1 (Adam lr 0.1)"),
     "style_net": TrainConfig("style_net", alpha=1.0, lr=ARCH_LR["style_net"],
-                             source="thesis §3.5; lr 0.003 measured (benchmarks/texture.py)"),
+                             source="thesis §3.5; lr 0.001 (Johnson et al. 2016), measured with the content skip: "
+                                    "docs/methods/texture.md"),
 })

@@ -24,6 +24,7 @@ class TranslateConfig(Config):
     d_width: int = 32
     g_width: int = 16
     g_blocks: int = 4
+    g_input_skip: bool = True      # the generator's last conv also sees its input (not the thesis; nets/translation)
     cycle: bool = True
     cycle_weight: float = 10.0     # λ_cyc (CycleGAN)
     identity_weight: float = 5.0   # λ_id (eq. 5.7; CycleGAN's 0.5 λ_cyc)
