@@ -4,12 +4,13 @@ translation of every test photo is known.
 Task.  Photos: the 64² crops of the scikit-image photographs of the default collection (``netprior data
 make-default --textures 0 --faces 0``), split by file hash into disjoint sets A (inputs), A_test (held out) and
 B_src.  A style network (``netprior style`` StyleNet, instance norm, style ``CSet14/flowers.png``, content pool of
-8 B_src crops, 64²) is trained once; domain B = the stylised B_src photos.  A translation A → B is then trained
+8 B_src crops, 64²; ``--style-descriptor``, ``--style-alpha``: its loss, e.g. vgg16-hed and α = 0.3 for a strong
+stylisation) is trained once; domain B = the stylised B_src photos.  A translation A → B is then trained
 *unpaired* (no A photo has its stylised version in B) with the same generator, data, budget and seed, with the
 perceptual discriminator (frozen Lite0 trunk; ``lite0``: its taps divided by their std on real B images, the
-default; ``lite0-raw``: the raw taps, as the thesis) and with the plain multi-scale patch discriminator (``patch``:
-the same heads on a learned trunk); all one-way (G_ab, D_b, identity loss eq. 5.7, generator pre-trained as an
-autoencoder), LSGAN.  On A_test the true stylisation s(a) is known:
+default; ``lite0-raw``: the raw taps, as the thesis; ``lite0-noskip``: taps scaled, the generator without its input
+skip) and with the plain multi-scale patch discriminator (``patch``: the same heads on a learned trunk); all
+one-way (G_ab, D_b, identity loss eq. 5.7, generator pre-trained as an autoencoder), LSGAN.  On A_test the true stylisation s(a) is known:
 
 * error to the truth: L1 (per pixel, [0, 1]) and PSNR of G(a) against s(a);
 * FID / KID of {G(a)} against B (Inception-v3), with the floors: {s(a)} vs B (perfect translation) and {a} vs B
@@ -18,10 +19,11 @@ autoencoder), LSGAN.  On A_test the true stylisation s(a) is known:
   images from translated A_test images; held-out accuracy (0.5 = indistinguishable) and log-loss (higher = better
   translation), mean over 10 random halvings.
 
-    nice -n 10 python benchmarks/translate.py --parts data,style      (then, in parallel)
+    nice -n 10 python benchmarks/translate.py --parts data,style --style-descriptor vgg16-hed --style-alpha 0.3
     nice -n 10 python benchmarks/translate.py --parts train --disc lite0 &
     nice -n 10 python benchmarks/translate.py --parts train --disc lite0-raw &
-    nice -n 10 python benchmarks/translate.py --parts train --disc patch
+    nice -n 10 python benchmarks/translate.py --parts train --disc patch &
+    nice -n 10 python benchmarks/translate.py --parts train --disc lite0-noskip
     nice -n 10 python benchmarks/translate.py --parts eval,report
 
 ``TRANSLATE_SCALE`` (environment) multiplies the iteration counts (smoke tests).
@@ -46,9 +48,9 @@ RESULTS = ROOT / "benchmarks" / "results"
 WORK = Path(os.environ.get("TRANSLATE_WORK", ROOT / "benchmarks" / "out" / "translate"))
 DATA = Path(os.environ.get("NETPRIOR_DATA", "/work/shared/data"))
 SCALE = float(os.environ.get("TRANSLATE_SCALE", "1"))
-DISCS = ("lite0", "lite0-raw", "patch")
+DISCS = ("lite0", "lite0-raw", "patch", "lite0-noskip")
 LABELS = {"lite0": "perceptual (Lite0, taps scaled)", "lite0-raw": "perceptual (Lite0, raw taps as the thesis)",
-          "patch": "plain patch"}
+          "patch": "plain patch", "lite0-noskip": "perceptual (Lite0, taps scaled; generator without input skip)"}
 
 
 def iters(n: int) -> int:
@@ -96,10 +98,11 @@ def style(args) -> None:
     b_src, b_paths = _images(WORK / "B_src")
     pool = b_src[torch.randperm(len(b_src), generator=torch.Generator().manual_seed(args.seed))[:8]]
     cfg = TrainConfig(arch="style_net", net={"normalization": "instance"}, size=64, batch=4,
-                      iters=iters(args.style_iters), lr=ARCH_LR["style_net"], alpha=1.0, seed=args.seed,
+                      iters=iters(args.style_iters), lr=ARCH_LR["style_net"], alpha=args.style_alpha, seed=args.seed,
                       lr_decay_start=iters(args.style_iters) // 2, lr_decay_every=max(1, iters(args.style_iters) // 8))
     cpu0 = time.process_time()
-    tr = train_style_net(load_image(DATA / "CSet14" / "flowers.png"), pool, cfg, descriptor=Descriptor(),
+    tr = train_style_net(load_image(DATA / "CSet14" / "flowers.png"), pool, cfg,
+                         descriptor=Descriptor(args.style_descriptor),
                          progress=args.progress)
     save_model(tr.model, WORK / "style.pt")
     for src, dst in (("B_src", "B"), ("A_test", "A_test_true")):
@@ -108,6 +111,7 @@ def style(args) -> None:
         for img, p in zip(x, paths):
             save_image(apply_style(tr.model, img[None], seed=0), WORK / dst / p.name)
     (WORK / "style.json").write_text(json.dumps({"iters": cfg.iters, "cpu_seconds": time.process_time() - cpu0,
+                                                 "descriptor": args.style_descriptor, "alpha": cfg.alpha,
                                                  "final_loss": tr.result.history["loss"][-1]}))
     print(f"style: trained in {time.process_time() - cpu0:.0f} CPU s", flush=True)
 
@@ -167,8 +171,10 @@ def c2st(real: torch.Tensor, fake: torch.Tensor, *, splits: int = 10, weight_dec
 
 
 def _variant(disc: str) -> dict:
-    """TranslateConfig fields of a benchmark variant (``lite0-raw``: Lite0 without the tap scale)."""
-    return {"disc": disc.removesuffix("-raw"), "tap_scale": not disc.endswith("-raw")}
+    """TranslateConfig fields of a benchmark variant (``lite0-raw``: Lite0 without the tap scale; ``lite0-noskip``:
+    the generator without its input skip)."""
+    return {"disc": disc.removesuffix("-raw").removesuffix("-noskip"), "tap_scale": not disc.endswith("-raw"),
+            "g_input_skip": not disc.endswith("-noskip")}
 
 
 def _adversarial_gradient(d, x: torch.Tensor, gan_loss: str) -> float:
@@ -187,7 +193,7 @@ def discriminator_gradients(a: torch.Tensor, b: torch.Tensor, *, steps: int, see
     from netprior.recipes.translate import TranslateConfig, adversarial_losses, build_networks
 
     out = {}
-    for disc in DISCS:
+    for disc in (d for d in DISCS if not d.endswith("-noskip")):  # the same discriminator as lite0
         cfg = TranslateConfig(**_variant(disc), cycle=False, seed=seed)
         torch.manual_seed(seed)
         d = build_networks(cfg)[1]["b"]
@@ -267,7 +273,8 @@ def markdown(res: dict) -> str:
              "Command: " + " ; ".join(f"`{x}`" for x in dict.fromkeys(res["commands"].values())), "",
              f"Machine: {res['machine']}. Photos: crops of the scikit-image photographs (default collection), split "
              f"by file hash into A / A_test / B_src; B = B_src stylised by a StyleNet (instance norm, style "
-             f"CSet14/flowers.png, {s.get('iters')} steps, pool of 8 B_src crops). {e['b_images']} B images, "
+             f"CSet14/flowers.png, descriptor {s.get('descriptor', 'lite0')}, content weight α = {s.get('alpha', 1.0)}, "
+             f"{s.get('iters')} steps, pool of 8 B_src crops). {e['b_images']} B images, "
              f"{e['test_images']} test photos; A and B never share a photo crop. FID and C2ST use {e['b_fid_images']} B "
              "images spread over the set.", "",
              f"Translation: one-way G_ab + D_b, generator {c.get('g_width')} channels / {c.get('g_blocks')} residual "
@@ -307,6 +314,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--disc", default=",".join(DISCS), help="discriminators for the train part")
     ap.add_argument("--photos", type=int, default=600)
     ap.add_argument("--style-iters", type=int, default=200)
+    ap.add_argument("--style-descriptor", default="lite0", help="descriptor of the style network's losses")
+    ap.add_argument("--style-alpha", type=float, default=1.0, help="content weight α of the style network")
     ap.add_argument("--pretrain-iters", type=int, default=40)
     ap.add_argument("--iters", type=int, default=80)
     ap.add_argument("--fid-b", type=int, default=128, help="B images (spread over the set) for FID and C2ST")
