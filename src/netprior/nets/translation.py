@@ -61,6 +61,13 @@ class TranslationGenerator(nn.Module):
         self.input_skip = input_skip
         self.out = conv(c + channels * input_skip, channels, 7, pad="reflection")
 
+    def load_state_dict(self, state_dict, *args, **kwargs):
+        """As nn.Module's, also for weights written before the input skip, which kept the last convolution as
+        ``main.<len(main)>`` (it is ``out`` now)."""
+        old = f"main.{len(self.main)}."
+        return super().load_state_dict({("out." + k[len(old):] if k.startswith(old) else k): v
+                                        for k, v in state_dict.items()}, *args, **kwargs)
+
     def forward(self, x: Tensor) -> Tensor:
         t = 2 * x - 1
         h = self.main(t)

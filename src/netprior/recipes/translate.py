@@ -72,12 +72,6 @@ def _generator(cfg: TranslateConfig) -> TranslationGenerator:
     return TranslationGenerator(cfg.g_width, 2, cfg.g_blocks, input_skip=cfg.g_input_skip)
 
 
-def _upgrade(g: TranslationGenerator, weights: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Files written before the input skip kept the last convolution as ``main.<len(main)>``; it is ``out`` now."""
-    old = f"main.{len(g.main)}."
-    return {("out." + k[len(old):] if k.startswith(old) else k): v for k, v in weights.items()}
-
-
 def build_networks(cfg: TranslateConfig) -> tuple[nn.ModuleDict, nn.ModuleDict]:
     """(generators, discriminators) keyed by direction "ab"/"ba" and domain "b"/"a" (the second of each only with
     ``cycle``), from the global torch RNG."""
@@ -185,7 +179,7 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[nn.ModuleDict, Tr
         cfg = TranslateConfig(**{"g_input_skip": False, **state["config"], "betas": tuple(state["config"]["betas"])})
         gens = nn.ModuleDict({d: _generator(cfg) for d in state["generators"]})
         for d, g in gens.items():
-            g.load_state_dict(_upgrade(g, state["generators"][d]))
+            g.load_state_dict(state["generators"][d])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise InputError(f"{path}: damaged translation model file ({str(exc).splitlines()[0][:200]})") from None
     return gens.to(device).eval(), cfg
