@@ -36,6 +36,7 @@ import resource
 import shlex
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -80,21 +81,39 @@ def _record(name: str, run, cpu0: float, extra: dict | None = None) -> dict:
 
 
 def train_age_part(args, mode: str, name: str | None = None, autoencoder_only: bool = False) -> None:
-    """Train one AGE; ``autoencoder_only``: the warm-up for the whole budget (the ablation without the game)."""
-    from netprior.io import save_image
-    from netprior.recipes.age import AGEConfig, players, save_model, train_age
-    from netprior.report import image_grid, write_training_report
+    """Train one AGE; ``autoencoder_only``: the warm-up for the whole budget (the ablation without the game).
+    With ``--age-milestones`` (unconditional run) the run stops at each milestone, writes
+    ``age-it<N>.safetensors`` and a record, and resumes from its checkpoint: the milestones of one run."""
+    from netprior.recipes.age import AGEConfig
 
-    train, _ = datasets(args.seed)
     name = name or ("age" if mode == "unconditional" else "colorize")
     n = iters(args.age_iters if mode == "unconditional" else args.colorize_iters)
+    warmup = n if autoencoder_only else (iters(args.warmup_iters) if args.warmup_iters is not None
+                                         else round(n * args.warmup_fraction))
     cfg = AGEConfig(mode=mode, nz=args.nz if mode == "unconditional" else 3, iters=n,
                     batch=args.batch if mode == "unconditional" else args.colorize_batch,
                     width=args.width if mode == "unconditional" else args.colorize_width, seed=args.seed,
-                    warmup=n if autoencoder_only else round(n * args.warmup_fraction), generator_pixel_weight=args.generator_pixel_weight,
+                    warmup=warmup, generator_pixel_weight=args.generator_pixel_weight,
                     ema=args.ema or None, real_weight=args.real_weight if mode == "unconditional" else 1.0,
                     upsample=args.upsample if mode == "unconditional" else "transposed",
                     latent_weight=args.latent_weight if mode == "unconditional" else args.colorize_latent_weight)
+    if name == "age" and args.age_milestones:
+        for m in _milestones(args.age_milestones, n):
+            _train_age_run(args, replace(cfg, iters=m), name, milestone=True)
+    else:
+        _train_age_run(args, cfg, name)
+
+
+def _train_age_run(args, cfg, name: str, milestone: bool = False) -> None:
+    """Train (or resume from ``<name>.checkpoint.safetensors`` up to) ``cfg.iters`` iterations and write the model,
+    samples, report and record; ``milestone``: also ``<name>-it<N>.safetensors`` and its record, whose CPU time
+    adds that of the earlier milestones' records (so the record survives a restart of the process)."""
+    from netprior.io import save_image
+    from netprior.recipes.age import players, save_model, train_age
+    from netprior.report import image_grid, write_training_report
+
+    train, _ = datasets(args.seed)
+    n, mode = cfg.iters, cfg.mode
     if name == "age":
         e0, g0 = (p.net for p in players(cfg))
         save_model(e0, g0, cfg, WORK / "age-initial.safetensors")
@@ -105,7 +124,27 @@ def train_age_part(args, mode: str, name: str | None = None, autoencoder_only: b
     save_image(image_grid(run.result.snapshots[-1][1]), WORK / f"{name}_samples.png")
     write_training_report(WORK / f"{name}_report.png", run.result.history, run.result.snapshots,
                           title=f"AGE ({mode}), 64², width {cfg.width}, batch {cfg.batch}, DCGAN faces")
-    _record(name, run, cpu0)
+    if milestone:
+        save_model(run.encoder, run.generator, cfg, WORK / f"{name}-it{n}.safetensors", training=run.config)
+    _finish(name, run, cpu0, milestone)
+
+
+def _milestones(spec: str, total: int) -> list[int]:
+    """The iteration counts of ``--*-milestones`` (scaled by AGE_SCALE) and the run's total, ascending."""
+    return sorted({iters(int(x)) for x in spec.split(",") if x} | {total})
+
+
+def _finish(name: str, run, cpu0: float, milestone: bool) -> None:
+    """Write ``<name>.json``; for a milestone also ``<name>-it<N>.json``, whose CPU time adds that of the last
+    earlier milestone's record (the run resumed from its checkpoint, possibly in another process)."""
+    if not milestone:
+        _record(name, run, cpu0)
+        return
+    n = run.result.iterations
+    earlier = [json.loads(p.read_text()) for p in WORK.glob(f"{name}-it*.json")]
+    earlier = sorted((r for r in earlier if r["iterations"] < n), key=lambda r: r["iterations"])
+    info = _record(f"{name}-it{n}", run, cpu0 - (earlier[-1]["cpu_seconds"] if earlier else 0.0))
+    (WORK / f"{name}.json").write_text(json.dumps(info, indent=2))
 
 
 def train_dcgan_part(args) -> None:
@@ -115,13 +154,17 @@ def train_dcgan_part(args) -> None:
     from netprior.report import image_grid
 
     train, _ = datasets(args.seed)
-    cfg = DCGANConfig(width=args.width, batch=args.batch, iters=iters(args.dcgan_iters), seed=args.seed)
-    cpu0 = time.process_time()
-    run = train_dcgan(train, cfg, device=args.device, progress=args.progress, log=WORK / "dcgan.log.jsonl",
-                      checkpoint=WORK / "dcgan.checkpoint.safetensors")
-    save_generator(run.generator, WORK / "dcgan.safetensors", training=run.config)
-    save_image(image_grid(run.result.snapshots[-1][1]), WORK / "dcgan_samples.png")
-    _record("dcgan", run, cpu0)
+    n = iters(args.dcgan_iters)
+    for m in _milestones(args.dcgan_milestones, n) if args.dcgan_milestones else [n]:
+        cfg = DCGANConfig(width=args.width, batch=args.batch, iters=m, seed=args.seed)
+        cpu0 = time.process_time()
+        run = train_dcgan(train, cfg, device=args.device, progress=args.progress, log=WORK / "dcgan.log.jsonl",
+                          checkpoint=WORK / "dcgan.checkpoint.safetensors")
+        save_generator(run.generator, WORK / "dcgan.safetensors", training=run.config)
+        if args.dcgan_milestones:
+            save_generator(run.generator, WORK / f"dcgan-it{m}.safetensors", training=run.config)
+        save_image(image_grid(run.result.snapshots[-1][1]), WORK / "dcgan_samples.png")
+        _finish("dcgan", run, cpu0, bool(args.dcgan_milestones))
 
 
 def _features(job: str, images_fn, args) -> torch.Tensor:
@@ -148,10 +191,74 @@ def _colour_grain(images: torch.Tensor, real: torch.Tensor) -> float:
     return share(images) / share(real)
 
 
+def _errors(rec: torch.Tensor, x: torch.Tensor) -> dict:
+    """Reconstruction error of ``rec`` against ``x``: L1 per pixel (in [0, 1]) and the mean per-image PSNR."""
+    from netprior.metrics import psnr
+
+    return {"l1": float((rec - x).abs().mean()),
+            "psnr": float(sum(psnr(a[None], b[None]) for a, b in zip(rec, x)) / len(x))}
+
+
+def _milestone_files(name: str) -> list[tuple[int, Path]]:
+    """(iterations, path) of the ``<name>-it<N>.safetensors`` models a milestone run wrote, ascending."""
+    return sorted((int(p.name.removesuffix(".safetensors").rsplit("-it", 1)[1]), p)
+                  for p in WORK.glob(f"{name}-it*.safetensors"))
+
+
+def milestones_part(args) -> dict:
+    """The learning curve: for every AGE milestone (``--age-milestones``) the held-out reconstruction error, the
+    collapse monitor, the colour grain and FID/KID of its samples and reconstructions; FID/KID of every DCGAN
+    milestone; sheets of 8 held-out faces' reconstructions and of 8 samples (fixed codes) at each AGE milestone."""
+    from netprior.dcgan_model import load_generator
+    from netprior.evaluation import fid_kid
+    from netprior.io import save_image
+    from netprior.recipes.age import code_statistics, encode, load_model, recalibrate_encoder, reconstruct, sample
+    from netprior.recipes.dcgan import generate
+    from netprior.report import image_grid
+
+    train, held = datasets(args.seed, augment=False)
+    x_held = torch.stack([held[i] for i in range(len(held))])
+    real = _features("heldout", lambda: x_held, args)
+
+    fid_at = {iters(int(x)) for x in args.milestone_fid.split(",") if x} if args.milestone_fid else None
+
+    def score(job, images_fn):
+        if fid_at is not None and int(job.split("-it")[1].split("-")[0]) not in fid_at:
+            return None
+        f = _features(job, images_fn, args)
+        return fid_kid(real, f, kid_subset_size=min(100, len(f), len(real)))
+
+    def cpu(name, n):
+        return json.loads((WORK / f"{name}-it{n}.json").read_text())["cpu_seconds"]
+
+    out: dict = {"age": [], "dcgan": [], "heldout_images": len(x_held)}
+    recs, samples = [x_held[:8]], []
+    for n, path in _milestone_files("age"):
+        e, g, cfg = load_model(path, args.device)
+        recalibrate_encoder(e, train, cfg)
+        rec = reconstruct(e, g, x_held)
+        out["age"].append({"iterations": n, "cpu_seconds": cpu("age", n), **_errors(rec, x_held),
+                           "colour_grain": _colour_grain(rec, x_held), "codes": code_statistics(encode(e, x_held)),
+                           "samples": score(f"age-it{n}-samples",
+                                            lambda g=g: sample(g, args.fid_images, seed=args.seed + 1)),
+                           "reconstructions": score(f"age-it{n}-reconstructions", lambda rec=rec: rec)})
+        recs.append(rec[:8])
+        samples.append(sample(g, 8, seed=args.seed + 1))
+        print(f"milestone {n}: L1 {out['age'][-1]['l1']:.4f}", flush=True)
+    for n, path in _milestone_files("dcgan"):
+        g = load_generator(path, args.device)
+        out["dcgan"].append({"iterations": n, "cpu_seconds": cpu("dcgan", n), "samples": score(
+            f"dcgan-it{n}-samples", lambda g=g: generate(g, args.fid_images, seed=args.seed + 1))})
+    if samples:
+        save_image(image_grid(torch.cat(recs), nrow=8), RESULTS / f"{args.name}_milestone_reconstructions.png")
+        save_image(image_grid(torch.cat(samples), nrow=8), RESULTS / f"{args.name}_milestone_samples.png")
+    (WORK / "milestones.json").write_text(json.dumps(out, indent=2))
+    return out
+
+
 def fid_part(args) -> dict:
     """FID/KID against the held-out faces and reconstruction errors (L1 per pixel in [0, 1], PSNR)."""
     from netprior.evaluation import fid_kid
-    from netprior.metrics import psnr
     from netprior.recipes.age import code_statistics, encode, load_model, recalibrate_encoder, reconstruct, sample
     from netprior.dcgan_model import load_generator
     from netprior.recipes.dcgan import generate
@@ -186,12 +293,9 @@ def fid_part(args) -> dict:
     rows = [{"what": names[k], "set": k, "images": len(feats[k]),
              **fid_kid(feats["heldout"], feats[k], kid_subset_size=min(100, len(feats[k]), len(x_held)))}
             for k in names]
-    recon = {"l1": float((rec - x_held).abs().mean()),
-             "psnr": float(sum(psnr(a[None], b[None]) for a, b in zip(rec, x_held)) / len(x_held)),
-             "l1_initial": float((reconstruct(e0, g0, x_held) - x_held).abs().mean())}
+    recon = {**_errors(rec, x_held), "l1_initial": _errors(reconstruct(e0, g0, x_held), x_held)["l1"]}
     if "ae-reconstructions" in sets:
-        recon["l1_no_game"] = float((rec_ae - x_held).abs().mean())
-        recon["psnr_no_game"] = float(sum(psnr(a[None], b[None]) for a, b in zip(rec_ae, x_held)) / len(x_held))
+        recon.update({f"{k}_no_game": v for k, v in _errors(rec_ae, x_held).items()})
     recon["colour_grain"] = _colour_grain(rec, x_held)
     if "ae-reconstructions" in sets:
         recon["colour_grain_no_game"] = _colour_grain(rec_ae, x_held)
@@ -281,6 +385,37 @@ def _codes_line(f: dict) -> str:
             "√M·mean_j s_j (1 uniform): " + "; ".join(parts) + ".")
 
 
+def _images(record: dict) -> int:
+    """Real images a training run drew (cumulative over resumed runs, like its wall seconds)."""
+    return round(record["images_per_s"] * record["wall_seconds"])
+
+
+def _fid_cells(score: dict | None) -> str:
+    return f"{score['fid']:.1f} | {score['kid']:.4f}" if score else "– | –"
+
+
+def _learning_curve(m: dict, name: str) -> list[str]:
+    """The milestone tables of one AGE run and one DCGAN run (``--parts milestones``) and their picture sheets."""
+    lines = ["### Learning curve (milestones of the one AGE run and of the DCGAN run)", "",
+             (f"Held-out faces ({m['heldout_images']}); CPU minutes are cumulative over the run (resumed from its "
+              "checkpoint at each milestone, 1 thread); FID/KID as in the table above (– : not measured at that "
+              "milestone, to save CPU)."), "",
+             ("| AGE iterations | CPU min | L1 ↓ | PSNR ↑ | colour grain | code cosine / spread | FID samples ↓ | "
+              "KID samples | FID reconstructions ↓ | KID reconstructions |"), "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in m["age"]:
+        lines.append(f"| {r['iterations']} | {r['cpu_seconds'] / 60:.1f} | {r['l1']:.4f} | {r['psnr']:.2f} dB | "
+                     f"{r['colour_grain']:.1f} | {r['codes']['cosine']:.3f} / {r['codes']['spread']:.2f} | "
+                     f"{_fid_cells(r['samples'])} | {_fid_cells(r['reconstructions'])} |")
+    if m["dcgan"]:
+        lines += ["", "| DCGAN iterations | CPU min | FID samples ↓ | KID samples |", "|---|---|---|---|"]
+        lines += [f"| {r['iterations']} | {r['cpu_seconds'] / 60:.1f} | {_fid_cells(r['samples'])} |"
+                  for r in m["dcgan"]]
+    return lines + ["", ("Reconstructions at each milestone (first row: 8 held-out faces; then one row per AGE "
+                         "milestone, top to bottom) and samples g(z) of 8 fixed codes (one row per milestone):"), "",
+                    (f"![milestone reconstructions]({name}_milestone_reconstructions.png) "
+                     f"![milestone samples]({name}_milestone_samples.png)"), ""]
+
+
 def markdown(res: dict, name: str = "age") -> str:
     a, d, c, f = res.get("age"), res.get("dcgan"), res.get("colorize"), res.get("fid")
     lines = [f"## AGE: adversarial generator-encoder networks (thesis ch. 4, 64², {res['device']})", "",
@@ -289,15 +424,16 @@ def markdown(res: dict, name: str = "age") -> str:
              "(`netprior data make-default --photos 0 --textures 0`), 64², held-out split by file hash (10 %).", ""]
     if a and d and f:
         ca, cd = a["config"], d["config"]
-        lines += ["### Unconditional AGE vs the DCGAN reference at the same CPU budget", "",
+        lines += ["### Unconditional AGE and the DCGAN reference", "",
                   f"AGE: M = {ca['nz']}, width {ca['width']}, batch {ca['batch']}, λ = {ca['latent_weight']:g}, "
                   f"μ = {ca['pixel_weight']:g} (L_X on images in [−1, 1]), {ca['g_steps']} G steps per E step, "
                   f"Adam 2·10⁻⁴, generator up-sampling {ca.get('upsample', 'transposed')}, "
                   f"{_schedule(ca)}; "
                   f"{a['iterations']} iterations in {a['cpu_seconds'] / 60:.1f} CPU min "
-                  f"({a['wall_seconds'] / 60:.1f} min wall). DCGAN: width {cd['width']}, batch {cd['batch']}, "
-                  f"EMA {cd['ema']}; {d['iterations']} iterations in {d['cpu_seconds'] / 60:.1f} CPU min "
-                  f"({d['wall_seconds'] / 60:.1f} min wall). FID/KID against the {f['heldout_images']} held-out "
+                  f"({a['wall_seconds'] / 60:.1f} min wall, {_images(a)} real images drawn). DCGAN: width "
+                  f"{cd['width']}, batch {cd['batch']}, EMA {cd['ema']}; {d['iterations']} iterations in "
+                  f"{d['cpu_seconds'] / 60:.1f} CPU min ({d['wall_seconds'] / 60:.1f} min wall, {_images(d)} real "
+                  "images drawn). FID/KID against the {f['heldout_images']} held-out "
                   "faces (Inception-v3 FID network; KID over 100 subsets).", "",
                   "| images | n | FID ↓ | KID ↓ (± std) |", "|---|---|---|---|"]
         for r in f["rows"]:
@@ -319,6 +455,8 @@ def markdown(res: dict, name: str = "age") -> str:
                   "interpolations on the sphere between pairs of encoded faces / DCGAN samples:", "",
                   f"![age samples]({name}_samples.png) ![age reconstructions]({name}_reconstructions.png)", "",
                   f"![age interpolation]({name}_interpolation.png) ![dcgan samples]({name}_dcgan_samples.png)", ""]
+        if res.get("milestones"):
+            lines += _learning_curve(res["milestones"], name)
     if c:
         cc, m = c["config"], c["metrics"]
         lines += ["### Conditional AGE: colourisation in Lab space (§4.3.2)", "",
@@ -350,6 +488,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--colorize-iters", type=int, default=100)
     ap.add_argument("--warmup-fraction", type=float, default=1 / 3,
                     help="share of the iterations spent on the autoencoder warm-up (AGE and colourisation)")
+    ap.add_argument("--warmup-iters", type=int, default=None,
+                    help="iterations of the autoencoder warm-up (overrides --warmup-fraction; scaled by AGE_SCALE)")
+    ap.add_argument("--age-milestones", default="",
+                    help="comma-separated iteration counts at which the AGE run writes age-it<N>.safetensors")
+    ap.add_argument("--dcgan-milestones", default="",
+                    help="comma-separated iteration counts at which the DCGAN run writes dcgan-it<N>.safetensors")
+    ap.add_argument("--milestone-fid", default="",
+                    help="comma-separated milestones that get FID/KID in --parts milestones (default: all)")
     ap.add_argument("--generator-pixel-weight", type=float, default=10.0, help="μ_G (the thesis: 0)")
     ap.add_argument("--ema", type=float, default=0.999, help="averaged generator for sampling (DCGAN's; 0: off)")
     ap.add_argument("--real-weight", type=float, default=4.0,
@@ -406,9 +552,11 @@ def main(argv: list[str] | None = None) -> None:
                                                     args.fid_images, seed=args.seed + 1), args)
     if "fid" in parts:
         fid_part(args)
+    if "milestones" in parts:
+        milestones_part(args)
     if "report" in parts:
         res["commands"] = {p.stem.removeprefix("command-"): p.read_text() for p in sorted(WORK.glob("command-*.txt"))}
-        for name in ("age", "dcgan", "colorize", "fid"):
+        for name in ("age", "dcgan", "colorize", "fid", "milestones"):
             if (WORK / f"{name}.json").exists():
                 res[name] = json.loads((WORK / f"{name}.json").read_text())
         if "age" in res and "dcgan" in res:
