@@ -223,7 +223,8 @@ def milestones_part(args) -> dict:
     fid_at = {iters(int(x)) for x in args.milestone_fid.split(",") if x} if args.milestone_fid else None
 
     def score(job, images_fn):
-        if fid_at is not None and int(job.split("-it")[1].split("-")[0]) not in fid_at:
+        cached = (WORK / f"feat-{job}.safetensors").exists()
+        if fid_at is not None and int(job.split("-it")[1].split("-")[0]) not in fid_at and not cached:
             return None
         f = _features(job, images_fn, args)
         return fid_kid(real, f, kid_subset_size=min(100, len(f), len(real)))
