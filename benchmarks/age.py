@@ -218,6 +218,7 @@ def milestones_part(args) -> dict:
 
     train, held = datasets(args.seed, augment=False)
     x_held = torch.stack([held[i] for i in range(len(held))])
+    x_train = torch.stack([train[i] for i in range(len(x_held))])  # as many training faces, centre crops
     real = _features("heldout", lambda: x_held, args)
 
     fid_at = {iters(int(x)) for x in args.milestone_fid.split(",") if x} if args.milestone_fid else None
@@ -239,6 +240,7 @@ def milestones_part(args) -> dict:
         recalibrate_encoder(e, train, cfg)
         rec = reconstruct(e, g, x_held)
         out["age"].append({"iterations": n, "cpu_seconds": cpu("age", n), **_errors(rec, x_held),
+                           "training_faces": _errors(reconstruct(e, g, x_train), x_train),
                            "colour_grain": _colour_grain(rec, x_held), "codes": code_statistics(encode(e, x_held)),
                            "samples": score(f"age-it{n}-samples",
                                             lambda g=g: sample(g, args.fid_images, seed=args.seed + 1)),
@@ -398,13 +400,17 @@ def _fid_cells(score: dict | None) -> str:
 def _learning_curve(m: dict, name: str) -> list[str]:
     """The milestone tables of one AGE run and one DCGAN run (``--parts milestones``) and their picture sheets."""
     lines = ["### Learning curve (milestones of the one AGE run and of the DCGAN run)", "",
-             (f"Held-out faces ({m['heldout_images']}); CPU minutes are cumulative over the run (resumed from its "
+             (f"Held-out faces ({m['heldout_images']}; L1 per pixel in [0, 1]) and as many training faces (centre "
+              "crops, not flipped: what the networks were fitted to); CPU minutes are cumulative over the run (resumed from its "
               "checkpoint at each milestone, 1 thread); FID/KID as in the table above (– : not measured at that "
               "milestone, to save CPU)."), "",
-             ("| AGE iterations | CPU min | L1 ↓ | PSNR ↑ | colour grain | code cosine / spread | FID samples ↓ | "
-              "KID samples | FID reconstructions ↓ | KID reconstructions |"), "|---|---|---|---|---|---|---|---|---|---|"]
+             ("| AGE iterations | CPU min | L1 ↓ | PSNR ↑ | L1 / PSNR, training faces | colour grain | code cosine / "
+              "spread | FID samples ↓ | KID samples | FID reconstructions ↓ | KID reconstructions |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in m["age"]:
+        t = r["training_faces"]
         lines.append(f"| {r['iterations']} | {r['cpu_seconds'] / 60:.1f} | {r['l1']:.4f} | {r['psnr']:.2f} dB | "
+                     f"{t['l1']:.4f} / {t['psnr']:.2f} dB | "
                      f"{r['colour_grain']:.1f} | {r['codes']['cosine']:.3f} / {r['codes']['spread']:.2f} | "
                      f"{_fid_cells(r['samples'])} | {_fid_cells(r['reconstructions'])} |")
     if m["dcgan"]:
