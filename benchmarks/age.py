@@ -10,11 +10,20 @@ processes to use two cores, then ``report``):
 * ``age`` / ``dcgan`` / ``colorize`` — train (each writes its model, log and sample grid into benchmarks/out/age/);
 * ``fid`` — Inception features and the FID/KID table (held-out vs: training faces (the floor), AGE samples,
   AGE reconstructions of the held-out faces, DCGAN samples, the initial AGE generator);
+* ``milestones`` — the learning curve of runs trained with ``--age-milestones`` / ``--dcgan-milestones`` (one run
+  that writes a model at each milestone and resumes from its checkpoint): reconstruction error, collapse monitor and
+  FID/KID at each milestone (``--milestone-fid`` picks which get FID), and picture sheets;
 * ``report`` — figures and results/age.{json,md}.
 
     nice -n 10 python benchmarks/age.py --parts data
     nice -n 10 python benchmarks/age.py --parts age &  nice -n 10 python benchmarks/age.py --parts dcgan
     nice -n 10 python benchmarks/age.py --parts colorize,fid,report
+
+The results in benchmarks/results/age.md come from one longer run with milestones:
+
+    nice -n 10 python benchmarks/age.py --parts age --age-iters 1000 --warmup-iters 100 --age-milestones 300,600
+    nice -n 10 python benchmarks/age.py --parts dcgan --dcgan-iters 3000 --dcgan-milestones 450,1000,1500,2000,2500
+    nice -n 10 python benchmarks/age.py --parts milestones,fid,report --milestone-fid 300,600,1000,2000,3000
 
 The plain thesis game (no warm-up, μ_G = 0) collapses at this budget — g stays at its initial grey noise (FID 461
 against DCGAN's 334 in the run of 2026-11-26 morning); with the warm-up and μ_G but the thesis' encoder loss (w = 1)
