@@ -55,7 +55,8 @@ ModelOut = Annotated[Optional[Path], typer.Option("-o", "--output", help="Where 
 Size = Annotated[Optional[int], typer.Option("--size", help="Side in pixels of the images made (default: the "
                                                             "exemplar's / the training size).")]
 TrainSize = Annotated[int, typer.Option("--size", help="Side in pixels of the images made (in training).")]
-Batch = Annotated[int, typer.Option("--batch", help="Images per training step.")]
+Batch = Annotated[Optional[int], typer.Option("--batch", help="Images per training step (default 16; style_net: "
+                                                                 "2).")]
 LrDecay = Annotated[float, typer.Option("--lr-decay", help="Learning-rate factor at each decay.")]
 LrDecayStart = Annotated[int, typer.Option("--lr-decay-start", help="Step of the first decay.")]
 LrDecayEvery = Annotated[int, typer.Option("--lr-decay-every", help="Steps between later decays.")]
@@ -114,7 +115,7 @@ class TrainOptions:
     """Training of a feed-forward generator (texture or style network; recipes.texture.TrainConfig)."""
 
     size: TrainSize = 256
-    batch: Batch = 16
+    batch: Batch = None
     iters: Iters = 2000
     lr: Lr = None
     lr_decay: LrDecay = 0.7
@@ -127,10 +128,11 @@ class TrainOptions:
     norm: Norm = None
 
     def config(self, arch: str, seed: int, **extra):
-        from ..feedforward import ARCH_LR, TrainConfig
+        from ..feedforward import ARCH_BATCH, ARCH_LR, TrainConfig
 
         return TrainConfig(arch=arch, net=_net_options(arch, self.width, self.norm), size=self.size,
-                           batch=self.batch, iters=self.iters, lr=self.lr or ARCH_LR[arch], lr_decay=self.lr_decay,
+                           batch=ARCH_BATCH[arch] if self.batch is None else self.batch, iters=self.iters,
+                           lr=self.lr or ARCH_LR[arch], lr_decay=self.lr_decay,
                            lr_decay_start=self.lr_decay_start, lr_decay_every=self.lr_decay_every,
                            temperature=self.temperature, diversity=self.diversity, colour=self.colour_weight,
                            seed=seed, **extra)
