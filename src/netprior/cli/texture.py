@@ -40,6 +40,17 @@ ContentLayers = Annotated[Optional[str], typer.Option("--content-layers", help="
                                                                                "(default lite0 block5, VGG relu4_2).")]
 Smoothing = Annotated[str, typer.Option("--smoothing", help="Activation smoothing before the Gram matrices "
                                                              "(Wang et al. 2021): a softmax temperature T, or none.")]
+Statistic = Annotated[str, typer.Option("--statistic", help="What the texture loss matches in the descriptor's "
+                                                             "features: gram (Gatys et al.) or sliced-wasserstein "
+                                                             "(their distributions along random directions, Heitz "
+                                                             "et al. 2021).")]
+ShiftWeight = Annotated[float, typer.Option("--shift-weight", help="Weight of the shifted Gram matrices (features "
+                                                                   "times their neighbours 2 and 4 cells right and "
+                                                                   "down, deeper layers; Berger & Memisevic 2017); "
+                                                                   "0 = off.")]
+Scales = Annotated[int, typer.Option("--scales", help="Coarse to fine: synthesise first at 1/2^(S-1) of the size "
+                                                      "against the exemplar scaled alike, then upsample and "
+                                                      "continue; 1 = one scale.")]
 Init = Annotated[str, typer.Option("--init", help="Starting point of the optimisation: spectral (1/f noise with "
                                                   "the exemplar's mean and colour covariance), shuffle (the "
                                                   "exemplar's pixels in random order) or noise (U(0,1) in every "
@@ -96,17 +107,20 @@ def _smoothing(text: str) -> Optional[float]:
 
 @dataclass(frozen=True)
 class DescriptorOptions:
-    """The texture descriptor: which network, which taps, and the activation smoothing."""
+    """The texture descriptor: which network, which taps, the activation smoothing and the statistics matched."""
 
     backbone: Backbone = "lite0"
     layers: Layers = None
     smoothing: Smoothing = "none"
+    statistic: Statistic = "gram"
+    shift_weight: ShiftWeight = 0.0
 
     def build(self, device: str, content_layers: Optional[str] = None):
         from ..recipes.texture import Descriptor
 
         return Descriptor(self.backbone, texture_layers=_layers(self.layers), content_layers=_layers(content_layers),
-                          smoothing=_smoothing(self.smoothing), device=device)
+                          smoothing=_smoothing(self.smoothing), statistic=self.statistic,
+                          shift_weight=self.shift_weight, device=device)
 
 
 @dataclass(frozen=True)
@@ -187,7 +201,8 @@ def _write_model(training, out: Path, inputs: dict, report_shows: list | None) -
 @options(desc=DescriptorOptions, run=RunOptions)
 def texture_optimize_cmd(exemplar: Path, output: Output = None, size: Size = None, optimizer: Optimizer = "lbfgs",
                          iters: Iters = None, lr: Lr = None, init: Init = "spectral",
-                         parametrization: Parametrization = "spectral", *, desc: DescriptorOptions, run: RunOptions):
+                         parametrization: Parametrization = "spectral", scales: Scales = 1, *,
+                         desc: DescriptorOptions, run: RunOptions):
     """Synthesise a texture by optimising the image (Gatys et al. 2015), from noise, to match the exemplar's
     Gram matrices.  Default steps and learning rate: lbfgs 300 and 1, adam 1000 and 0.05."""
     from ..io import check_size, load_image
@@ -199,7 +214,7 @@ def texture_optimize_cmd(exemplar: Path, output: Output = None, size: Size = Non
     if size is not None:
         check_size(size, size, run.max_side, what=f"--size {size}")
     s = synthesize(x0, size, descriptor=desc.build(device), optimizer=optimizer, iters=iters, lr=lr, init=init,
-                   parametrization=parametrization, seed=run.seed, device=device, checkpoint=run.checkpoint_path,
+                   parametrization=parametrization, scales=scales, seed=run.seed, device=device, checkpoint=run.checkpoint_path,
                    progress=not run.quiet, snapshot_every=max(1, (iters or 300) // 6) if run.report else 0)
     _write_synthesis(s, out, {"exemplar": exemplar}, run.report, f"texture by {optimizer}")
 
