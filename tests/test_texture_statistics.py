@@ -54,7 +54,7 @@ def test_sliced_wasserstein_loss_sees_distributions_that_share_their_second_mome
     n = 4096
     gauss = torch.randn(n, 4, generator=gen)
     signs = torch.randint(0, 2, (n, 4), generator=gen).float() * 2 - 1  # ±1: the same mean and covariance
-    as_map = lambda cloud: cloud.T.reshape(1, 4, 64, 64)  # noqa: E731
+    as_map = lambda cloud: cloud.T.reshape(1, 4, 64, 64)
     assert torch.allclose(gram_matrix(as_map(gauss)), gram_matrix(as_map(signs)), atol=0.1)
     same = sliced_wasserstein_loss({"l": as_map(gauss)}, {"l": gauss}, step=3)
     other = sliced_wasserstein_loss({"l": as_map(signs)}, {"l": gauss}, step=3)
@@ -120,8 +120,17 @@ def test_coarse_to_fine_starts_each_scale_from_the_coarser_result(brick64):
     assert stages[0]["texture_layers"] == ["block0", "block1"]  # block3's 35 px field exceeds the 32 px exemplar
     # the fine scale starts from the upsampled coarse texture, far closer to the exemplar's statistics than noise
     assert two.metrics["texture_loss_initial"] < 0.5 * one.metrics["texture_loss_initial"], (two.metrics, one.metrics)
+    assert one.config["scales"] == 1  # the default: one scale under 128 px
     with pytest.raises(InputError):
         synthesize(brick64, 64, descriptor=d, iters=1, scales=4, progress=False)  # 8 px at the coarsest scale
+
+
+def test_default_scales_keep_the_coarsest_image_and_exemplar_at_64_px():
+    from netprior.recipes.texture import default_scales
+
+    big = torch.zeros(1, 3, 256, 256)
+    assert [default_scales((s, s), big) for s in (64, 127, 128, 255, 256, 1024)] == [1, 1, 2, 2, 3, 3]
+    assert default_scales((256, 256), big[..., :128, :128]) == 2  # the exemplar limits it too
 
 
 def test_cli_statistic_shift_and_scales(monkeypatch, capsys, tmp_path, brick64):
@@ -144,3 +153,23 @@ def test_cli_statistic_shift_and_scales(monkeypatch, capsys, tmp_path, brick64):
         code, _, err = run(monkeypatch, capsys, "texture", "optimize", ex, "-o", tmp_path / "x.png", "--iters", "1",
                            "--layers", "block0", *bad)
         assert code == 2 and "Traceback" not in err, (bad, err)
+
+
+def test_texture_network_trains_on_the_sliced_wasserstein_statistic_and_its_model_file_says_so(tmp_path, brick64):
+    from netprior.recipes.texture import TrainConfig, train_texture_net
+    from netprior.texture_metrics import texture_loss_of
+    from netprior.texture_model import load_model, save_model
+
+    d = Descriptor("lite0", texture_layers=("block0", "block1"), statistic="sliced-wasserstein", shift_weight=1.0,
+                   shift_layers=("block1",), shift_distances=(1,))
+    cfg = TrainConfig(arch="texture_net", net={"scales": 2, "channels": 4}, size=16, batch=2, iters=8, seed=3)
+    tr = train_texture_net(brick64, cfg, descriptor=d, progress=False)
+    history = tr.result.history["texture"]
+    assert history[-1] < history[0], history
+    path = save_model(tr.model, tmp_path / "sw.safetensors")
+    model = load_model(path, kind="texture")
+    assert model.descriptor["statistic"] == "sliced-wasserstein" and "block1@0,1" in model.target_grams
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    # the loss rebuilt from the file is the descriptor's own (directions of step 0)
+    assert texture_loss_of(model, x).tolist() == pytest.approx(
+        d.texture_loss(x, model.target_grams, per_sample=True).tolist(), rel=1e-5)

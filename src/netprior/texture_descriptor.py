@@ -27,6 +27,14 @@ block outputs reach ±30 and exp(F) keeps only the largest; T = 4 likewise (150 
 T = 16 from the shuffled start removes the few saturated colour blotches but adds a faint colour tint (coloured
 pixels 22 % → 27 %, > 0.3: 2.0 % → 2.5 %, patch SW₂ 0.0040 → 0.0042) — so it is an option, not the default.
 
+Statistics (``statistic``, ``shift_weight``; :mod:`netprior.texture_statistics`): the Gram matrices (Gatys et
+al., default), or the sliced Wasserstein distance of each texture layer's feature distribution (Heitz et al. 2021),
+plus optionally ``shift_weight`` × the loss of shifted Gram matrices G^l_δ (Berger & Memisevic 2017) at the
+``shift_layers`` (default the layers of 8–16 px stride: Lite0 block3, block5; VGG relu3_1, relu4_1) for shifts of
+``shift_distances`` (2 and 4) cells right and down.  On the brick exemplar neither changed the jumble of slabs of
+single-scale synthesis; coarse-to-fine synthesis did (docs/methods/texture.md), so the Gram matrices stay the
+default.
+
 Layer weights: each layer's term is divided by ||G^l(x0)||²_F (``normalise_layers``, default), i.e. L_T sums
 relative errors.  Gatys' equal weights work for VGG, but with Lite0 the stem's Gram matrix is ~20× smaller than the
 deeper ones' and its term would be ignored; ``normalise_layers=False`` restores equal weights.
@@ -40,8 +48,15 @@ from torch import Tensor, nn
 from .backbones import Backbone, get_backbone
 from .errors import InputError
 from .losses import gram_loss, gram_matrix, softmax_smoothing
-from .texture_statistics import (SHIFT_SEPARATOR, check_statistic, feature_cloud, shifted_gram_loss, shifted_grams,
-                                 shifts_of, sliced_wasserstein_loss)
+from .texture_statistics import (
+    SHIFT_SEPARATOR,
+    check_statistic,
+    feature_cloud,
+    shifted_gram_loss,
+    shifted_grams,
+    shifts_of,
+    sliced_wasserstein_loss,
+)
 
 TEXTURE_LAYERS: dict[str, tuple[str, ...]] = {
     "lite0": ("block0", "block1", "block3", "block5", "block7"),
@@ -201,7 +216,7 @@ class Descriptor:
             _RF_CACHE[key] = int(max(rows.max() - rows.min(), cols.max() - cols.min())) + 1
         return _RF_CACHE[key]
 
-    def fitting(self, x: Tensor) -> "Descriptor":
+    def fitting(self, x: Tensor) -> Descriptor:
         """This descriptor (same network and statistics) restricted to the texture layers whose receptive field
         fits the exemplar ``x`` — the layers of a coarse scale of :func:`netprior.recipes.texture.synthesize`."""
         side = min(x.shape[-2:])

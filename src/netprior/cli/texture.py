@@ -48,9 +48,11 @@ ShiftWeight = Annotated[float, typer.Option("--shift-weight", help="Weight of th
                                                                    "times their neighbours 2 and 4 cells right and "
                                                                    "down, deeper layers; Berger & Memisevic 2017); "
                                                                    "0 = off.")]
-Scales = Annotated[int, typer.Option("--scales", help="Coarse to fine: synthesise first at 1/2^(S-1) of the size "
-                                                      "against the exemplar scaled alike, then upsample and "
-                                                      "continue; 1 = one scale.")]
+Scales = Annotated[Optional[int], typer.Option("--scales", help="Coarse to fine: synthesise first at 1/2^(S-1) of "
+                                                                "the size against the exemplar scaled alike, then "
+                                                                "upsample and continue, each scale for --iters "
+                                                                "steps; 1 = one scale (default: up to 3 while the "
+                                                                "coarsest image and exemplar are >= 64 px).")]
 Init = Annotated[str, typer.Option("--init", help="Starting point of the optimisation: spectral (1/f noise with "
                                                   "the exemplar's mean and colour covariance), shuffle (the "
                                                   "exemplar's pixels in random order) or noise (U(0,1) in every "
@@ -201,7 +203,7 @@ def _write_model(training, out: Path, inputs: dict, report_shows: list | None) -
 @options(desc=DescriptorOptions, run=RunOptions)
 def texture_optimize_cmd(exemplar: Path, output: Output = None, size: Size = None, optimizer: Optimizer = "lbfgs",
                          iters: Iters = None, lr: Lr = None, init: Init = "spectral",
-                         parametrization: Parametrization = "spectral", scales: Scales = 1, *,
+                         parametrization: Parametrization = "spectral", scales: Scales = None, *,
                          desc: DescriptorOptions, run: RunOptions):
     """Synthesise a texture by optimising the image (Gatys et al. 2015), from noise, to match the exemplar's
     Gram matrices.  Default steps and learning rate: lbfgs 300 and 1, adam 1000 and 0.05."""
