@@ -30,10 +30,10 @@ pixels 22 % → 27 %, > 0.3: 2.0 % → 2.5 %, patch SW₂ 0.0040 → 0.0042) —
 Statistics (``statistic``, ``shift_weight``; :mod:`netprior.texture_statistics`): the Gram matrices (Gatys et
 al., default), or the sliced Wasserstein distance of each texture layer's feature distribution (Heitz et al. 2021),
 plus optionally ``shift_weight`` × the loss of shifted Gram matrices G^l_δ (Berger & Memisevic 2017) at the
-``shift_layers`` (default the layers of 8–16 px stride: Lite0 block3, block5; VGG relu3_1, relu4_1) for shifts of
-``shift_distances`` (2 and 4) cells right and down.  On the brick exemplar neither changed the jumble of slabs of
-single-scale synthesis; coarse-to-fine synthesis did (docs/methods/texture.md), so the Gram matrices stay the
-default.
+``shift_layers`` (default the layers of 8–16 px stride: Lite0 block3, block5; VGG relu3_1, relu4_1; else the two
+deepest texture layers) for shifts of ``shift_distances`` (2 and 4) cells right and down.  On the brick exemplar
+neither changed the jumble of slabs of single-scale synthesis; coarse-to-fine synthesis did
+(docs/methods/texture.md), so the Gram matrices stay the default.
 
 Layer weights: each layer's term is divided by ||G^l(x0)||²_F (``normalise_layers``, default), i.e. L_T sums
 relative errors.  Gatys' equal weights work for VGG, but with Lite0 the stem's Gram matrix is ~20× smaller than the
@@ -104,8 +104,8 @@ class Descriptor:
         if not (isinstance(shift_weight, (int, float)) and shift_weight >= 0):
             raise InputError(f"the shift weight must be a number >= 0, got {shift_weight!r}")
         self.shift_weight = float(shift_weight)
-        self.shift_layers = tuple(shift_layers or [layer for layer in SHIFT_LAYERS.get(name, self.texture_layers[-2:])
-                                                   if layer in self.texture_layers])
+        defaults = [layer for layer in SHIFT_LAYERS.get(name, ()) if layer in self.texture_layers]
+        self.shift_layers = tuple(shift_layers or defaults or self.texture_layers[-2:])
         self.shift_distances = tuple(int(d) for d in shift_distances)
         if self.shift_weight and (not set(self.shift_layers) <= set(self.texture_layers) or not self.shift_layers
                                   or not self.shift_distances or min(self.shift_distances) < 1):
