@@ -142,10 +142,11 @@ def test_cli_statistic_shift_and_scales(monkeypatch, capsys, tmp_path, brick64):
 
     ex = save_image(brick64, tmp_path / "brick.png")
     out = tmp_path / "tex.png"
-    code, _, err = run(monkeypatch, capsys, "texture", "optimize", ex, "-o", out, "--size", "64", "--iters", "2",
-                       "--layers", "block0,block1,block3", "--statistic", "sliced-wasserstein", "--shift-weight",
-                       "0.5", "--scales", "2", "--quiet")
+    code, stdout, err = run(monkeypatch, capsys, "texture", "optimize", ex, "-o", out, "--size", "64", "--iters",
+                            "2", "--layers", "block0,block1,block3", "--statistic", "sliced-wasserstein",
+                            "--shift-weight", "0.5", "--scales", "2", "--quiet")
     assert code == 0, err
+    assert "2 scales x 2 steps" in stdout, stdout
     config = json.loads(out.with_suffix(".json").read_text())["config"]
     assert config["descriptor"]["statistic"] == "sliced-wasserstein" and config["descriptor"]["shift_weight"] == 0.5
     assert config["scales"] == 2

@@ -176,8 +176,10 @@ def _net_options(arch: str, width: Optional[int], norm: Optional[str]) -> dict:
 def _write_synthesis(s, out: Path, inputs: dict, report: bool, title: str) -> None:
     from ..report import write_report
 
+    scales = s.config.get("scales", 1)  # coarse to fine: the steps of every scale, the seconds of all
+    steps = f"{scales} scales x {s.result.steps} steps" if scales > 1 else f"{s.result.steps} steps"
     write_result(s, out, inputs=inputs,
-                 summary=f"{s.result.steps} steps, {s.result.seconds:.1f} s, texture loss "
+                 summary=f"{steps}, {s.metrics.get('seconds_all_scales', s.result.seconds):.1f} s, texture loss "
                          f"{s.metrics['texture_loss']:.4g}",
                  report=(lambda p: write_report(p, s.result, title=title)) if report else None)
 

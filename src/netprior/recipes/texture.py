@@ -110,7 +110,8 @@ def synthesize(exemplar: Tensor, size: tuple[int, int] | int | None = None, *, d
     scale being the plain synthesis.  Each scale runs ``iters`` steps (a coarse step costs ~1/4 of the next).  At a
     coarse scale the deep layers see whole bricks and their neighbours, so the large-scale layout is settled there
     (Gatys et al. 2017, "Controlling perceptual factors in neural style transfer", §5; Snelgrove 2017).
-    ``checkpoint`` and ``callback`` belong to the last scale."""
+    ``checkpoint`` and ``callback`` belong to the last scale; ``texture_loss_initial`` is the loss of its start and
+    ``seconds_all_scales`` the time of all scales."""
     opt = optimisation(optimizer, iters, lr)
     if init not in INITS:
         raise InputError(f"init must be one of {', '.join(INITS)}, got {init!r}")
@@ -152,7 +153,8 @@ def synthesize(exemplar: Tensor, size: tuple[int, int] | int | None = None, *, d
                            init=init, parametrization=parametrization, iters=opt.iters, lr=opt.lr, seed=seed,
                            device=str(dev), size=[h, w], exemplar_shape=list(exemplar.shape), scales=scales,
                            stages=stages, descriptor=descriptor.describe())
-    metrics = {"texture_loss_initial": initial, "texture_loss": final, "loss_reduction": initial / max(final, 1e-30)}
+    metrics = {"texture_loss_initial": initial, "texture_loss": final, "loss_reduction": initial / max(final, 1e-30),
+               "seconds_all_scales": sum(stage["seconds"] for stage in stages)}
     return Run(image=image, config=config, metrics=metrics, results={"texture": result})
 
 
