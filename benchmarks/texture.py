@@ -324,6 +324,24 @@ QUALITY_CONFIGS = {  # label: (backbone, smoothing, Gatys init, Gatys optimiser,
     # basis; recipes.texture.synthesize's default) from spectral noise.  The configurations above optimise the pixels.
     "spectral: Lite0": ("lite0", None, "spectral", "lbfgs", "resize", {"parametrization": "spectral"}),
     "spectral: vgg16-hed": ("vgg16-hed", None, "spectral", "lbfgs", "resize", {"parametrization": "spectral"}),
+    # Issue #16, seventh session (the brick layout): what the loss matches (netprior.texture_statistics: shifted
+    # Gram matrices, Berger & Memisevic 2017; the sliced Wasserstein loss, Heitz et al. 2021) and coarse-to-fine
+    # synthesis (synthesize(scales=S)), all in the spectral parametrization from spectral noise.
+    "statistics: Lite0, Gram, 1 scale": ("lite0", None, "spectral", "lbfgs", "resize",
+                                         {"parametrization": "spectral", "scales": 1}),
+    "statistics: Lite0, Gram + shifted Gram": ("lite0", None, "spectral", "lbfgs", "resize",
+                                               {"parametrization": "spectral", "scales": 1, "shift_weight": 1.0}),
+    "statistics: Lite0, sliced Wasserstein": ("lite0", None, "spectral", "lbfgs", "resize",
+                                              {"parametrization": "spectral", "scales": 1,
+                                               "statistic": "sliced-wasserstein"}),
+    "statistics: Lite0, Gram, 3 scales": ("lite0", None, "spectral", "lbfgs", "resize",
+                                          {"parametrization": "spectral", "scales": 3}),
+    "statistics: Lite0, Gram + shifted Gram, 3 scales": ("lite0", None, "spectral", "lbfgs", "resize",
+                                                         {"parametrization": "spectral", "scales": 3,
+                                                          "shift_weight": 1.0}),
+    "statistics: Lite0, sliced Wasserstein, 3 scales": ("lite0", None, "spectral", "lbfgs", "resize",
+                                                        {"parametrization": "spectral", "scales": 3,
+                                                         "statistic": "sliced-wasserstein"}),
 }
 
 
@@ -368,13 +386,15 @@ def worker_quality(a: dict) -> dict:
         scorers[name] = (d, d.grams(x0))
     backbone, smoothing, init, optimizer, upsample, *budget = QUALITY_CONFIGS[a["config"]]
     a = {**a, "recalibrate": 8, "parametrization": "pixels", **(budget[0] if budget else {})}
-    d = Descriptor(backbone, smoothing=smoothing)
+    d = Descriptor(backbone, smoothing=smoothing, statistic=a.get("statistic", "gram"),
+                   shift_weight=a.get("shift_weight", 0.0))
     runs, images = {}, []
     t0 = time.perf_counter()
     iters = a["gatys_iters"] * (a["adam_factor"] if optimizer == "adam" else 1)
     s = synthesize(x0, a["size"], descriptor=d, optimizer=optimizer, iters=iters, init=init, seed=a["seed"],
-                   parametrization=a["parametrization"], progress=False)
+                   parametrization=a["parametrization"], scales=a.get("scales", 1), progress=False)
     spectral = ", spectral" if a["parametrization"] == "spectral" else ""
+    spectral += f", {a['scales']} scales" if a.get("scales", 1) > 1 else ""
     runs[f"Gatys ({optimizer}, {iters} steps{spectral})"] = {"seconds": time.perf_counter() - t0,
                                                     "loss_reduction": s.metrics["loss_reduction"],
                                                     **score_images(s.image, x0, scorers)}
