@@ -676,8 +676,8 @@ def main() -> None:
     p.add_argument("--style-size", type=int, default=64)
     p.add_argument("--style-iters", type=int, default=600)
     p.add_argument("--style-batch", type=int, default=2, help="StyleNet batch (norm part; >= 2 for batch norm); at "
-                                                             "a fixed budget smaller batches and more steps stylise "
-                                                             "more (docs/methods/texture.md)")
+                                                             "a fixed budget smaller batches and more steps fit the "
+                                                             "style better (docs/methods/texture.md)")
     p.add_argument("--style-width", type=int, default=16)
     p.add_argument("--pool", type=int, default=8)
     p.add_argument("--alpha", type=float, default=1.0)

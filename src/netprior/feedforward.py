@@ -76,8 +76,9 @@ class TrainConfig(Config):
 # 64 px, 150 steps; docs/methods/texture.md, "StyleNet at a CPU budget").
 ARCH_LR = {"texture_net": 0.1, "stylisation_net": 0.1, "texture_net_v2": 0.01, "style_net": 0.001}
 # Default batch: 16 (§2.4.1), except StyleNet: 2.  At a fixed budget (images seen) StyleNet trained with smaller
-# batches and proportionally more steps stylises more (vgg16-hed, 64 px, 1200 images: batch 4 × 300 steps vs 2 × 600
-# vs 1 × 1200; docs/methods/texture.md, "StyleNet at a CPU budget"); 2 keeps batch normalisation meaningful.
+# batches and proportionally more steps fits the stylisation objective better (vgg16-hed, 64 px, 1200 images, two
+# seeds: batch 4 × 300 steps vs 2 × 600; docs/methods/texture.md, "Where the strokes are lost"); 2 keeps batch
+# normalisation meaningful.
 ARCH_BATCH = {"texture_net": 16, "stylisation_net": 16, "texture_net_v2": 16, "style_net": 2}
 
 
