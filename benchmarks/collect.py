@@ -9,7 +9,7 @@ script only concatenates them, in that order, under a common header."""
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["dip", "speed", "sure_tuning", "sure_trace", "sure_clipping", "cset_denoise", "gpu_dip", "preimage", "texture", "imagine", "imagine_spectral", "gan_inversion", "train", "age", "age_gpu", "translate",
+ORDER = ["dip", "speed", "sure_tuning", "sure_trace", "sure_clipping", "cset_denoise", "gpu_dip", "preimage", "texture", "imagine", "imagine_spectral", "imagine_full", "gan_inversion", "train", "age", "age_gpu", "translate",
          "pyramid", "pyramid_long", "pyramid_noise", "pyramid_gpu", "avatar", "batch"]
 
 

@@ -249,7 +249,7 @@ def part_norm(args, descriptor) -> dict:
     from netprior.inputs import square
     from netprior.feedforward import ARCH_LR, TrainConfig
     from netprior.recipes.texture import Descriptor
-    from netprior.texture_metrics import colour_histogram_distance
+    from netprior.texture_metrics import colour_histogram_distance, patch_sliced_wasserstein
 
     if args.norm_descriptor != descriptor.net.name:
         descriptor = Descriptor(args.norm_descriptor)
@@ -261,7 +261,7 @@ def part_norm(args, descriptor) -> dict:
     rows, out = [], {}
     for norm_kind in ("instance", "batch"):
         cfg = TrainConfig(arch="style_net", net={"width": args.style_width, "normalization": norm_kind},
-                          size=args.style_size, batch=args.batch, iters=args.style_iters, lr=ARCH_LR["style_net"],
+                          size=args.style_size, batch=args.style_batch, iters=args.style_iters, lr=ARCH_LR["style_net"],
                           alpha=args.alpha,
                           seed=args.seed, **lr_schedule(args.style_iters))
         tr = train_style_net(style, pool, cfg, descriptor=descriptor, progress=args.progress)
@@ -284,7 +284,11 @@ def part_norm(args, descriptor) -> dict:
                            "colour_hist_to_style": mean(colour_histogram_distance(y[i:i + 1], style)
                                                         for i in range(len(y))),
                            "colour_hist_content_to_style": mean(colour_histogram_distance(images[i:i + 1], style)
-                                                                for i in range(len(images)))}
+                                                                for i in range(len(images))),
+                           "patch_sw2_to_style": mean(patch_sliced_wasserstein(y[i:i + 1], style)
+                                                      for i in range(len(y))),
+                           "patch_sw2_content_to_style": mean(patch_sliced_wasserstein(images[i:i + 1], style)
+                                                              for i in range(len(images)))}
             shown[name] = y
         label = f"StyleNet {'IN' if norm_kind == 'instance' else 'BN'}"
         out[label] = {"final_train_objective": sum(hist["loss"][-tail:]) / tail, "eval": evals,
@@ -296,7 +300,8 @@ def part_norm(args, descriptor) -> dict:
         architecture = f"StyleNet options: {tr.model.net.config}."
     save_sheet(rows + [("style", style)], RESULTS / "texture_in_vs_bn.png", scale=1.5)
     return {"style": "CSet14/flowers.png", "pool": [p.name for p in names[:args.pool]], "held_out": "CSet5/butterfly",
-            "size": args.style_size, "iters": args.style_iters, "alpha": args.alpha, "runs": out,
+            "size": args.style_size, "iters": args.style_iters, "batch": args.style_batch, "alpha": args.alpha,
+            "runs": out,
             "architecture": architecture, "descriptor": descriptor.net.name}
 
 
@@ -319,6 +324,24 @@ QUALITY_CONFIGS = {  # label: (backbone, smoothing, Gatys init, Gatys optimiser,
     # basis; recipes.texture.synthesize's default) from spectral noise.  The configurations above optimise the pixels.
     "spectral: Lite0": ("lite0", None, "spectral", "lbfgs", "resize", {"parametrization": "spectral"}),
     "spectral: vgg16-hed": ("vgg16-hed", None, "spectral", "lbfgs", "resize", {"parametrization": "spectral"}),
+    # Issue #16, seventh session (the brick layout): what the loss matches (netprior.texture_statistics: shifted
+    # Gram matrices, Berger & Memisevic 2017; the sliced Wasserstein loss, Heitz et al. 2021) and coarse-to-fine
+    # synthesis (synthesize(scales=S)), all in the spectral parametrization from spectral noise.
+    "statistics: Lite0, Gram, 1 scale": ("lite0", None, "spectral", "lbfgs", "resize",
+                                         {"parametrization": "spectral", "scales": 1}),
+    "statistics: Lite0, Gram + shifted Gram": ("lite0", None, "spectral", "lbfgs", "resize",
+                                               {"parametrization": "spectral", "scales": 1, "shift_weight": 1.0}),
+    "statistics: Lite0, sliced Wasserstein": ("lite0", None, "spectral", "lbfgs", "resize",
+                                              {"parametrization": "spectral", "scales": 1,
+                                               "statistic": "sliced-wasserstein"}),
+    "statistics: Lite0, Gram, 3 scales": ("lite0", None, "spectral", "lbfgs", "resize",
+                                          {"parametrization": "spectral", "scales": 3}),
+    "statistics: Lite0, Gram + shifted Gram, 3 scales": ("lite0", None, "spectral", "lbfgs", "resize",
+                                                         {"parametrization": "spectral", "scales": 3,
+                                                          "shift_weight": 1.0}),
+    "statistics: Lite0, sliced Wasserstein, 3 scales": ("lite0", None, "spectral", "lbfgs", "resize",
+                                                        {"parametrization": "spectral", "scales": 3,
+                                                         "statistic": "sliced-wasserstein"}),
 }
 
 
@@ -363,13 +386,15 @@ def worker_quality(a: dict) -> dict:
         scorers[name] = (d, d.grams(x0))
     backbone, smoothing, init, optimizer, upsample, *budget = QUALITY_CONFIGS[a["config"]]
     a = {**a, "recalibrate": 8, "parametrization": "pixels", **(budget[0] if budget else {})}
-    d = Descriptor(backbone, smoothing=smoothing)
+    d = Descriptor(backbone, smoothing=smoothing, statistic=a.get("statistic", "gram"),
+                   shift_weight=a.get("shift_weight", 0.0))
     runs, images = {}, []
     t0 = time.perf_counter()
     iters = a["gatys_iters"] * (a["adam_factor"] if optimizer == "adam" else 1)
     s = synthesize(x0, a["size"], descriptor=d, optimizer=optimizer, iters=iters, init=init, seed=a["seed"],
-                   parametrization=a["parametrization"], progress=False)
+                   parametrization=a["parametrization"], scales=a.get("scales", 1), progress=False)
     spectral = ", spectral" if a["parametrization"] == "spectral" else ""
+    spectral += f", {a['scales']} scales" if a.get("scales", 1) > 1 else ""
     runs[f"Gatys ({optimizer}, {iters} steps{spectral})"] = {"seconds": time.perf_counter() - t0,
                                                     "loss_reduction": s.metrics["loss_reduction"],
                                                     **score_images(s.image, x0, scorers)}
@@ -589,19 +614,23 @@ def markdown(res: dict, command: str) -> str:
         m = res["norm"]
         run = res.get("part_runs", {}).get("norm", {})
         lines += [f"### Instance vs batch normalisation (Figs. 3.3/3.4): StyleNet, style `{m['style']}`, pool of "
-                  f"{len(m['pool'])}, {m['size']} px, {m['iters']} steps, α = {m['alpha']}, descriptor "
+                  f"{len(m['pool'])}, {m['size']} px, {m['iters']} steps of batch {m.get('batch', 4)}, α = "
+                  f"{m['alpha']}, descriptor "
                   f"{m.get('descriptor', 'lite0')}", ""]
         if run and run["command"] != command:
             lines += [f"Command: `{run['command']}`; CPU, {run['threads']} thread, load average at start "
                       f"{run['load_average']}, {run['seconds']:.0f} s. {m.get('architecture', '')}", ""]
         lines += [(f"| method | final training objective | test-time loss (pool) | test-time loss (held-out "
                    f"{m['held_out']}) | L_T pool: outputs / contents | colour-histogram distance to the style, "
-                   "pool: outputs / contents | train seconds |"), "|---|---|---|---|---|---|---|"]
+                   "pool: outputs / contents | patch SW₂ to the style, pool: outputs / contents | train seconds |"),
+                  "|---|---|---|---|---|---|---|---|"]
         for label, r in m["runs"].items():
             pool_eval = r["eval"]["train_pool"]
             style_stats = (f"{pool_eval['texture']:.3g} / {pool_eval['texture_of_content']:.3g} | "
                            f"{pool_eval['colour_hist_to_style']:.3f} / {pool_eval['colour_hist_content_to_style']:.3f}"
                            if "texture_of_content" in pool_eval else "— | —")
+            style_stats += (f" | {pool_eval['patch_sw2_to_style']:.4f} / {pool_eval['patch_sw2_content_to_style']:.4f}"
+                            if "patch_sw2_to_style" in pool_eval else " | —")
             lines.append(f"| {label} | {r['final_train_objective']:.3g} | {pool_eval['total']:.3g} | "
                          f"{r['eval']['held_out']['total']:.3g} | {style_stats} | {r['train_seconds']:.0f} |")
         lines += ["", ("Paper: IN converges faster and to a lower objective than BN (Fig. 3.3a) and stylises far "
@@ -645,7 +674,10 @@ def main() -> None:
     p.add_argument("--v2-width", type=int, default=64)
     p.add_argument("--diversity", default="0.1,0.5", help="values of λ > 0 in eq. 3.10 (T = 1), comma-separated")
     p.add_argument("--style-size", type=int, default=64)
-    p.add_argument("--style-iters", type=int, default=300)
+    p.add_argument("--style-iters", type=int, default=600)
+    p.add_argument("--style-batch", type=int, default=2, help="StyleNet batch (norm part; >= 2 for batch norm); at "
+                                                             "a fixed budget smaller batches and more steps fit the "
+                                                             "style better (docs/methods/texture.md)")
     p.add_argument("--style-width", type=int, default=16)
     p.add_argument("--pool", type=int, default=8)
     p.add_argument("--alpha", type=float, default=1.0)

@@ -101,18 +101,25 @@ class FeatureMatch(Term):
 
 
 class GramMatch(Term):
-    """Texture loss L_T (Gatys et al. 2015, eq. 2.5): the descriptor's weighted Gram-matrix distance to the
-    exemplar's Gram matrices ``targets`` (:meth:`netprior.texture_descriptor.Descriptor.texture_loss`)."""
+    """Texture loss L_T (Gatys et al. 2015, eq. 2.5): the descriptor's weighted distance to the exemplar's
+    statistics ``targets`` — Gram matrices, or what the descriptor's ``statistic`` matches
+    (:meth:`netprior.texture_descriptor.Descriptor.texture_loss`).  The step number the objective evaluates at
+    (``active``) is kept for the statistics that change from step to step (the sliced Wasserstein directions)."""
 
     def __init__(self, encoder: Encoder, descriptor, targets: Features):
         super().__init__()
         self.encoder = encoder
         object.__setattr__(self, "descriptor", descriptor)
         object.__setattr__(self, "targets", targets)
+        self.step: int | None = None
         encoder.request(descriptor.texture_layers)
 
+    def active(self, step):
+        self.step = step
+        return True
+
     def forward(self, x, cache):
-        return self.descriptor.texture_loss(x, self.targets, feats=self.encoder(x, cache)[0])
+        return self.descriptor.texture_loss(x, self.targets, feats=self.encoder(x, cache)[0], step=self.step)
 
     def describe(self):
         return {"term": "GramMatch", **self.encoder.describe()}

@@ -40,6 +40,19 @@ ContentLayers = Annotated[Optional[str], typer.Option("--content-layers", help="
                                                                                "(default lite0 block5, VGG relu4_2).")]
 Smoothing = Annotated[str, typer.Option("--smoothing", help="Activation smoothing before the Gram matrices "
                                                              "(Wang et al. 2021): a softmax temperature T, or none.")]
+Statistic = Annotated[str, typer.Option("--statistic", help="What the texture loss matches in the descriptor's "
+                                                             "features: gram (Gatys et al.) or sliced-wasserstein "
+                                                             "(their distributions along random directions, Heitz "
+                                                             "et al. 2021).")]
+ShiftWeight = Annotated[float, typer.Option("--shift-weight", help="Weight of the shifted Gram matrices (features "
+                                                                   "times their neighbours 2 and 4 cells right and "
+                                                                   "down, deeper layers; Berger & Memisevic 2017); "
+                                                                   "0 = off.")]
+Scales = Annotated[Optional[int], typer.Option("--scales", help="Coarse to fine: synthesise first at 1/2^(S-1) of "
+                                                                "the size against the exemplar scaled alike, then "
+                                                                "upsample and continue, each scale for --iters "
+                                                                "steps; 1 = one scale (default: up to 3 while the "
+                                                                "coarsest image and exemplar are >= 64 px).")]
 Init = Annotated[str, typer.Option("--init", help="Starting point of the optimisation: spectral (1/f noise with "
                                                   "the exemplar's mean and colour covariance), shuffle (the "
                                                   "exemplar's pixels in random order) or noise (U(0,1) in every "
@@ -55,7 +68,8 @@ ModelOut = Annotated[Optional[Path], typer.Option("-o", "--output", help="Where 
 Size = Annotated[Optional[int], typer.Option("--size", help="Side in pixels of the images made (default: the "
                                                             "exemplar's / the training size).")]
 TrainSize = Annotated[int, typer.Option("--size", help="Side in pixels of the images made (in training).")]
-Batch = Annotated[int, typer.Option("--batch", help="Images per training step.")]
+Batch = Annotated[Optional[int], typer.Option("--batch", help="Images per training step (default 16; style_net: "
+                                                                 "2).")]
 LrDecay = Annotated[float, typer.Option("--lr-decay", help="Learning-rate factor at each decay.")]
 LrDecayStart = Annotated[int, typer.Option("--lr-decay-start", help="Step of the first decay.")]
 LrDecayEvery = Annotated[int, typer.Option("--lr-decay-every", help="Steps between later decays.")]
@@ -96,17 +110,20 @@ def _smoothing(text: str) -> Optional[float]:
 
 @dataclass(frozen=True)
 class DescriptorOptions:
-    """The texture descriptor: which network, which taps, and the activation smoothing."""
+    """The texture descriptor: which network, which taps, the activation smoothing and the statistics matched."""
 
     backbone: Backbone = "lite0"
     layers: Layers = None
     smoothing: Smoothing = "none"
+    statistic: Statistic = "gram"
+    shift_weight: ShiftWeight = 0.0
 
     def build(self, device: str, content_layers: Optional[str] = None):
         from ..recipes.texture import Descriptor
 
         return Descriptor(self.backbone, texture_layers=_layers(self.layers), content_layers=_layers(content_layers),
-                          smoothing=_smoothing(self.smoothing), device=device)
+                          smoothing=_smoothing(self.smoothing), statistic=self.statistic,
+                          shift_weight=self.shift_weight, device=device)
 
 
 @dataclass(frozen=True)
@@ -114,7 +131,7 @@ class TrainOptions:
     """Training of a feed-forward generator (texture or style network; recipes.texture.TrainConfig)."""
 
     size: TrainSize = 256
-    batch: Batch = 16
+    batch: Batch = None
     iters: Iters = 2000
     lr: Lr = None
     lr_decay: LrDecay = 0.7
@@ -127,10 +144,11 @@ class TrainOptions:
     norm: Norm = None
 
     def config(self, arch: str, seed: int, **extra):
-        from ..feedforward import ARCH_LR, TrainConfig
+        from ..feedforward import ARCH_BATCH, ARCH_LR, TrainConfig
 
         return TrainConfig(arch=arch, net=_net_options(arch, self.width, self.norm), size=self.size,
-                           batch=self.batch, iters=self.iters, lr=self.lr or ARCH_LR[arch], lr_decay=self.lr_decay,
+                           batch=ARCH_BATCH[arch] if self.batch is None else self.batch, iters=self.iters,
+                           lr=self.lr or ARCH_LR[arch], lr_decay=self.lr_decay,
                            lr_decay_start=self.lr_decay_start, lr_decay_every=self.lr_decay_every,
                            temperature=self.temperature, diversity=self.diversity, colour=self.colour_weight,
                            seed=seed, **extra)
@@ -160,8 +178,10 @@ def _net_options(arch: str, width: Optional[int], norm: Optional[str]) -> dict:
 def _write_synthesis(s, out: Path, inputs: dict, report: bool, title: str) -> None:
     from ..report import write_report
 
+    scales = s.config.get("scales", 1)  # coarse to fine: the steps of every scale, the seconds of all
+    steps = f"{scales} scales x {s.result.steps} steps" if scales > 1 else f"{s.result.steps} steps"
     write_result(s, out, inputs=inputs,
-                 summary=f"{s.result.steps} steps, {s.result.seconds:.1f} s, texture loss "
+                 summary=f"{steps}, {s.metrics.get('seconds_all_scales', s.result.seconds):.1f} s, texture loss "
                          f"{s.metrics['texture_loss']:.4g}",
                  report=(lambda p: write_report(p, s.result, title=title)) if report else None)
 
@@ -187,7 +207,8 @@ def _write_model(training, out: Path, inputs: dict, report_shows: list | None) -
 @options(desc=DescriptorOptions, run=RunOptions)
 def texture_optimize_cmd(exemplar: Path, output: Output = None, size: Size = None, optimizer: Optimizer = "lbfgs",
                          iters: Iters = None, lr: Lr = None, init: Init = "spectral",
-                         parametrization: Parametrization = "spectral", *, desc: DescriptorOptions, run: RunOptions):
+                         parametrization: Parametrization = "spectral", scales: Scales = None, *,
+                         desc: DescriptorOptions, run: RunOptions):
     """Synthesise a texture by optimising the image (Gatys et al. 2015), from noise, to match the exemplar's
     Gram matrices.  Default steps and learning rate: lbfgs 300 and 1, adam 1000 and 0.05."""
     from ..io import check_size, load_image
@@ -199,7 +220,7 @@ def texture_optimize_cmd(exemplar: Path, output: Output = None, size: Size = Non
     if size is not None:
         check_size(size, size, run.max_side, what=f"--size {size}")
     s = synthesize(x0, size, descriptor=desc.build(device), optimizer=optimizer, iters=iters, lr=lr, init=init,
-                   parametrization=parametrization, seed=run.seed, device=device, checkpoint=run.checkpoint_path,
+                   parametrization=parametrization, scales=scales, seed=run.seed, device=device, checkpoint=run.checkpoint_path,
                    progress=not run.quiet, snapshot_every=max(1, (iters or 300) // 6) if run.report else 0)
     _write_synthesis(s, out, {"exemplar": exemplar}, run.report, f"texture by {optimizer}")
 

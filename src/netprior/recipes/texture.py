@@ -14,7 +14,11 @@ Texture loss (eq. 2.5), with the normalised Gram matrices of :func:`netprior.los
   Lite0; :mod:`netprior.texture_metrics`): pixels from U(0, 1) leave 92 % of the pixels coloured (max − min
   channel > 0.15), pixels from the shuffled exemplar 23 % with a period-2 checker, the spectral parametrization
   from spectral noise 0 %, no checker, patch SW₂ 0.0040 → 0.0023, and a lower Lite0 loss (0.092 → 0.024);
-  docs/methods/texture.md.
+  docs/methods/texture.md.  Coarse to fine by default (``scales``, :func:`default_scales`: 3 at 256 px): on brick
+  a single scale draws a jumble of slabs with fragments of mortar, three scales draw columns of bricks outlined by
+  mortar (docs/methods/texture.md, issue #16's seventh session).  What the loss matches — Gram matrices, shifted
+  Gram matrices, sliced Wasserstein distances of the features — is the descriptor's choice
+  (:mod:`netprior.texture_statistics`).
 * :func:`train_texture_net` — learn a generator g so that E_z L_T(g(z); x0) is small (eq. 2.7), or, with a
   diversity weight λ > 0, the Julesz objective E(g) = 1/N Σ_i [L_T(g(z_i))/T − λ ln min_{j≠i} ||g(z_i) − g(z_j)||]
   (eq. 3.10).  The one optimisation loop :func:`netprior.solve.solve` does the training: the parametrization
@@ -30,7 +34,10 @@ The decisions behind the defaults and the measurements that chose them: ``docs/m
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .. import record
@@ -75,15 +82,36 @@ def initial_image(exemplar: Tensor, size: tuple[int, int], init: str,
     raise InputError(f"init must be one of {', '.join(INITS)}, got {init!r}")
 
 
+MAX_SCALES = 3
+COARSEST_SIDE = 64
+
+
+def default_scales(size: tuple[int, int], exemplar: Tensor) -> int:
+    """The number of scales of :func:`synthesize` by default: the most, up to ``MAX_SCALES`` (3), at which the
+    coarsest image and the coarsest exemplar are still ``COARSEST_SIDE`` (64) px or more on their shorter side
+    (at 64 px Lite0's block0 … block3 still fit the exemplar); 1 for images under 128 px."""
+    side = min(*size, *exemplar.shape[-2:])
+    return max(1, min(MAX_SCALES, 1 + int(math.log2(max(side, 1) / COARSEST_SIDE)) if side >= COARSEST_SIDE else 1))
+
+
 def synthesize(exemplar: Tensor, size: tuple[int, int] | int | None = None, *, descriptor: Descriptor | None = None,
                optimizer: str = "lbfgs", iters: int | None = None, lr: float | None = None, init: str = "spectral",
-               parametrization: str = "spectral", seed: int = 0, device: str = "cpu", checkpoint: str | None = None,
-               progress: bool = True, snapshot_every: int = 0, callback=None) -> Run:
+               parametrization: str = "spectral", scales: int | None = None, seed: int = 0, device: str = "cpu",
+               checkpoint: str | None = None, progress: bool = True, snapshot_every: int = 0, callback=None) -> Run:
     """Texture synthesis by optimisation (Gatys et al. 2015): minimise L_T(x; x0) over the image x, started
     from noise of ``size`` (default: the exemplar's size; ``init``: see :func:`initial_image`), x the optimised
     pixels (``parametrization="pixels"``) or x = μ + C·F⁻¹(s ⊙ Y) with the exemplar's colour basis
     (``"spectral"``, :class:`~netprior.parametrize.SpectralPixels`).  ``optimizer`` is ``lbfgs`` (300 steps,
-    lr 1) or ``adam`` (1000 steps, lr 0.05)."""
+    lr 1) or ``adam`` (1000 steps, lr 0.05).
+
+    Coarse to fine (``scales`` = S > 1): the texture is first synthesised at 1/2^(S−1) of the size against the
+    exemplar average-pooled by the same factor, with the texture layers whose receptive field fits that exemplar
+    (:meth:`Descriptor.fitting`); each result is upsampled ×2 (bilinear) as the start of the next scale, the last
+    scale being the plain synthesis.  Each scale runs ``iters`` steps (a coarse step costs ~1/4 of the next).  At a
+    coarse scale the deep layers see whole bricks and their neighbours, so the large-scale layout is settled there
+    (Gatys et al. 2017, "Controlling perceptual factors in neural style transfer", §5; Snelgrove 2017).
+    ``checkpoint`` and ``callback`` belong to the last scale; ``texture_loss_initial`` is the loss of its start and
+    ``seconds_all_scales`` the time of all scales."""
     opt = optimisation(optimizer, iters, lr)
     if init not in INITS:
         raise InputError(f"init must be one of {', '.join(INITS)}, got {init!r}")
@@ -92,23 +120,41 @@ def synthesize(exemplar: Tensor, size: tuple[int, int] | int | None = None, *, d
     descriptor = descriptor or Descriptor(device=dev)
     descriptor.check_exemplar(exemplar)
     h, w = size_pair(size or tuple(exemplar.shape[-2:]))
-    targets = descriptor.grams(exemplar.to(dev))
-    start = initial_image(exemplar, (h, w), init, generator(seed))
-    param = (SpectralPixels(start, colour_basis(exemplar.cpu())) if parametrization == "spectral"
-             else Pixels(start, box=True)).to(dev)
-    objective = Objective({"texture": (1.0, GramMatch(Encoder(descriptor.features), descriptor, targets))})
-    initial = float(descriptor.texture_loss(param().detach(), targets))
-    result = solve(param, objective, iters=opt.iters, lr=opt.lr, optimizer=opt.optimizer, seed=seed,
-                   checkpoint=checkpoint, progress=progress, desc=f"texture/{opt.optimizer}",
-                   snapshot_every=snapshot_every, callback=callback)
+    scales = default_scales((h, w), exemplar) if scales is None else scales
+    if not isinstance(scales, int) or scales < 1:
+        raise InputError(f"scales must be an integer >= 1, got {scales!r}")
+    factor = 2 ** (scales - 1)
+    if min(h, w) < 16 * factor:
+        raise InputError(f"{scales} scales need an image of at least {16 * factor} px on each side, got {w}x{h}")
+    gen = generator(seed)
+    start = initial_image(exemplar, (h // factor, w // factor), init, gen)
+    stages = []
+    for k in reversed(range(scales)):
+        ex = F.avg_pool2d(exemplar, 2 ** k) if k else exemplar
+        d = descriptor.fitting(ex) if k else descriptor
+        targets = d.grams(ex.to(dev))
+        param = (SpectralPixels(start, colour_basis(ex.cpu())) if parametrization == "spectral"
+                 else Pixels(start, box=True)).to(dev)
+        objective = Objective({"texture": (1.0, GramMatch(Encoder(d.features), d, targets))})
+        initial = float(d.texture_loss(param().detach(), targets))
+        result = solve(param, objective, iters=opt.iters, lr=opt.lr, optimizer=opt.optimizer, seed=seed,
+                       checkpoint=None if k else checkpoint, progress=progress,
+                       desc=f"texture/{opt.optimizer}" + (f" 1/{2 ** k}" if scales > 1 else ""),
+                       snapshot_every=snapshot_every if not k else 0, callback=None if k else callback)
+        stages.append({"scale": 1 / 2 ** k, "size": list(start.shape[-2:]), "texture_layers": list(d.texture_layers),
+                       "steps": result.steps, "seconds": result.seconds})
+        if k:  # the next scale starts from this texture, upsampled
+            start = F.interpolate(result.image.cpu(), size=(h // 2 ** (k - 1), w // 2 ** (k - 1)), mode="bilinear",
+                                  align_corners=False).clamp(0, 1)
     image = result.image.clamp(0, 1)
     with torch.no_grad():
         final = float(descriptor.texture_loss(image, targets))
     config = record.config("texture-optimisation (Gatys et al. 2015)", param, objective, optimizer=opt.optimizer,
                            init=init, parametrization=parametrization, iters=opt.iters, lr=opt.lr, seed=seed,
-                           device=str(dev), size=[h, w], exemplar_shape=list(exemplar.shape),
-                           descriptor=descriptor.describe())
-    metrics = {"texture_loss_initial": initial, "texture_loss": final, "loss_reduction": initial / max(final, 1e-30)}
+                           device=str(dev), size=[h, w], exemplar_shape=list(exemplar.shape), scales=scales,
+                           stages=stages, descriptor=descriptor.describe())
+    metrics = {"texture_loss_initial": initial, "texture_loss": final, "loss_reduction": initial / max(final, 1e-30),
+               "seconds_all_scales": sum(stage["seconds"] for stage in stages)}
     return Run(image=image, config=config, metrics=metrics, results={"texture": result})
 
 
