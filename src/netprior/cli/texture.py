@@ -220,7 +220,8 @@ def texture_optimize_cmd(exemplar: Path, output: Output = None, size: Size = Non
     if size is not None:
         check_size(size, size, run.max_side, what=f"--size {size}")
     s = synthesize(x0, size, descriptor=desc.build(device), optimizer=optimizer, iters=iters, lr=lr, init=init,
-                   parametrization=parametrization, scales=scales, seed=run.seed, device=device, checkpoint=run.checkpoint_path,
+                   parametrization=parametrization, scales=scales, seed=run.seed, device=device,
+                   checkpoint=run.checkpoint_path,
                    progress=not run.quiet, snapshot_every=max(1, (iters or 300) // 6) if run.report else 0)
     _write_synthesis(s, out, {"exemplar": exemplar}, run.report, f"texture by {optimizer}")
 

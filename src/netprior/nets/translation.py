@@ -12,9 +12,11 @@ the input's brightness and contrast (the bias-free first convolution is followed
 removes both), so it cannot be the identity that the thesis' autoencoder pre-training (§5.3.3.3) and identity loss
 (eq. 5.7) ask of it: measured on the translation benchmark's 64² photos after 150 pre-training steps, held-out
 autoencoder L1 0.146 without, 0.060 with (batch norm in place of instance norm, Johnson et al.'s choice: 0.070).
-``input_skip=False`` keeps the plain network (and loads files written before the option).  The thesis sets M and N so that the last residual block sees a large enough window and the
-generator has about as many parameters as the discriminator; the defaults here (M = 2, N = 4, w = 16) are sized
-for 64² images on a CPU.  Sides must be multiples of 2^M.
+``input_skip=False`` keeps the plain network (and loads files written before the option).
+
+The thesis sets M and N so that the last residual block sees a large enough window and the generator has about as
+many parameters as the discriminator; the defaults here (M = 2, N = 4, w = 16) are sized for 64² images on a CPU.
+Sides must be multiples of 2^M.
 """
 
 from __future__ import annotations

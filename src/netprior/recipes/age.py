@@ -13,10 +13,10 @@ divergence Δ(Q‖N(0, I)) of eq. 4.7: the KL divergence between a diagonal Gaus
     g:  minimise  Δ(e(g(Z))‖N) + λ · L_Z [+ μ_G · L_X],  L_Z = E ||z − e(g(z))||² / (2M)          (eq. 4.5, 4.4)
 
 with μ = 10 and λ ∈ {500, 1000, 2000} (§4.3.1; default 1000), L_X measured on images in [−1, 1] (the units of
-the authors' code, whose μ = 10 the thesis quotes; on [0, 1] images μ would weigh half as much).  L_Z is taken per code coordinate: for unit vectors
-||z − e||²/(2M) = (1 − cos)/M, which is the authors' code's cosine loss (a mean over the B × M entries of z ⊙ e),
-the loss their λ values weight.  Read literally (a sum over the M coordinates), eq. 4.4 with λ = 1000 is 2M = 128
-times stronger at M = 64 and drowns the divergence in g's loss.
+the authors' code, whose μ = 10 the thesis quotes; on [0, 1] images μ would weigh half as much).  L_Z is taken
+per code coordinate: for unit vectors ||z − e||²/(2M) = (1 − cos)/M, which is the authors' code's cosine loss (a
+mean over the B × M entries of z ⊙ e), the loss their λ values weight.  Read literally (a sum over the M
+coordinates), eq. 4.4 with λ = 1000 is 2M = 128 times stronger at M = 64 and drowns the divergence in g's loss.
 
 Departures for a short (CPU) budget, all off by default (the thesis' game): ``warmup`` iterations of an
 autoencoder before the game (e minimises Δ(e(X)‖N) + μ L_X, g minimises μ L_X), μ_G = ``generator_pixel_weight``
@@ -29,8 +29,8 @@ With w = 1 the encoder is rewarded for adding one offset to every code before th
 spread of the generated codes a little more than that of the real ones, and g's BatchNorm removes it from g's
 input, so L_X does not see it; after a warm-up the held-out codes collapse to one "average face" (mean cosine 0.01
 → 0.70 in 50 iterations).  w = 4 prices that collapse.  ``upsample="nearest"`` builds g with nearest ×2 + 3×3
-convolutions in place of DCGAN's transposed ones, in which the game writes a colour checkerboard at a short budget.  The measurements behind each choice, and what was tried
-and rejected: ``docs/methods/age.md``.
+convolutions in place of DCGAN's transposed ones, in which the game writes a colour checkerboard at a short
+budget.  The measurements behind each choice, and what was tried and rejected: ``docs/methods/age.md``.
 
 Mode ``colorize`` (§4.3.2) is the conditional AGE: data sample x = the ab channels of the Lab image, condition L;
 e(x | L), g(z | L) (:mod:`netprior.nets.age`), M = 3 by default; L_X is measured on ab/110 so that μ keeps its

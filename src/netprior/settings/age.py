@@ -51,7 +51,8 @@ class AGEConfig(Config):
         if self.real_weight <= 0:
             raise InputError(f"the weight of the real codes' divergence must be > 0, got {self.real_weight}")
         if self.upsample not in UPSAMPLERS:
-            raise InputError(f"the generator's up-sampling must be one of {', '.join(UPSAMPLERS)}, got {self.upsample!r}")
+            raise InputError(f"the generator's up-sampling must be one of {', '.join(UPSAMPLERS)}, "
+                             f"got {self.upsample!r}")
         if self.mode == "colorize" and self.channels != 3:
             raise InputError("colourisation trains on colour images (three channels)")
 
