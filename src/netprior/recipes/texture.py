@@ -91,7 +91,9 @@ def default_scales(size: tuple[int, int], exemplar: Tensor) -> int:
     coarsest image and the coarsest exemplar are still ``COARSEST_SIDE`` (64) px or more on their shorter side
     (at 64 px Lite0's block0 … block3 still fit the exemplar); 1 for images under 128 px."""
     side = min(*size, *exemplar.shape[-2:])
-    return max(1, min(MAX_SCALES, 1 + int(math.log2(max(side, 1) / COARSEST_SIDE)) if side >= COARSEST_SIDE else 1))
+    if side < COARSEST_SIDE:
+        return 1
+    return min(MAX_SCALES, 1 + int(math.log2(side / COARSEST_SIDE)))
 
 
 def synthesize(exemplar: Tensor, size: tuple[int, int] | int | None = None, *, descriptor: Descriptor | None = None,
