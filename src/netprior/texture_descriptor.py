@@ -128,6 +128,16 @@ class Descriptor:
                 "smoothing": self.smoothing, "statistic": self.statistic, "shift_weight": self.shift_weight,
                 "shift_layers": list(self.shift_layers), "shift_distances": list(self.shift_distances)}
 
+    @classmethod
+    def from_description(cls, d: dict) -> Descriptor:
+        """The descriptor that :meth:`describe` wrote ``d`` for (e.g. a model file's); a field missing from an
+        older file takes its default."""
+        return cls(d["backbone"], weights=d["weights"], texture_layers=d["texture_layers"],
+                   content_layers=d["content_layers"], normalise_layers=d["normalise_layers"],
+                   smoothing=d.get("smoothing"), statistic=d.get("statistic", "gram"),
+                   shift_weight=d.get("shift_weight", 0.0), shift_layers=d.get("shift_layers"),
+                   shift_distances=d.get("shift_distances", SHIFT_DISTANCES))
+
     def features(self, x: Tensor, layers: list[str] | tuple[str, ...] | None = None) -> dict[str, Tensor]:
         feats = self.net(x, list(layers or self.texture_layers))
         for name, f in feats.items():

@@ -34,7 +34,7 @@ from torch import Tensor
 
 from .errors import InputError
 from .losses import random_directions, sliced_wasserstein
-from .texture_descriptor import SHIFT_DISTANCES, Descriptor
+from .texture_descriptor import Descriptor
 from .texture_model import GeneratorModel
 
 
@@ -106,12 +106,7 @@ def texture_quality(x: Tensor, x0: Tensor) -> dict[str, float]:
 
 def texture_loss_of(model: GeneratorModel, x: Tensor, descriptor: Descriptor | None = None) -> Tensor:
     """Per-sample texture loss L_T of images ``x`` against the Gram matrices stored in ``model``."""
-    d = model.descriptor
-    descriptor = descriptor or Descriptor(d["backbone"], weights=d["weights"], texture_layers=d["texture_layers"],
-                                          content_layers=d["content_layers"], normalise_layers=d["normalise_layers"],
-                                          smoothing=d.get("smoothing"), statistic=d.get("statistic", "gram"),
-                                          shift_weight=d.get("shift_weight", 0.0), shift_layers=d.get("shift_layers"),
-                                          shift_distances=d.get("shift_distances", SHIFT_DISTANCES))
+    descriptor = descriptor or Descriptor.from_description(model.descriptor)
     targets = {k: v.to(descriptor.net.mean.device) for k, v in model.target_grams.items()}
     with torch.no_grad():
         return descriptor.texture_loss(x.to(descriptor.net.mean.device), targets, per_sample=True)
