@@ -367,6 +367,9 @@ def style_apply_cmd(model: Path, image: Path, output: Output = None, noise_scale
     if cropped.shape != y.shape:
         typer.echo(f"note: {image.name} cropped from {y.shape[-1]}x{y.shape[-2]} to {cropped.shape[-1]}x"
                    f"{cropped.shape[-2]} (a multiple of {m.net.multiple} for the network)", err=True)
+    if noise_scale != 1.0 and getattr(m.net, "noise_channels", 1) == 0:
+        typer.echo("note: this network takes no noise (trained without the diversity term); --noise-scale has no "
+                   "effect", err=True)
     x = apply_style(m, cropped, noise_scale=noise_scale, seed=seed, device=device)
     save_image(x, out)
     write_sidecar(out, config={"model": m.describe(), "noise_scale": noise_scale, "seed": seed,

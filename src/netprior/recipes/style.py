@@ -12,6 +12,12 @@
 * :func:`apply_style` — one forward pass; the noise magnitude k (``noise_scale``) trades style against content
   at test time (Fig. 2.5).
 
+A StyleNet trained without the diversity term (λ = 0) gets no noise channels, g(y) instead of g(y, z): the thesis
+notes that with λ = 0 the generator learns to ignore the noise when trained long enough (Fig. 3.6), and at a CPU
+budget it instead writes the N(0, I) maps into a fine vertical streak or grid over every output; without them the
+streak is gone and the texture loss falls (two seeds, docs/methods/texture.md).  With λ > 0 the noise stays: it is
+what the diversity term spreads into different stylisations.
+
 With the descriptor's ``normalise_layers`` (the default) the content term of each layer is divided by the mean
 square of the content features, w_l = 1/mean(F^l(y)²) (:meth:`Descriptor.content_weights`), so that, like the
 texture term, it is a relative error and α is independent of the backbone's feature scale.  The default α = 1
@@ -97,6 +103,8 @@ def train_style_net(style: Tensor, contents: Tensor, cfg: TrainConfig | None = N
     net_options = dict(cfg.net)
     if cfg.arch == "style_net":  # a checkerboard and a slow start otherwise (nets/texture.py)
         net_options = {"upsample": "resize", "content_skip": True, **net_options}
+        if cfg.diversity == 0:  # without the diversity term the noise only becomes a streak (module docstring)
+            net_options = {"noise_channels": 0, **net_options}
     return train_model("style", style, cfg, descriptor, pool=contents, net_options=net_options, device=device,
                        checkpoint=checkpoint, progress=progress, snapshot_every=snapshot_every,
                        source={"style_shape": list(style.shape), "content_pool": len(contents)})
