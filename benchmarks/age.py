@@ -105,6 +105,7 @@ def train_age_part(args, mode: str, name: str | None = None, autoencoder_only: b
                     warmup=warmup, generator_pixel_weight=args.generator_pixel_weight,
                     ema=args.ema or None, real_weight=args.real_weight if mode == "unconditional" else 1.0,
                     upsample=args.upsample if mode == "unconditional" else "transposed",
+                    encoder_antialias=args.encoder_antialias and mode == "unconditional",
                     latent_weight=args.latent_weight if mode == "unconditional" else args.colorize_latent_weight)
     if name == "age" and args.age_milestones:
         for m in _milestones(args.age_milestones, n):
@@ -521,6 +522,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="λ of the colourisation run (the authors' colourisation commands: 0)")
     ap.add_argument("--upsample", default="nearest",
                     help="the generator's up-sampling, unconditional run (the thesis' DCGAN: transposed)")
+    ap.add_argument("--encoder-antialias", action="store_true",
+                    help="low-pass the input of the encoder's strided convolutions (not the thesis')")
     ap.add_argument("--nz", type=int, default=64)
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--colorize-width", type=int, default=16)

@@ -14,8 +14,8 @@ from netprior.colorspace import lab_to_rgb, rgb_to_lab
 from netprior.data import ImageFolder
 from netprior.evaluation.grain import high_frequency_share
 from netprior.recipes.age import (AGEConfig, code_statistics, codes_for, colorize, encoder_game_loss,
-                                  kl_to_standard_normal, latent_error, pixel_error, players, reconstruct, sample,
-                                  slerp, sphere_noise, to_sphere, train_age)
+                                  kl_to_standard_normal, latent_error, load_model, pixel_error, players, reconstruct,
+                                  sample, slerp, sphere_noise, to_sphere, train_age)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TINY = dict(size=16, nz=8, width=8, batch=8)
@@ -144,6 +144,27 @@ def test_nearest_upsampling_leaves_no_checkerboard_speckle_in_the_game(smooth):
     assert max(after_game("nearest")) < 2
 
 
+def test_the_antialiased_encoder_cannot_read_a_period_two_pattern():
+    """Issue #14: in a CPU-budget game g hides z in a fine stripe grid that e's strided convolutions alias into its
+    code; with ``encoder_antialias`` a period-2 pattern added to the images leaves the codes unchanged (the
+    [1, 2, 1]² low-pass removes it exactly), while the plain DCGAN encoder's codes move."""
+    from netprior.nets.age import AGEEncoder
+
+    i = torch.arange(16)
+    checker = 0.2 * ((i[:, None] + i[None, :]) % 2 * 2 - 1).float()
+    stripes = 0.2 * (i % 2 * 2 - 1).float().expand(16, 16)          # vertical stripes, period 2
+    x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.6 + 0.2
+    moved = {}
+    for antialias in (False, True):
+        torch.manual_seed(0)
+        e = AGEEncoder(16, 8, 8, antialias=antialias).eval()
+        with torch.no_grad():
+            moved[antialias] = max(float((e(x + p) - e(x)).abs().max()) for p in (checker, stripes))
+    assert moved[True] < 1e-5 and moved[False] > 1e-2, moved
+    cfg = AGEConfig(**TINY, encoder_antialias=True)
+    assert sum(type(m).__name__ == "BinomialBlur" for m in players(cfg)[0].net.modules()) == 2
+
+
 def test_warmup_trains_an_autoencoder_then_the_game_starts(coll):
     data = ImageFolder(coll, 16, seed=0)
     x = torch.stack([data[i] for i in range(16)])
@@ -205,7 +226,8 @@ def test_cli_round_trip_and_bad_input(coll, tmp_path, monkeypatch, capsys):
     m, c = tmp_path / "u.safetensors", tmp_path / "c.safetensors"
     common = ["--data", str(coll), "--size", "16", "--width", "8", "--batch", "8", "--iters", "2", "-q",
               "--device", "cpu"]
-    assert run(monkeypatch, capsys, "age", "train", *common, "--nz", "8", "-o", str(m))[0] == 0
+    assert run(monkeypatch, capsys, "age", "train", *common, "--nz", "8", "--encoder-antialias", "-o", str(m))[0] == 0
+    assert load_model(m)[2].encoder_antialias   # the option travels with the model file
     assert run(monkeypatch, capsys, "age", "train", *common, "--colorize", "-o", str(c))[0] == 0
     code, out, _ = run(monkeypatch, capsys, "age", "reconstruct", str(m), str(coll / "00.png"), "-o",
                        str(tmp_path / "r.png"))

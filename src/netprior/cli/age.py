@@ -93,6 +93,10 @@ def train_cmd(
                                               "(DCGAN's 4×4 transposed convolutions, the thesis) or nearest (×2 "
                                               "nearest + 3×3 convolution; no checkerboard speckle at a short "
                                               "budget).")] = "transposed",
+        encoder_antialias: Annotated[bool, typer.Option("--encoder-antialias", help="Low-pass ([1, 2, 1]²) the "
+                                                        "input of each of the encoder's strided convolutions, so "
+                                                        "that the generator cannot hide its code in a fine stripe "
+                                                        "grid (off: the thesis).")] = False,
         fid_images: FidImages = 0, report: Report = False, *, collection: CollectionOptions,
         run: TrainingOptions):
     """Train an AGE (encoder + generator, 2 generator updates per encoder update) on a folder of images."""
@@ -107,7 +111,7 @@ def train_cmd(
     cfg = AGEConfig(mode=mode, size=size, nz=nz or (3 if colorize else 64), width=width, batch=batch, iters=iters,
                     lr=lr, g_steps=g_steps, latent_weight=latent_weight, pixel_weight=pixel_weight, seed=run.seed,
                     warmup=warmup, generator_pixel_weight=generator_pixel_weight, real_weight=real_weight,
-                    upsample=upsample)
+                    upsample=upsample, encoder_antialias=encoder_antialias)
     kw = dict(size=size, split="train", heldout=collection.heldout, resize=collection.resize, seed=run.seed)
     with notes():
         train_set = ImageFolder(root, crop="random", flip=True, **kw)

@@ -3,7 +3,10 @@
 Unconditional (§4.3.1): the generator is the DCGAN generator (:class:`~netprior.nets.dcgan.DCGANGenerator`) fed
 with codes on the unit sphere S^(M−1) ⊂ R^M; the encoder :class:`AGEEncoder` is the DCGAN discriminator with an
 M-channel last convolution followed by the projection z ↦ z / ||z|| onto the sphere (the thesis replaces D's
-sigmoid by "the normalization layer that projects the points onto the sphere").
+sigmoid by "the normalization layer that projects the points onto the sphere").  ``antialias`` (our option, off in
+the thesis' configuration) low-passes the input of each of e's stride-2 convolutions with a fixed [1, 2, 1]²
+filter, so that e cannot read patterns near the Nyquist frequency and g cannot hide z in them (the stripe grid
+of a CPU-budget game, docs/methods/age.md).
 
 Conditional, for colourisation in Lab space (§4.3.2): the data sample is the ab chrominance, the condition the
 lightness L.  :class:`ColorizationGenerator` g(z | L) stacks L with the code z expanded to M constant maps and
@@ -33,11 +36,14 @@ def to_sphere(z: Tensor, eps: float = 1e-8) -> Tensor:
 class AGEEncoder(nn.Module):
     """e: (B, C, size, size) images in [0, 1] → (B, nz) codes on the unit sphere."""
 
-    def __init__(self, size: int = 64, nz: int = 64, width: int = 64, channels: int = 3, norm: str = "batch"):
+    def __init__(self, size: int = 64, nz: int = 64, width: int = 64, channels: int = 3, norm: str = "batch",
+                 antialias: bool = False):
         super().__init__()
-        self.config = {"size": size, "nz": nz, "width": width, "channels": channels, "norm": norm}
+        self.config = {"size": size, "nz": nz, "width": width, "channels": channels, "norm": norm,
+                       "antialias": antialias}
         self.nz = nz
-        self.main = init_dcgan_weights(dcgan_discriminator_layers(size, width, channels, norm, outputs=nz))
+        self.main = init_dcgan_weights(dcgan_discriminator_layers(size, width, channels, norm, outputs=nz,
+                                                                  antialias=antialias))
 
     def forward(self, x: Tensor) -> Tensor:
         return to_sphere(self.main(2 * x - 1).flatten(1))

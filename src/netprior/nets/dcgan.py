@@ -18,6 +18,8 @@ import math
 
 from torch import Tensor, nn
 
+from .layers import BinomialBlur
+
 
 def _stages(size: int) -> int:
     n = int(math.log2(size)) - 2 if size > 0 else 0
@@ -86,14 +88,19 @@ class DCGANGenerator(nn.Module):
 
 
 def dcgan_discriminator_layers(size: int = 64, width: int = 64, channels: int = 3, norm: str = "batch",
-                               outputs: int = 1) -> nn.Sequential:
+                               outputs: int = 1, antialias: bool = False) -> nn.Sequential:
     """The discriminator's layers (input in [−1, 1]) ending in a 4×4 convolution to ``outputs`` channels at 1×1
-    (one logit for D; the code of an AGE encoder, :mod:`netprior.nets.age`)."""
+    (one logit for D; the code of an AGE encoder, :mod:`netprior.nets.age`).  ``antialias``: a
+    :class:`~netprior.nets.layers.BinomialBlur` before every stride-2 convolution (an option of the AGE encoder)."""
     n = _stages(size)
-    layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+
+    def down(cin: int, cout: int, bias: bool) -> list[nn.Module]:
+        return [*([BinomialBlur()] if antialias else []), nn.Conv2d(cin, cout, 4, 2, 1, bias=bias)]
+
+    layers: list[nn.Module] = [*down(channels, width, False), nn.LeakyReLU(0.2, True)]
     c = width
     for _ in range(n - 1):
-        layers += [nn.Conv2d(c, 2 * c, 4, 2, 1, bias=norm == "none"), _norm(2 * c, norm), nn.LeakyReLU(0.2, True)]
+        layers += [*down(c, 2 * c, norm == "none"), _norm(2 * c, norm), nn.LeakyReLU(0.2, True)]
         c *= 2
     layers.append(nn.Conv2d(c, outputs, 4, 1, 0, bias=False))
     return nn.Sequential(*layers)

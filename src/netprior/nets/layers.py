@@ -27,6 +27,24 @@ class LanczosDownsample(nn.Module):
         return nn.functional.conv2d(x, self.kernel.to(x.dtype), stride=self.factor, groups=x.shape[1])
 
 
+class BinomialBlur(nn.Module):
+    """Fixed per-channel low-pass b ⊗ b with b = [1, 2, 1]/4, reflection padding, stride 1.  Its frequency response
+    is cos²(πf) per axis: 1 at f = 0, 1/2 at a period of 4 px, 0 at the Nyquist frequency (a period-2 pattern is
+    removed exactly).  Put before a stride-2 convolution it anti-aliases the subsampling (Zhang 2019, "Making
+    convolutional networks shift-invariant again"; StyleGAN's discriminator low-passes its downsampling the same
+    way): blur and convolution commute, so the strided convolution samples a low-passed signal."""
+
+    def __init__(self):
+        super().__init__()
+        b = torch.tensor([1.0, 2.0, 1.0]) / 4
+        self.register_buffer("kernel", torch.outer(b, b)[None, None], persistent=False)
+
+    def forward(self, x):
+        x = nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+        c = x.shape[1]
+        return nn.functional.conv2d(x, self.kernel.to(x.dtype).expand(c, 1, 3, 3), groups=c)
+
+
 def conv(cin: int, cout: int, kernel: int, stride: int = 1, *, bias: bool = True, pad: str = "zero",
          downsample: str = "stride") -> nn.Sequential:
     """k×k convolution with 'same' padding (zero, reflection or circular); with stride 2 the downsampling is done

@@ -30,7 +30,8 @@ spread of the generated codes a little more than that of the real ones, and g's 
 input, so L_X does not see it; after a warm-up the held-out codes collapse to one "average face" (mean cosine 0.01
 → 0.70 in 50 iterations).  w = 4 prices that collapse.  ``upsample="nearest"`` builds g with nearest ×2 + 3×3
 convolutions in place of DCGAN's transposed ones, in which the game writes a colour checkerboard at a short
-budget.  The measurements behind each choice, and what was tried and rejected: ``docs/methods/age.md``.
+budget; ``encoder_antialias`` low-passes the input of e's strided convolutions, so that g cannot hide z in a fine
+stripe grid that only e reads.  The measurements behind each choice, and what was tried and rejected: ``docs/methods/age.md``.
 
 Mode ``colorize`` (§4.3.2) is the conditional AGE: data sample x = the ab channels of the Lab image, condition L;
 e(x | L), g(z | L) (:mod:`netprior.nets.age`), M = 3 by default; L_X is measured on ab/110 so that μ keeps its
@@ -139,7 +140,7 @@ def build_networks(cfg: AGEConfig) -> tuple[nn.Module, nn.Module]:
     """(e, g) for ``cfg``, initialised from the global torch RNG."""
     if cfg.mode == "colorize":
         return ColorizationEncoder(cfg.nz, cfg.width), ColorizationGenerator(cfg.nz, cfg.width, cfg.blocks)
-    return (AGEEncoder(cfg.size, cfg.nz, cfg.width, cfg.channels),
+    return (AGEEncoder(cfg.size, cfg.nz, cfg.width, cfg.channels, antialias=cfg.encoder_antialias),
             DCGANGenerator(cfg.size, cfg.nz, cfg.width, cfg.channels, upsample=cfg.upsample))
 
 

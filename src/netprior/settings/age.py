@@ -26,6 +26,7 @@ class AGEConfig(Config):
     width: int = 32            # channels of g's last / e's first layer (colorize: the ResNet's base width)
     channels: int = 3
     upsample: str = "transposed"  # g's up-sampling (unconditional): DCGAN's transposed convolutions or "nearest"
+    encoder_antialias: bool = False  # a [1, 2, 1]² low-pass before each of e's stride-2 convolutions (unconditional)
     blocks: int = 4            # residual blocks of the colourisation generator
     batch: int = 64
     iters: int = 2000
