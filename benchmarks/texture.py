@@ -247,7 +247,7 @@ def part_norm(args, descriptor) -> dict:
     from netprior.io import load_image
     from netprior.recipes.style import apply_style, train_style_net
     from netprior.inputs import square
-    from netprior.feedforward import ARCH_LR, TrainConfig
+    from netprior.feedforward import ARCH_LR, ARCH_TV, TrainConfig
     from netprior.recipes.texture import Descriptor
     from netprior.texture_metrics import colour_histogram_distance, patch_sliced_wasserstein
 
@@ -262,7 +262,7 @@ def part_norm(args, descriptor) -> dict:
     for norm_kind in ("instance", "batch"):
         cfg = TrainConfig(arch="style_net", net={"width": args.style_width, "normalization": norm_kind},
                           size=args.style_size, batch=args.style_batch, iters=args.style_iters, lr=ARCH_LR["style_net"],
-                          alpha=args.alpha,
+                          alpha=args.alpha, tv=ARCH_TV["style_net"],
                           seed=args.seed, **lr_schedule(args.style_iters))
         tr = train_style_net(style, pool, cfg, descriptor=descriptor, progress=args.progress)
         tail = max(1, args.style_iters // 10)
@@ -297,7 +297,7 @@ def part_norm(args, descriptor) -> dict:
                                                         torch.cat([shown["held_out"], shown["train_pool"]]))]
         rows.append((f"{label}: held-out content | output, then four pool contents | outputs (held-out loss "
                      f"{evals['held_out']['total']:.3g})", torch.cat(pairs)))
-        architecture = f"StyleNet options: {tr.model.net.config}."
+        architecture = f"StyleNet options: {tr.model.net.config}; TV weight {cfg.tv:g}."
     save_sheet(rows + [("style", style)], RESULTS / "texture_in_vs_bn.png", scale=1.5)
     return {"style": "CSet14/flowers.png", "pool": [p.name for p in names[:args.pool]], "held_out": "CSet5/butterfly",
             "size": args.style_size, "iters": args.style_iters, "batch": args.style_batch, "alpha": args.alpha,

@@ -19,7 +19,7 @@ from .parametrize import GeneratorBatch
 from .record import Run
 from .seeding import generator, initialising
 from .solve import SolveResult, solve
-from .terms import ColourMatch, Diversity, FeatureMatch, GramMatch
+from .terms import TV, ColourMatch, Diversity, FeatureMatch, GramMatch
 from .texture_descriptor import Descriptor
 from .texture_model import GeneratorModel
 
@@ -30,7 +30,8 @@ class TrainConfig(Config):
     :mod:`netprior.recipes.texture` and :mod:`netprior.recipes.style`).  ``recalibrate``: fresh batches over which
     the BatchNorm statistics are re-estimated after training (:func:`recalibrate_batch_norm`; 0 = off).
     ``colour``: weight of the colour-distribution term (:class:`~netprior.terms.ColourMatch`, our addition; 0 = the
-    thesis' objective)."""
+    thesis' objective).  ``tv``: weight of the total-variation prior on the generated images (:class:`~netprior.
+    terms.TV`, R_V^2; 0 = the thesis' objective)."""
 
     arch: str = "texture_net"
     net: dict = field(default_factory=dict)
@@ -45,6 +46,7 @@ class TrainConfig(Config):
     diversity: float = 0.0
     colour: float = 0.0
     alpha: float = 0.0
+    tv: float = 0.0
     recalibrate: int = 8
     seed: int = 0
     source: str = ""
@@ -60,8 +62,8 @@ class TrainConfig(Config):
             raise InputError(f"temperature T must be > 0, got {self.temperature}")
         if self.diversity < 0:
             raise InputError(f"diversity weight λ must be >= 0, got {self.diversity}")
-        if self.colour < 0:
-            raise InputError(f"the colour-term weight must be >= 0, got {self.colour}")
+        if self.colour < 0 or self.tv < 0:
+            raise InputError(f"the colour and total-variation weights must be >= 0, got {self.colour}, {self.tv}")
         if self.diversity > 0 and self.batch < 2:
             raise InputError("the diversity term compares samples within a batch: use --batch 2 or more")
         if self.iters < 1 or self.batch < 1 or self.lr <= 0:
@@ -80,16 +82,22 @@ ARCH_LR = {"texture_net": 0.1, "stylisation_net": 0.1, "texture_net_v2": 0.01, "
 # seeds: batch 4 × 300 steps vs 2 × 600; docs/methods/texture.md, "Where the strokes are lost"); 2 keeps batch
 # normalisation meaningful.
 ARCH_BATCH = {"texture_net": 16, "stylisation_net": 16, "texture_net_v2": 16, "style_net": 2}
+# Default weight of the total-variation term R_V^2 (Mahendran & Vedaldi; mean squared neighbour difference of images in
+# [0, 1]): 5 for StyleNet, whose outputs otherwise carry a fine vertical streak (Johnson et al. train their
+# transformer with a TV term too); 0, the thesis' objective, for the others (docs/methods/texture.md, "A
+# total-variation term for StyleNet").
+ARCH_TV = {"texture_net": 0.0, "stylisation_net": 0.0, "texture_net_v2": 0.0, "style_net": 5.0}
 
 
 def train_generator(net: Generator, cfg: TrainConfig, descriptor: Descriptor, targets: dict[str, Tensor], *,
                     pool: Tensor | None = None, exemplar: Tensor | None = None, device: str = "cpu",
                     checkpoint: str | None = None, progress: bool = True, snapshot_every: int = 0,
                     desc: str = "training") -> SolveResult:
-    """Minimise E(g) = 1/N Σ_i [(L_T(g(z_i)) + α·L_C(g(z_i, y_i), y_i))/T] + λ·D(batch) + κ·C(batch) over the weights
-    of ``net`` (eq. 3.10 with the content term of eq. 3.5; D = :func:`netprior.losses.julesz_diversity`, T =
-    ``temperature``, λ = ``diversity``; C = :class:`~netprior.terms.ColourMatch` to the colours of ``exemplar``, κ =
-    ``colour``) with Adam and the step schedule of ``cfg``."""
+    """Minimise E(g) = 1/N Σ_i [(L_T(g(z_i)) + α·L_C(g(z_i, y_i), y_i))/T] + λ·D(batch) + κ·C(batch) + τ·R_V(batch)
+    over the weights of ``net`` (eq. 3.10 with the content term of eq. 3.5; D = :func:`netprior.losses.
+    julesz_diversity`, T = ``temperature``, λ = ``diversity``; C = :class:`~netprior.terms.ColourMatch` to the colours
+    of ``exemplar``, κ = ``colour``; R_V the total variation, τ = ``tv``) with Adam and the step schedule of
+    ``cfg``."""
     dev = resolve_device(device)
     param = GeneratorBatch(net, cfg.batch, (cfg.size, cfg.size), pool).to(dev)
     encoder = Encoder(descriptor.features)
@@ -107,6 +115,8 @@ def train_generator(net: Generator, cfg: TrainConfig, descriptor: Descriptor, ta
         if exemplar is None:
             raise InputError("the colour term needs the exemplar's colours")
         terms["colour"] = (cfg.colour, ColourMatch(exemplar.to(dev)))
+    if cfg.tv:
+        terms["tv"] = (cfg.tv, TV())
     return solve(param, Objective(terms), iters=cfg.iters, lr=cfg.lr, optimizer="adam", seed=cfg.seed,
                  lr_schedule=cfg.lr_factor, checkpoint=checkpoint, progress=progress, desc=desc,
                  snapshot_every=snapshot_every)

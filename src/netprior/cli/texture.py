@@ -77,6 +77,9 @@ Diversity = Annotated[float, typer.Option("--diversity", help="Julesz diversity 
 ColourWeight = Annotated[float, typer.Option("--colour-weight", help="Weight of the colour-distribution term "
                                                                     "(the samples' pixel colours vs the exemplar's; "
                                                                     "not in the thesis); 0 = off.")]
+TVWeight = Annotated[Optional[float], typer.Option("--tv-weight", help="Weight of a total-variation term on the "
+                                                                      "generated images (default 5 for style_net, "
+                                                                      "0 otherwise; not in the thesis).")]
 Temperature = Annotated[float, typer.Option("--temperature", help="Temperature T dividing the loss (eq. 3.10).")]
 Width = Annotated[Optional[int], typer.Option("--width", help="Network width: channels per scale (texture_net, "
                                                               "stylisation_net: 8), 4x4-map channels (texture_net_v2: "
@@ -139,19 +142,20 @@ class TrainOptions:
     lr_decay_every: LrDecayEvery = 200
     diversity: Diversity = 0.0
     colour_weight: ColourWeight = 0.0
+    tv_weight: TVWeight = None
     temperature: Temperature = 1.0
     width: Width = None
     norm: Norm = None
 
     def config(self, arch: str, seed: int, **extra):
-        from ..feedforward import ARCH_BATCH, ARCH_LR, TrainConfig
+        from ..feedforward import ARCH_BATCH, ARCH_LR, ARCH_TV, TrainConfig
 
         return TrainConfig(arch=arch, net=_net_options(arch, self.width, self.norm), size=self.size,
                            batch=ARCH_BATCH[arch] if self.batch is None else self.batch, iters=self.iters,
                            lr=self.lr or ARCH_LR[arch], lr_decay=self.lr_decay,
                            lr_decay_start=self.lr_decay_start, lr_decay_every=self.lr_decay_every,
                            temperature=self.temperature, diversity=self.diversity, colour=self.colour_weight,
-                           seed=seed, **extra)
+                           tv=ARCH_TV[arch] if self.tv_weight is None else self.tv_weight, seed=seed, **extra)
 
 
 def _model_path(output: Optional[Path], image: Path, task: str, inputs: list) -> Path:

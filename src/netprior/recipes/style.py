@@ -15,8 +15,10 @@
 A StyleNet trained without the diversity term (λ = 0) gets no noise channels, g(y) instead of g(y, z): the thesis
 notes that with λ = 0 the generator learns to ignore the noise when trained long enough (Fig. 3.6), and at a CPU
 budget it instead writes the N(0, I) maps into a fine vertical streak or grid over every output; without them the
-streak is gone and the texture loss falls (two seeds, docs/methods/texture.md).  With λ > 0 the noise stays: it is
-what the diversity term spreads into different stylisations.
+64 px streak is gone and the texture loss falls (two seeds, docs/methods/texture.md).  At 128 px the noise-free
+network draws the streak from the content alone; StyleNet's default total-variation weight (``TrainConfig.tv`` = 5,
+as Johnson et al. train their transformer with a TV term) removes it.  With λ > 0 the noise stays: it is what the
+diversity term spreads into different stylisations.
 
 With the descriptor's ``normalise_layers`` (the default) the content term of each layer is divided by the mean
 square of the content features, w_l = 1/mean(F^l(y)²) (:meth:`Descriptor.content_weights`), so that, like the
