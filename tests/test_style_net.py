@@ -92,7 +92,8 @@ def test_style_net_defaults_to_batch_two_on_the_command_line():
     assert TrainOptions().config("texture_net", 0).batch == 16  # the thesis' batch for the ch. 2 networks
     assert TrainOptions(batch=5).config("style_net", 0).batch == 5
     assert STYLE_PRESETS["style_net"].tv == TrainOptions().config("style_net", 0).tv == 5.0
-    assert TrainOptions().config("texture_net", 0).tv == 0.0 and TrainOptions(tv_weight=0).config("style_net", 0).tv == 0
+    assert TrainOptions().config("texture_net", 0).tv == 0.0
+    assert TrainOptions(tv_weight=0).config("style_net", 0).tv == 0
 
 
 def test_the_total_variation_term_smooths_the_outputs():

@@ -93,8 +93,8 @@ def train_generator(net: Generator, cfg: TrainConfig, descriptor: Descriptor, ta
                     pool: Tensor | None = None, exemplar: Tensor | None = None, device: str = "cpu",
                     checkpoint: str | None = None, progress: bool = True, snapshot_every: int = 0,
                     desc: str = "training") -> SolveResult:
-    """Minimise E(g) = 1/N Σ_i [(L_T(g(z_i)) + α·L_C(g(z_i, y_i), y_i))/T] + λ·D(batch) + κ·C(batch) + τ·R_V(batch)
-    over the weights of ``net`` (eq. 3.10 with the content term of eq. 3.5; D = :func:`netprior.losses.
+    """Minimise E(g) = 1/N Σ_i [(L_T(g(z_i)) + α·L_C(g(z_i, y_i), y_i))/T] + λ·D(batch) + κ·C(batch)
+    + τ·R_V(batch) over the weights of ``net`` (eq. 3.10 with the content term of eq. 3.5; D = :func:`netprior.losses.
     julesz_diversity`, T = ``temperature``, λ = ``diversity``; C = :class:`~netprior.terms.ColourMatch` to the colours
     of ``exemplar``, κ = ``colour``; R_V the total variation, τ = ``tv``) with Adam and the step schedule of
     ``cfg``."""

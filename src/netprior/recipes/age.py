@@ -31,7 +31,8 @@ input, so L_X does not see it; after a warm-up the held-out codes collapse to on
 → 0.70 in 50 iterations).  w = 4 prices that collapse.  ``upsample="nearest"`` builds g with nearest ×2 + 3×3
 convolutions in place of DCGAN's transposed ones, in which the game writes a colour checkerboard at a short
 budget; ``encoder_antialias`` low-passes the input of e's strided convolutions, so that g cannot hide z in a fine
-stripe grid that only e reads.  The measurements behind each choice, and what was tried and rejected: ``docs/methods/age.md``.
+stripe grid that only e reads.  The measurements behind each choice, and what was tried and rejected:
+``docs/methods/age.md``.
 
 Mode ``colorize`` (§4.3.2) is the conditional AGE: data sample x = the ab channels of the Lab image, condition L;
 e(x | L), g(z | L) (:mod:`netprior.nets.age`), M = 3 by default; L_X is measured on ab/110 so that μ keeps its
