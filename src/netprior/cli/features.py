@@ -129,7 +129,8 @@ def invert_features_cmd(
                                                                      "default: 300 tv, 400 dip).")] = None,
         lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (Adam; default: 0.05 tv, "
                                                                  "0.01 dip).")] = None,
-        tv_weight: Annotated[float, typer.Option("--tv-weight", help="λ_TV (tv prior).")] = 0.01,
+        tv_weight: Annotated[float, typer.Option("--tv-weight", help="Weight of a total-variation term (λ_TV, "
+                                                                      "the tv prior).")] = 0.01,
         tv_beta: Annotated[float, typer.Option("--tv-beta", help="TV exponent β.")] = 2.0,
         alpha_weight: Annotated[float, typer.Option("--alpha-norm-weight", help="λ_α (tv prior).")] = 5e-3,
         alpha: Annotated[float, typer.Option("--alpha-norm", help="Exponent α of the α-norm (tv prior).")] = 6.0,

@@ -77,8 +77,8 @@ Diversity = Annotated[float, typer.Option("--diversity", help="Julesz diversity 
 ColourWeight = Annotated[float, typer.Option("--colour-weight", help="Weight of the colour-distribution term "
                                                                     "(the samples' pixel colours vs the exemplar's; "
                                                                     "not in the thesis); 0 = off.")]
-TVWeight = Annotated[Optional[float], typer.Option("--tv-weight", help="Weight of a total-variation term on the "
-                                                                      "generated images (default 5 for style_net, "
+TVWeight = Annotated[Optional[float], typer.Option("--tv-weight", help="Weight of a total-variation term (on the "
+                                                                      "generated images; default 5 for style_net, "
                                                                       "0 otherwise; not in the thesis).")]
 Temperature = Annotated[float, typer.Option("--temperature", help="Temperature T dividing the loss (eq. 3.10).")]
 Width = Annotated[Optional[int], typer.Option("--width", help="Network width: channels per scale (texture_net, "
