@@ -411,11 +411,11 @@ def _learning_curve(m: dict, name: str) -> list[str]:
     """The milestone tables of one AGE run and one DCGAN run (``--parts milestones``) and their picture sheets."""
     lines = ["### Learning curve (milestones of the one AGE run and of the DCGAN run)", "",
              (f"Held-out faces ({m['heldout_images']}; L1 per pixel in [0, 1]) and as many training faces (centre "
-              "crops, not flipped: what the networks were fitted to); CPU minutes are cumulative over the run (resumed from its "
-              "checkpoint at each milestone, 1 thread); FID/KID as in the table above (– : not measured at that "
-              "milestone, to save CPU)."), "",
-             ("| AGE iterations | CPU min | L1 ↓ | PSNR ↑ | L1 / PSNR, training faces | colour grain | code cosine / "
-              "spread | FID samples ↓ | KID samples | FID reconstructions ↓ | KID reconstructions |"),
+              "crops, not flipped: what the networks were fitted to); CPU minutes are cumulative over the run "
+              "(resumed from its checkpoint at each milestone, 1 thread); FID/KID as in the table above (– : not "
+              "measured at that milestone, to save CPU)."), "",
+             ("| AGE iterations | CPU min | L1 ↓ | PSNR ↑ | L1 / PSNR, training faces | colour grain | "
+              "code cosine / spread | FID samples ↓ | KID samples | FID reconstructions ↓ | KID reconstructions |"),
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in m["age"]:
         t = r["training_faces"]
