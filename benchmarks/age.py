@@ -45,7 +45,7 @@ import resource
 import shlex
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -109,6 +109,9 @@ def train_age_part(args, mode: str, name: str | None = None, autoencoder_only: b
                     latent_weight=args.latent_weight if mode == "unconditional" else args.colorize_latent_weight)
     if name == "age" and args.age_milestones:
         for m in _milestones(args.age_milestones, n):
+            if _milestone_done(name, replace(cfg, iters=m)):
+                print(f"{name}: milestone {m} already written, kept", flush=True)
+                continue
             _train_age_run(args, replace(cfg, iters=m), name, milestone=True)
     else:
         _train_age_run(args, cfg, name)
@@ -137,6 +140,17 @@ def _train_age_run(args, cfg, name: str, milestone: bool = False) -> None:
     if milestone:
         save_model(run.encoder, run.generator, cfg, WORK / f"{name}-it{n}.safetensors", training=run.config)
     _finish(name, run, cpu0, milestone)
+
+
+def _milestone_done(name: str, cfg) -> bool:
+    """Whether ``<name>-it<N>`` (N = ``cfg.iters``) has its model and a record of the same configuration.  A run
+    extended past its last milestone resumes from a later checkpoint, and retraining an earlier milestone would
+    only rewrite its model and record with the later ones."""
+    record, model = WORK / f"{name}-it{cfg.iters}.json", WORK / f"{name}-it{cfg.iters}.safetensors"
+    if not (record.exists() and model.exists()):
+        return False
+    saved = json.loads(record.read_text()).get("config", {})
+    return all(saved.get(k) == (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items())
 
 
 def _milestones(spec: str, total: int) -> list[int]:
@@ -450,7 +464,7 @@ def markdown(res: dict, name: str = "age") -> str:
                   f"({a['wall_seconds'] / 60:.1f} min wall, {_images(a)} real images drawn). DCGAN: width "
                   f"{cd['width']}, batch {cd['batch']}, EMA {cd['ema']}; {d['iterations']} iterations in "
                   f"{d['cpu_seconds'] / 60:.1f} CPU min ({d['wall_seconds'] / 60:.1f} min wall, {_images(d)} real "
-                  "images drawn). FID/KID against the {f['heldout_images']} held-out "
+                  f"images drawn). FID/KID against the {f['heldout_images']} held-out "
                   "faces (Inception-v3 FID network; KID over 100 subsets).", "",
                   "| images | n | FID ↓ | KID ↓ (± std) |", "|---|---|---|---|"]
         for r in f["rows"]:
