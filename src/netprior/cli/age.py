@@ -76,7 +76,9 @@ def train_cmd(
                                                            "optimiser step).")] = 64,
         lr: Lr = 2e-4,
         latent_weight: Annotated[float, typer.Option("--latent-weight", help="λ, weight of the latent "
-                                                     "reconstruction loss L_Z in the generator's loss.")] = 1000.0,
+                                                     "reconstruction loss L_Z in the generator's loss (the "
+                                                     "thesis tries 500, 1000, 2000; 250 with a warm-up at a "
+                                                     "short budget).")] = 1000.0,
         pixel_weight: Annotated[float, typer.Option("--pixel-weight", help="μ, weight of the pixel L1 "
                                                     "reconstruction loss L_X in the encoder's loss.")] = 10.0,
         g_steps: Annotated[int, typer.Option("--g-steps", help="G steps per iteration.")] = 2,
