@@ -30,7 +30,8 @@ against DCGAN's 334 in the run of 2026-11-26 morning); with the warm-up and μ_G
 the encoder collapses the codes of real images (every reconstruction one average face).  The causes and the
 measurements that led to the warm-up, μ_G and w = 4 are in docs/methods/age.md; the held-out codes' mean cosine and
 spread (the collapse monitor) are reported beside the reconstruction error.
-``--warmup-fraction 0 --generator-pixel-weight 0 --real-weight 1 --ema 0`` runs the plain game.
+``--warmup-fraction 0 --generator-pixel-weight 0 --real-weight 1 --ema 0 --latent-weight 1000 --upsample transposed``
+runs the plain game.
 
 ``AGE_SCALE`` (environment) multiplies every iteration count (e.g. 0.02 for a smoke test); ``--device cuda`` for
 the GPU script benchmarks/gpu_age.sh.

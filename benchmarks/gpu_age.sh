@@ -14,6 +14,7 @@ export AGE_WORK=${AGE_WORK:-benchmarks/out/age-gpu}
 export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 common=(--device "$DEVICE" --name "${NAME:-age_gpu}" --batch 64 --width 64 --fid-images "${FID_IMAGES:-300}"
         --faces "${FACES:-3000}" --warmup-fraction 0 --generator-pixel-weight 0 --real-weight 1 --ema 0 --upsample transposed
+        --latent-weight 1000
         --machine "one GPU ($DEVICE), see the run log")
 $PY benchmarks/age.py --parts data "${common[@]}"
 $PY benchmarks/age.py --parts age --age-iters 3000 "${common[@]}" & a=$!

@@ -17,8 +17,10 @@ MODES = ("unconditional", "colorize")
 class AGEConfig(Config):
     """An AGE training run (thesis §4.4: Adam 2e-4, λ = 1000, μ = 10, two g steps per e step).  The defaults are
     the thesis' game; a few hundred CPU iterations need the warm-up, μ_G = 10, w = 4 and nearest up-sampling, and
-    do best with λ = 250, below the thesis' three values 500–2000 (benchmarks/age.py): with the thesis' w = 1 the encoder collapses the codes of real images after the warm-up,
-    with transposed convolutions the game writes a colour checkerboard into g's images (docs/methods/age.md)."""
+    do best with λ = 250, below the thesis' three values 500–2000 (benchmarks/age.py): with the thesis' w = 1 the
+    encoder collapses the codes of real images after the warm-up, with transposed convolutions the game writes a
+    colour checkerboard into g's images, and a larger λ pays g for hiding its code in a fine grid
+    (docs/methods/age.md)."""
 
     mode: str = "unconditional"
     size: int = 64
