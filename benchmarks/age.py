@@ -144,14 +144,15 @@ def _train_age_run(args, cfg, name: str, milestone: bool = False) -> None:
 
 
 def _milestone_done(name: str, cfg) -> bool:
-    """Whether ``<name>-it<N>`` (N = ``cfg.iters``) has its model and a record of the same configuration.  A run
-    extended past its last milestone resumes from a later checkpoint, and retraining an earlier milestone would
-    only rewrite its model and record with the later ones."""
+    """Whether ``<name>-it<N>`` (N = ``cfg.iters``; AGE or DCGAN) has its model and a record of the same
+    configuration.  A run extended past its last milestone resumes from a later checkpoint, and retraining an earlier
+    milestone would only rewrite its model and record with the later ones."""
     record, model = WORK / f"{name}-it{cfg.iters}.json", WORK / f"{name}-it{cfg.iters}.safetensors"
     if not (record.exists() and model.exists()):
         return False
     saved = json.loads(record.read_text()).get("config", {})
-    return all(saved.get(k) == (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items())
+    wanted = json.loads(json.dumps(asdict(cfg)))  # as the record stores it (tuples become lists)
+    return all(saved.get(k) == v for k, v in wanted.items())
 
 
 def _milestones(spec: str, total: int) -> list[int]:
@@ -182,6 +183,9 @@ def train_dcgan_part(args) -> None:
     n = iters(args.dcgan_iters)
     for m in _milestones(args.dcgan_milestones, n) if args.dcgan_milestones else [n]:
         cfg = DCGANConfig(width=args.width, batch=args.batch, iters=m, seed=args.seed)
+        if args.dcgan_milestones and _milestone_done("dcgan", cfg):
+            print(f"dcgan: milestone {m} already written, kept", flush=True)
+            continue
         cpu0 = time.process_time()
         run = train_dcgan(train, cfg, device=args.device, progress=args.progress, log=WORK / "dcgan.log.jsonl",
                           checkpoint=WORK / "dcgan.checkpoint.safetensors")
