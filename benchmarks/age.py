@@ -399,7 +399,9 @@ def figures(args) -> None:
 
 def _schedule(cfg: dict) -> str:
     """The departures from the thesis' plain game (recipes/age.py says why a CPU budget needs them)."""
-    return (f"autoencoder warm-up for the first {cfg.get('warmup', 0)} iterations, then the game with μ_G = "
+    warmup = cfg.get("warmup", 0)
+    return ((f"autoencoder warm-up for the first {warmup} iterations, then " if warmup else "no warm-up, ")
+            + f"the game with μ_G = "
             f"{cfg.get('generator_pixel_weight', 0):g} (L_X in g's loss too) and w = {cfg.get('real_weight', 1):g} "
             "(weight of Δ(e(X)‖N) in e's loss), sampling generator "
             + (f"averaged (EMA {cfg['ema']})" if cfg.get("ema") else "not averaged"))
@@ -460,6 +462,8 @@ def markdown(res: dict, name: str = "age") -> str:
              "(`netprior data make-default --photos 0 --textures 0`), 64², held-out split by file hash (10 %).", ""]
     if a and d and f:
         ca, cd = a["config"], d["config"]
+        sizes = sorted({r["images"] for r in f["rows"]} | {f["heldout_images"]})
+        n_images = f"{sizes[0]}–{sizes[-1]}" if len(sizes) > 1 else str(sizes[0])
         lines += ["### Unconditional AGE and the DCGAN reference", "",
                   f"AGE: M = {ca['nz']}, width {ca['width']}, batch {ca['batch']}, λ = {ca['latent_weight']:g}, "
                   f"μ = {ca['pixel_weight']:g} (L_X on images in [−1, 1]), {ca['g_steps']} G steps per E step, "
@@ -483,7 +487,7 @@ def markdown(res: dict, name: str = "age") -> str:
                            f"faces'; 1 = as much fine colour detail as the faces): {rc['colour_grain']:.1f}"
                            + (f", no game {rc['colour_grain_no_game']:.1f}" if "colour_grain_no_game" in rc else "")
                            + "." if "colour_grain" in rc else ""), "", _codes_line(f), "",
-                  "FID on ~150 images per side is strongly biased upward; compare the rows with each other and "
+                  f"FID on {n_images} images per side is strongly biased upward; compare the rows with each other and "
                   "with the real-vs-real floor. Thesis reference: Figs. 4.2–4.3 (CelebA/Tiny ImageNet samples and "
                   "reconstructions after 10 epochs of CelebA on a GPU); the thesis reports no FID.", "",
                   res.get("verdict_age", ""), "",
@@ -554,6 +558,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--machine", default="2 shared CPU cores, 1 thread per process, nice 10")
+    ap.add_argument("--trained-on", default="",
+                    help="the report's header when the training ran elsewhere (default: --device)")
     ap.add_argument("--name", default="age", help="prefix of the files written into benchmarks/results/")
     ap.add_argument("--verdict-age", default="")
     ap.add_argument("--verdict-colorize", default="")
@@ -602,7 +608,7 @@ def main(argv: list[str] | None = None) -> None:
             figures(args)
         if "colorize" in res:
             res["colorize"]["metrics"] = colorize_eval(args)
-        res.update(faces=args.faces, machine=args.machine, scale=SCALE, device=args.device.upper(),
+        res.update(faces=args.faces, machine=args.machine, scale=SCALE, device=args.trained_on or args.device.upper(),
                    verdict_age=args.verdict_age or res.get("verdict_age", ""),
                    verdict_colorize=args.verdict_colorize or res.get("verdict_colorize", ""),
                    load_average=[round(x, 1) for x in os.getloadavg()])

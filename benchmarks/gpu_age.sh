@@ -6,6 +6,8 @@
 # benchmarks/results/age_gpu_*.png; work files in benchmarks/out/age-gpu.
 #   bash benchmarks/gpu_age.sh                 # on the GPU machine
 #   AGE_SCALE=0.002 FACES=100 FID_IMAGES=8 DEVICE=cpu AGE_WORK=/tmp/age-smoke bash benchmarks/gpu_age.sh  # CPU smoke
+# FINAL_PARTS= stops after training, for a GPU machine that lacks the Inception weights (87 MB, more than a device
+# call carries): bring the work folder back and run `benchmarks/age.py --parts fid,report` with the same arguments.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -21,4 +23,5 @@ $PY benchmarks/age.py --parts age --age-iters 3000 "${common[@]}" & a=$!
 $PY benchmarks/age.py --parts dcgan --dcgan-iters 3000 "${common[@]}" & d=$!
 $PY benchmarks/age.py --parts colorize --colorize-iters 2000 --colorize-width 32 --colorize-batch 64 "${common[@]}" & c=$!
 wait $a; wait $d; wait $c
-$PY benchmarks/age.py --parts fid,report "${common[@]}"
+final=${FINAL_PARTS-fid,report}
+[ -z "$final" ] || $PY benchmarks/age.py --parts "$final" "${common[@]}"
