@@ -53,6 +53,8 @@ Scales = Annotated[Optional[int], typer.Option("--scales", help="Coarse to fine:
                                                                 "upsample and continue, each scale for --iters "
                                                                 "steps; 1 = one scale (default: up to 3 while the "
                                                                 "coarsest image and exemplar are >= 64 px).")]
+ScaleIters = Annotated[Optional[int], typer.Option("--iters", help="Optimisation steps (at each scale of --scales; "
+                                                                  "default: the optimiser's, lbfgs 300, adam 1000).")]
 Init = Annotated[str, typer.Option("--init", help="Starting point of the optimisation: spectral (1/f noise with "
                                                   "the exemplar's mean and colour covariance), shuffle (the "
                                                   "exemplar's pixels in random order) or noise (U(0,1) in every "
@@ -210,7 +212,7 @@ def _write_model(training, out: Path, inputs: dict, report_shows: list | None) -
 @texture_app.command("optimize")
 @options(desc=DescriptorOptions, run=RunOptions)
 def texture_optimize_cmd(exemplar: Path, output: Output = None, size: Size = None, optimizer: Optimizer = "lbfgs",
-                         iters: Iters = None, lr: Lr = None, init: Init = "spectral",
+                         iters: ScaleIters = None, lr: Lr = None, init: Init = "spectral",
                          parametrization: Parametrization = "spectral", scales: Scales = None, *,
                          desc: DescriptorOptions, run: RunOptions):
     """Synthesise a texture by optimising the image (Gatys et al. 2015), from noise, to match the exemplar's
