@@ -10,8 +10,8 @@ IMAGINE's target (``skimage.data.chelsea``) and a copy of the Lite0 weights pack
 install it).  The scoring part reads the PNGs and JSON sidecars the CLI wrote, scores every method's samples with
 the measures no method optimised (``netprior.texture_metrics``, as in benchmarks/texture.py's quality part, and the
 Gram loss under both offline descriptors), their diversity (pairwise RMS distance), and writes
-benchmarks/results/texture_gpu.{json,md} with the sheets texture_gpu_<exemplar>.png and texture_gpu_style.png. A job
-that did not finish is reported as such.
+benchmarks/results/<name>.{json,md} with the sheets <name>_<exemplar>.png and <name>_style.png (name: texture_gpu).
+A job that did not finish is reported as such.
 """
 
 from __future__ import annotations
@@ -29,9 +29,8 @@ from netprior.io import load_image, write_json
 from netprior.texture_metrics import pairwise_distance
 
 EXEMPLARS = ("brick", "gravel")
-METHODS = (("gatys", "Gatys, L-BFGS, 1000 steps per scale, 3 scales"),
-           ("v1", "TextureNet v1, 2000 steps"), ("v2", "TextureNet v2, λ = 0, 2000 steps"),
-           ("v2div", "TextureNet v2, λ = 0.1, 1500 steps"))
+METHODS = (("gatys", "Gatys, L-BFGS, 3 scales"), ("v1", "TextureNet v1"), ("v2", "TextureNet v2, λ = 0"),
+           ("v2div", "TextureNet v2, λ = 0.1"), ("v2divc", "TextureNet v2, λ = 0.1, colour κ = 1"))
 STYLES = (("stylenet", "StyleNet (ch. 3, instance norm)"), ("stylisation", "stylisation network (ch. 2)"))
 CONTENTS = ("butterfly", "lenna", "zebra")
 
@@ -58,7 +57,7 @@ def _sidecar(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def score(work: Path) -> dict:
+def score(work: Path, prefix: str, methods: list[str]) -> dict:
     from netprior.recipes.texture import Descriptor
 
     out: dict = {"exemplars": {}, "style": {}}
@@ -70,6 +69,8 @@ def score(work: Path) -> dict:
             scorers[s] = (d, d.grams(x0))
         rows, runs = [("exemplar", x0)], {"exemplar": score_images(x0, x0, scorers)}
         for tag, label in METHODS:
+            if tag not in methods:
+                continue
             files = sorted(work.glob(f"{tag}_{name}_s*.png")) or sorted(work.glob(f"{tag}_{name}.png"))
             if not files:
                 runs[label] = {"finished": False}
@@ -81,7 +82,7 @@ def score(work: Path) -> dict:
                            "steps": record.get("steps"), "seconds": record.get("seconds"),
                            "final_loss": record.get("final", {}).get("texture")}
             rows.append((label, x))
-        save_sheet(rows, RESULTS / f"texture_gpu_{name}.png", scale=2.0)
+        save_sheet(rows, RESULTS / f"{prefix}_{name}.png", scale=2.0)
         out["exemplars"][name] = runs
     style_rows = []
     for tag, label in STYLES:
@@ -93,7 +94,7 @@ def score(work: Path) -> dict:
         if out["style"][label]["finished"]:
             style_rows.append((label, [load_image(p) for p in outputs]))
     if style_rows:
-        _style_sheet(style_rows, RESULTS / "texture_gpu_style.png")
+        _style_sheet(style_rows, RESULTS / f"{prefix}_style.png")
     return out
 
 
@@ -124,11 +125,12 @@ def _cell(v, fmt: str) -> str:
     return "—" if v is None else format(v, fmt)
 
 
-def markdown(res: dict, command: str) -> str:
-    lines = ["## Textures and style at the thesis' budgets (256 px, batch 16) on a GPU (issue #16)", "",
-             f"Commands: `{command}` (here, after the device run `{res['device_command']}`). "
-             f"Machine: {res['machine']}. Descriptor: Lite0 (offline), the CLI's defaults (Gatys: spectral "
-             "parametrization and start, coarse to fine; networks: 256 px exemplar crops, batch 16). Measures as in "
+def markdown(res: dict, command: str, prefix: str) -> str:
+    lines = [f"## {res['title']}", "",
+             f"Commands: `{res['device_command']}`, then `{command}`. "
+             f"Machine: {res['machine']}. Descriptor: Lite0 (offline), the CLI's defaults where the commands do not "
+             "say otherwise (Gatys: spectral parametrization and start, coarse to fine; networks: batch 16; 256 px "
+             "exemplar crops). Measures as in "
              "the quality sections above, mean over the samples shown (4 per network, 1 for Gatys); diversity: "
              "pairwise RMS distance between samples.", "",
              "| exemplar | method | finished | colour-noise px | colour-hist. dist. | patch SW₂ | patch SW₂ ¼ | "
@@ -145,14 +147,16 @@ def markdown(res: dict, command: str) -> str:
                 f"{r['colour_mean_shift']:.3f} | {r['gram_lite0']:.3g} | {r['gram_vgg16-hed']:.3g} | "
                 f"{_cell(r.get('diversity'), '.3f')} | "
                 + (f"{r['steps']}, {r['seconds']:.0f} |" if r.get("steps") else "— |"))
-    lines += ["", "Style (CSet14/flowers.png; 256 px, 2000 steps, content pool: the other 13 CSet14 images):", "",
-              "| network | finished | steps, s | final training loss |", "|---|---|---|---|"]
-    for label, r in res["style"].items():
-        lines.append(f"| {label} | {'yes' if r['finished'] else 'no (cut by the device-time limit)'} | "
-                     + (f"{r['steps']}, {r['seconds']:.0f} | {r['final_loss']:.3g} |" if r["finished"] else "— | — |"))
-    lines += ["", res.get("verdict", ""), "",
-              "![brick](texture_gpu_brick.png) ![gravel](texture_gpu_gravel.png)", "",
-              "![style](texture_gpu_style.png)", ""]
+    if any(r["finished"] for r in res["style"].values()):
+        lines += ["", "Style (CSet14/flowers.png; 256 px, 2000 steps, content pool: the other 13 CSet14 images):", "",
+                  "| network | finished | steps, s | final training loss |", "|---|---|---|---|"]
+        for label, r in res["style"].items():
+            lines.append(f"| {label} | {'yes' if r['finished'] else 'no (cut by the device-time limit)'} | "
+                         + (f"{r['steps']}, {r['seconds']:.0f} | {r['final_loss']:.3g} |" if r["finished"]
+                            else "— | — |"))
+    lines += ["", res.get("verdict", ""), "", f"![brick]({prefix}_brick.png) ![gravel]({prefix}_gravel.png)", ""]
+    if any(r["finished"] for r in res["style"].values()):
+        lines += [f"![style]({prefix}_style.png)", ""]
     return "\n".join(lines)
 
 
@@ -161,6 +165,10 @@ def main() -> None:
     ap.add_argument("--prepare", type=Path, help="write the folder the device run carries, and stop")
     ap.add_argument("--work", type=Path, help="the device run's work folder (its PNGs and JSON sidecars)")
     ap.add_argument("--machine", default="one GPU")
+    ap.add_argument("--methods", default=",".join(t for t, _ in METHODS), help="the jobs' tags to report")
+    ap.add_argument("--name", default="texture_gpu", help="prefix of the files written into benchmarks/results/")
+    ap.add_argument("--title", default="Textures and style at the thesis' budgets (256 px, batch 16) on a GPU "
+                                       "(issue #16)")
     ap.add_argument("--device-command", default="JOB_TIMEOUT=370 bash benchmarks/gpu_texture.sh .gpu16")
     ap.add_argument("--verdict", default="")
     args = ap.parse_args()
@@ -170,13 +178,13 @@ def main() -> None:
     if not args.work:
         ap.error("--work or --prepare is required")
     torch.set_num_threads(1)
-    res = {**score(args.work), "machine": args.machine, "device_command": args.device_command,
-           "verdict": args.verdict, "summary": (args.work / "summary.txt").read_text()
-           if (args.work / "summary.txt").exists() else ""}
-    command = "python benchmarks/texture_gpu.py --work DIR --machine ..."
-    write_json(res, RESULTS / "texture_gpu.json")
-    (RESULTS / "texture_gpu.md").write_text(markdown(res, command))
-    print(f"wrote {RESULTS / 'texture_gpu'}.json/.md")
+    res = {**score(args.work, args.name, args.methods.split(",")), "title": args.title, "machine": args.machine,
+           "device_command": args.device_command, "verdict": args.verdict,
+           "jobs": (args.work / "summary.txt").read_text().splitlines() if (args.work / "summary.txt").exists() else []}
+    command = f"python benchmarks/texture_gpu.py --work {args.work} --name {args.name} --methods {args.methods} ..."
+    write_json(res, RESULTS / f"{args.name}.json")
+    (RESULTS / f"{args.name}.md").write_text(markdown(res, command, args.name))
+    print(f"wrote {RESULTS / args.name}.json/.md")
 
 
 if __name__ == "__main__":
