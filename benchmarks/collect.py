@@ -14,8 +14,8 @@ HERE = Path(__file__).resolve().parent
 #: A Markdown link target that is a bare file name in benchmarks/results/ (no folder, no URL).
 BARE_FIGURE = re.compile(r"\]\(([^)/:]+\.(?:png|gif|jpg))\)")
 ORDER = ["dip", "speed", "sure_tuning", "sure_trace", "sure_clipping", "cset_denoise", "gpu_dip", "preimage", "texture",
-         "texture_gpu", "imagine", "imagine_spectral", "imagine_full", "gan_inversion", "train", "age", "age_gpu",
-         "translate", "pyramid", "pyramid_long", "pyramid_noise", "pyramid_gpu", "avatar", "batch"]
+         "texture_gpu", "texture_v2_colour", "imagine", "imagine_spectral", "imagine_full", "gan_inversion", "train",
+         "age", "age_gpu", "translate", "pyramid", "pyramid_long", "pyramid_noise", "pyramid_gpu", "avatar", "batch"]
 
 
 def main() -> None:
