@@ -2,7 +2,8 @@
 # Textures and style at the thesis' budgets on one GPU (issue #16): Gatys (1000 L-BFGS steps per scale, 256 px),
 # TextureNet v1 / v2 / v2 + diversity λ = 0.1 without and with the colour term κ = 1 (256 px, batch 16, 2000 steps;
 # v2 + diversity 1500, the issue's command), StyleNet and the ch. 2 stylisation network (256 px, 2000 steps), IMAGINE
-# on chelsea at 224 px with ResNet-50 where torchvision's weights are cached.  All jobs at once, each under JOB_TIMEOUT seconds; the CLI does the work.
+# on chelsea at 224 px with ResNet-50 where torchvision's weights are cached.  All jobs at once, each under
+# JOB_TIMEOUT seconds; the CLI does the work.
 # The device machine has neither ../shared/data nor the weights packages, so a folder G is prepared here and carried:
 #   .venv/bin/python benchmarks/texture_gpu.py --prepare .gpu16       # exemplars, style, contents, Lite0 (~23 MB)
 #   JOB_TIMEOUT=370 bash benchmarks/gpu_texture.sh .gpu16               # on the GPU machine: $OUT/texture16.tgz
