@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Textures and style at the thesis' budgets on one GPU (issue #16): Gatys (1000 L-BFGS steps per scale, 256 px),
+# Textures and style at the thesis' budgets on one GPU (issue #16): Gatys (256 px, 3 scales × 400 L-BFGS steps),
 # TextureNet v1 / v2 / v2 + diversity λ = 0.1 without and with the colour term κ = 1 (256 px, batch 16, 2000 steps;
 # v2 + diversity 1500, the issue's command), StyleNet and the ch. 2 stylisation network (256 px, 2000 steps), IMAGINE
 # on chelsea at 224 px with ResNet-50 where torchvision's weights are cached.  All jobs at once, each under
@@ -9,8 +9,9 @@
 #   JOB_TIMEOUT=370 bash benchmarks/gpu_texture.sh .gpu16               # on the GPU machine: $OUT/texture16.tgz
 #   .venv/bin/python benchmarks/texture_gpu.py --work DIR/work          # here: scores, sheets, results/texture_gpu.*
 # On an H200 (2026-11-27) the eleven jobs at once shared the GPU badly: v2 and StyleNet took 250–360 s, Gatys and v1
-# did not finish in 370 s; the two of them alone: v1 14.5 steps/s, L-BFGS 5 steps/s at the 64 px scale (3 scales ×
-# 1000 steps ≈ 10 min), so give them their own call (JOBS).
+# did not finish in 370 s; the two of them alone: v1 14.5 steps/s, L-BFGS 5 steps/s at the 64 px scale, so 1000
+# steps per scale would not fit a 10-minute call (now 400: 1200 in all, the issue's 1000 were one scale); give them
+# their own call (JOBS).
 #   DEVICE=cpu K=0.002 OUT=/tmp/g16 PY=.venv/bin/python bash benchmarks/gpu_texture.sh .gpu16   # CPU smoke
 set -u
 cd "$(dirname "$0")/.."
@@ -31,7 +32,7 @@ run() {  # name, command...: time and log one job
 }
 nvidia-smi -L 2>/dev/null; "$PY" -c "import torch; print(torch.__version__, torch.cuda.is_available())"
 ls ~/.cache/torch/hub/checkpoints 2>/dev/null | tee "$W/hub_cache.txt"; ls ~/.cache 2>/dev/null
-gatys() { np texture optimize "$G/$1.png" --size 256 --iters "$(n 1000)" --device "$DEVICE" -o "$W/gatys_$1.png" -q; }
+gatys() { np texture optimize "$G/$1.png" --size 256 --iters "$(n 400)" --device "$DEVICE" -o "$W/gatys_$1.png" -q; }
 net() {  # exemplar, tag, iters, train options...
   local ex=$1 tag=$2 it=$3; shift 3
   np texture train "$G/$ex.png" --iters "$(n "$it")" --device "$DEVICE" -o "$W/${tag}_$ex.safetensors" -q "$@" &&
