@@ -85,14 +85,18 @@ class Job:
             self._events.put(Event("done", value=value))
 
     def events(self, poll: float = 0.25) -> Iterator[Event]:
-        """Yield the job's events until it ends (the last event is done, cancelled or error).  Closing the
-        iterator early (the page went away) cancels the job and waits for the thread."""
+        """Yield the job's events until it ends (the last event is done, cancelled or error).  A reader slower
+        than the solver gets the newest progress event only, never a backlog of stale ones (a page that streams
+        previews would otherwise show 'Running' long after a cancel).  Closing the iterator early (the page went
+        away) cancels the job and waits for the thread."""
         try:
             while True:
                 try:
                     event = self._events.get(timeout=poll)
                 except queue.Empty:
                     continue
+                while event.kind == "progress" and not self._events.empty():
+                    event = self._events.get_nowait()
                 yield event
                 if event.kind != "progress":
                     return
