@@ -345,6 +345,18 @@ QUALITY_CONFIGS = {  # label: (backbone, smoothing, Gatys init, Gatys optimiser,
 }
 
 
+def quality_scorers(x0: torch.Tensor) -> dict:
+    """Each scorer descriptor of ``QUALITY_SCORERS`` (no smoothing) with the exemplar's Gram matrices, as
+    :func:`score_images` takes them."""
+    from netprior.recipes.texture import Descriptor
+
+    scorers = {}
+    for name in QUALITY_SCORERS:
+        d = Descriptor(name, smoothing=None)
+        scorers[name] = (d, d.grams(x0))
+    return scorers
+
+
 def score_images(images: torch.Tensor, x0: torch.Tensor, scorers: dict) -> dict:
     """Mean over ``images`` of the pixel measures of netprior.texture_metrics, the plain Gram loss under each
     scorer descriptor, and the mean-colour shift |mean_rgb(x) − mean_rgb(x0)|₂."""
@@ -380,10 +392,7 @@ def worker_quality(a: dict) -> dict:
     from netprior.recipes.texture import Descriptor, sample, synthesize, train_texture_net
 
     x0 = exemplar(a["exemplar"], a["exemplar_size"])
-    scorers = {}
-    for name in QUALITY_SCORERS:
-        d = Descriptor(name, smoothing=None)
-        scorers[name] = (d, d.grams(x0))
+    scorers = quality_scorers(x0)
     backbone, smoothing, init, optimizer, upsample, *budget = QUALITY_CONFIGS[a["config"]]
     a = {**a, "recalibrate": 8, "parametrization": "pixels", **(budget[0] if budget else {})}
     d = Descriptor(backbone, smoothing=smoothing, statistic=a.get("statistic", "gram"),
@@ -430,7 +439,6 @@ def part_quality(args, _descriptor) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
     from netprior.io import load_image
-    from netprior.recipes.texture import Descriptor
 
     configs = args.quality_configs.split(";")
     common = {"exemplar_size": args.exemplar_size, "size": args.quality_size,
@@ -455,10 +463,7 @@ def part_quality(args, _descriptor) -> dict:
     for name in args.quality_exemplars.split(","):
         x0 = exemplar(name, args.exemplar_size)
         crop = x0[..., :args.quality_size, :args.quality_size]
-        scorers = {}
-        for scorer in QUALITY_SCORERS:
-            d = Descriptor(scorer, smoothing=None)
-            scorers[scorer] = (d, d.grams(x0))
+        scorers = quality_scorers(x0)
         rows = []
         for i, label in enumerate(configs):
             r = results[(name, i)]

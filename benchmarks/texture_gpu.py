@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 
 import torch
-from texture import DATA, QUALITY_SCORERS, RESULTS, exemplar, save_sheet, score_images
+from texture import DATA, RESULTS, exemplar, quality_scorers, save_sheet, score_images
 
 from netprior.io import load_image, write_json
 from netprior.texture_metrics import pairwise_distance
@@ -58,15 +58,10 @@ def _sidecar(path: Path) -> dict:
 
 
 def score(work: Path, prefix: str, methods: list[str]) -> dict:
-    from netprior.recipes.texture import Descriptor
-
     out: dict = {"exemplars": {}, "style": {}}
     for name in EXEMPLARS:
         x0 = exemplar(name, 256)
-        scorers = {}
-        for s in QUALITY_SCORERS:
-            d = Descriptor(s, smoothing=None)
-            scorers[s] = (d, d.grams(x0))
+        scorers = quality_scorers(x0)
         rows, runs = [("exemplar", x0)], {"exemplar": score_images(x0, x0, scorers)}
         for tag, label in METHODS:
             if tag not in methods:
@@ -147,7 +142,8 @@ def markdown(res: dict, command: str, prefix: str) -> str:
                 f"{r['colour_mean_shift']:.3f} | {r['gram_lite0']:.3g} | {r['gram_vgg16-hed']:.3g} | "
                 f"{_cell(r.get('diversity'), '.3f')} | "
                 + (f"{r['steps']}, {r['seconds']:.0f} |" if r.get("steps") else "— |"))
-    if any(r["finished"] for r in res["style"].values()):
+    styled = any(r["finished"] for r in res["style"].values())
+    if styled:
         lines += ["", "Style (CSet14/flowers.png; 256 px, 2000 steps, content pool: the other 13 CSet14 images):", "",
                   "| network | finished | steps, s | final training loss |", "|---|---|---|---|"]
         for label, r in res["style"].items():
@@ -155,7 +151,7 @@ def markdown(res: dict, command: str, prefix: str) -> str:
                          + (f"{r['steps']}, {r['seconds']:.0f} | {r['final_loss']:.3g} |" if r["finished"]
                             else "— | — |"))
     lines += ["", res.get("verdict", ""), "", f"![brick]({prefix}_brick.png) ![gravel]({prefix}_gravel.png)", ""]
-    if any(r["finished"] for r in res["style"].values()):
+    if styled:
         lines += [f"![style]({prefix}_style.png)", ""]
     return "\n".join(lines)
 
