@@ -145,8 +145,9 @@ def run_worker(name: str, args: dict, threads: int, kind: str | None = None) -> 
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def save_sheet(rows: list[tuple[str, torch.Tensor]], path: Path, scale: float = 1.0) -> None:
-    """A contact sheet: one labelled row of images per entry (small PNG; ``scale`` > 1 for larger images)."""
+def save_sheet(rows: list[tuple[str, torch.Tensor | list[torch.Tensor]]], path: Path, scale: float = 1.0) -> None:
+    """A contact sheet: one labelled row of images per entry, each a batch or a list of (C, H, W) images of any
+    sizes (small PNG; ``scale`` > 1 for larger images)."""
     import matplotlib
 
     matplotlib.use("Agg")

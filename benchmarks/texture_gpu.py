@@ -57,7 +57,7 @@ def _sidecar(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def score(work: Path, prefix: str, methods: list[str]) -> dict:
+def score(work: Path, prefix: str, methods: list[str], where: dict[str, str]) -> dict:
     out: dict = {"exemplars": {}, "style": {}}
     for name in EXEMPLARS:
         x0 = exemplar(name, 256)
@@ -66,6 +66,7 @@ def score(work: Path, prefix: str, methods: list[str]) -> dict:
         for tag, label in METHODS:
             if tag not in methods:
                 continue
+            label = f"{label} ({where[tag]})" if tag in where else label
             files = sorted(work.glob(f"{tag}_{name}_s*.png")) or sorted(work.glob(f"{tag}_{name}.png"))
             if not files:
                 runs[label] = {"finished": False}
@@ -94,26 +95,13 @@ def score(work: Path, prefix: str, methods: list[str]) -> dict:
 
 
 def _style_sheet(rows: list[tuple[str, list[torch.Tensor]]], path: Path) -> None:
-    """Style | each content and its output, one row per network (images keep their aspect ratio)."""
-    from netprior.io import _atomic_write, to_numpy
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Style | each content and its output, one row per network."""
     contents = [load_image(DATA / "CSet5" / "butterfly.png")] + [load_image(DATA / "CSet14" / f"{c}.png")
                                                                  for c in CONTENTS[1:]]
     style = load_image(DATA / "CSet14" / "flowers.png")
-    fig, axes = plt.subplots(len(rows), 7, figsize=(21, 3.2 * len(rows)), squeeze=False)
-    for r, (label, outputs) in enumerate(rows):
-        cells = [style] + [x for pair in zip(contents, outputs) for x in pair]
-        for ax, x in zip(axes[r], cells):
-            ax.imshow(to_numpy(x[0]))
-            ax.axis("off")
-        axes[r][0].set_title(f"{label}: style | content, output ×3", fontsize=9, loc="left")
-    fig.tight_layout()
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=60, format="png"))
-    plt.close(fig)
+    save_sheet([(f"{label}: style | content, output ×3", [style[0]] + [x[0] for pair in zip(contents, outputs)
+                                                                        for x in pair])
+                for label, outputs in rows], path, scale=2.0)
 
 
 def _cell(v, fmt: str) -> str:
@@ -124,10 +112,9 @@ def markdown(res: dict, command: str, prefix: str) -> str:
     lines = [f"## {res['title']}", "",
              f"Commands: `{res['device_command']}`, then `{command}`. "
              f"Machine: {res['machine']}. Descriptor: Lite0 (offline), the CLI's defaults where the commands do not "
-             "say otherwise (Gatys: spectral parametrization and start, coarse to fine; networks: batch 16; 256 px "
-             "exemplar crops). Measures as in "
-             "the quality sections above, mean over the samples shown (4 per network, 1 for Gatys); diversity: "
-             "pairwise RMS distance between samples.", "",
+             "say otherwise (Gatys: spectral parametrization and start, coarse to fine; networks: batch 16 unless "
+             "the row says otherwise; 256 px exemplar crops). Measures as in the quality sections above, mean over "
+             "the samples shown (4 per network, 1 for Gatys); diversity: pairwise RMS distance between samples.", "",
              "| exemplar | method | finished | colour-noise px | colour-hist. dist. | patch SW₂ | patch SW₂ ¼ | "
              "grid | mean-colour shift | Gram lite0 | Gram vgg16-hed | diversity | steps, s |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -167,6 +154,8 @@ def main() -> None:
                                        "(issue #16)")
     ap.add_argument("--device-command", default="JOB_TIMEOUT=370 bash benchmarks/gpu_texture.sh .gpu16")
     ap.add_argument("--verdict", default="")
+    ap.add_argument("--where", action="append", default=[], metavar="TAG=TEXT",
+                    help="appended to a method's label: where and how it ran, when not as the title says")
     args = ap.parse_args()
     if args.prepare:
         prepare(args.prepare)
@@ -174,7 +163,8 @@ def main() -> None:
     if not args.work:
         ap.error("--work or --prepare is required")
     torch.set_num_threads(1)
-    res = {**score(args.work, args.name, args.methods.split(",")), "title": args.title, "machine": args.machine,
+    where = dict(w.split("=", 1) for w in args.where)
+    res = {**score(args.work, args.name, args.methods.split(","), where), "title": args.title, "machine": args.machine,
            "device_command": args.device_command, "verdict": args.verdict,
            "jobs": (args.work / "summary.txt").read_text().splitlines() if (args.work / "summary.txt").exists() else []}
     command = f"python benchmarks/texture_gpu.py --work {args.work} --name {args.name} --methods {args.methods} ..."
