@@ -11,7 +11,9 @@
 # On an H200 (2026-11-27) the eleven jobs at once shared the GPU badly: v2 and StyleNet took 250–360 s, Gatys and v1
 # did not finish in 370 s; the two of them alone: v1 14.5 steps/s, L-BFGS 5 steps/s at the 64 px scale, so 1000
 # steps per scale would not fit a 10-minute call (now 400: 1200 in all, the issue's 1000 were one scale); give them
-# their own call (JOBS).
+# their own call (JOBS).  Gatys at 3 × 1000 steps takes 7 min on one CPU thread (2026-11-27: K=2.5 DEVICE=cpu),
+# and v2 + κ = 1 ran on the CPU at batch 4 (texture_gpu.md); what a GPU still has to run is
+# JOBS="v1_brick v1_gravel v2divc_brick v2divc_gravel" at batch 16.
 #   DEVICE=cpu K=0.002 OUT=/tmp/g16 PY=.venv/bin/python bash benchmarks/gpu_texture.sh .gpu16   # CPU smoke
 set -u
 cd "$(dirname "$0")/.."
