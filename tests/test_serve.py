@@ -177,17 +177,22 @@ def _job_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == Job.THREAD_NAME and t.is_alive()]
 
 
-def test_browser_inpaint_paint_run_download(browser_page, tmp_path, photo64):
-    page, server, requests, outgoing = browser_page
-    src = save_image(photo64, tmp_path / "face.png")
+def _upload_and_paint(page, src) -> None:
+    """Upload ``src`` into the Restore tab's editor and paint one brush stroke across the middle of it."""
     upload_to_editor(page, "restore-editor", src)
     box = page.locator("#restore-editor canvas").first.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(cx - 50, cy)  # one brush stroke across the middle of the photo
+    page.mouse.move(cx - 50, cy)
     page.mouse.down()
     page.mouse.move(cx, cy + 10)
     page.mouse.move(cx + 50, cy + 20)
     page.mouse.up()
+
+
+def test_browser_inpaint_paint_run_download(browser_page, tmp_path, photo64):
+    page, server, requests, outgoing = browser_page
+    src = save_image(photo64, tmp_path / "face.png")
+    _upload_and_paint(page, src)
     page.locator("#restore-cap input").fill("4")
     page.locator("#restore-run").click()
     page.wait_for_selector("#restore-status:has-text('Done')", timeout=60_000)
@@ -213,8 +218,10 @@ def test_browser_inpaint_paint_run_download(browser_page, tmp_path, photo64):
     assert not outgoing.foreign
 
 
-def test_browser_cancel_stops_the_run(browser_page):
+def test_browser_cancel_stops_the_run(browser_page, tmp_path, photo64):
     page, server, requests, outgoing = browser_page
+    if not page.locator("#restore-editor button[aria-label=Undo]:not([disabled])").count():  # run on its own
+        _upload_and_paint(page, save_image(photo64, tmp_path / "face.png"))
     page.locator("#restore-cap input").fill("100000")
     page.locator("#restore-run").click()
     page.wait_for_selector("#restore-status:has-text('Running')", timeout=20_000)
