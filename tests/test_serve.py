@@ -22,7 +22,7 @@ from netprior.io import save_image
 from netprior.recipes.dip import fit
 from netprior.inputs import load_observation
 from netprior.serve import check_host
-from netprior.serve.browser import free_port, upload_to_editor
+from netprior.serve.browser import editor_has_image, free_port, upload_to_editor
 from netprior.serve.jobs import Job
 from netprior.serve.workspace import Settings, Workspace, painted_mask
 
@@ -220,7 +220,7 @@ def test_browser_inpaint_paint_run_download(browser_page, tmp_path, photo64):
 
 def test_browser_cancel_stops_the_run(browser_page, tmp_path, photo64):
     page, server, requests, outgoing = browser_page
-    if not page.locator("#restore-editor button[aria-label=Undo]:not([disabled])").count():  # run on its own
+    if not editor_has_image(page, "restore-editor"):  # run on its own
         _upload_and_paint(page, save_image(photo64, tmp_path / "face.png"))
     page.locator("#restore-cap input").fill("100000")
     page.locator("#restore-run").click()
